@@ -1,0 +1,1 @@
+"""mindchemistry_e3.io (mirrors e3nn.io)."""

@@ -1,0 +1,1 @@
+"""mindchemistry_e3.math (mirrors e3nn.math)."""

@@ -1,0 +1,1 @@
+"""mindchemistry_e3.nn (mirrors e3nn.nn)."""

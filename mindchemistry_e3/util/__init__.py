@@ -1,0 +1,1 @@
+"""mindchemistry_e3.util (mirrors e3nn.util)."""

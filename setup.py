@@ -1,0 +1,22 @@
+"""Install mindchemistry_e3: ``pip install -e ".[test]"``."""
+from setuptools import find_packages, setup
+
+setup(
+    name="mindchemistry_e3",
+    version="0.1.0",
+    description="E(3)-equivariant neural networks (e3nn 0.6.0 API) on MindSpore",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["mindchemistry_e3", "mindchemistry_e3.*"]),
+    python_requires=">=3.9,<3.12",
+    install_requires=[
+        "mindspore>=2.10,<2.11",
+        "numpy>=1.22,<2",
+        "scipy>=1.8",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+        "nequip": ["ase>=3.22", "matplotlib>=3.5", "pyyaml>=6"],
+    },
+    license="Apache-2.0",
+)
