@@ -421,8 +421,8 @@ class Irreps(tuple):
     @property
     def lmax(self):
         """The largest ``l`` (ValueError when empty)."""
-        if len(self) == 0:
-            raise ValueError("Cannot get lmax of empty Irreps")
+        if self.num_irreps == 0:
+            raise ValueError(f"Cannot get lmax of empty Irreps ({self!r})")
         return max(self.ls)
 
     def __repr__(self):
