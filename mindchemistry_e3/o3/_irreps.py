@@ -467,7 +467,7 @@ class _MulSlicer:
         out, i = [], 0
         for mul, ir in self.irreps:
             lo, hi = max(start, i), min(stop, i + mul)
-            if lo < hi:
+            if (start <= i and i + mul <= stop) or (start < i + mul and i < stop):  # overlaps (e3nn keeps 0x)
                 out.append((hi - lo, ir))
             i += mul
         return Irreps(out)
