@@ -1,6 +1,8 @@
 """Install mindchemistry_e3: ``pip install -e ".[test]"``."""
 from setuptools import find_packages, setup
 
+NEQUIP = ["ase>=3.22", "matplotlib>=3.5", "pyyaml>=6"]
+
 setup(
     name="mindchemistry_e3",
     version="0.1.0",
@@ -15,8 +17,10 @@ setup(
         "scipy>=1.8",
     ],
     extras_require={
-        "test": ["pytest>=7"],
-        "nequip": ["ase>=3.22", "matplotlib>=3.5", "pyyaml>=6"],
+        # the NequIP application (applications/nequip): atoms and file formats, plots, configs
+        "nequip": NEQUIP,
+        # everything the test suite touches, the NequIP application included
+        "test": ["pytest>=7"] + NEQUIP,
     },
     license="Apache-2.0",
 )
