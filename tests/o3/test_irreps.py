@@ -6,11 +6,9 @@ import pytest
 from mindchemistry_e3.o3 import Irrep, Irreps
 
 
-@pytest.fixture(scope="module")
-def ref():
-    from conftest import load_fixture
-
-    return load_fixture("irreps")
+@pytest.fixture
+def ref(e3nn_fixture):
+    return e3nn_fixture("irreps")
 
 
 def test_parsing_and_properties_match_e3nn(ref):
