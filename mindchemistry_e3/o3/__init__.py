@@ -3,3 +3,34 @@
 Mirrors ``e3nn.o3``.
 """
 from ._irreps import Irrep, Irreps  # noqa: F401
+from ._rotation import (  # noqa: F401
+    rand_matrix,
+    identity_angles,
+    rand_angles,
+    compose_angles,
+    inverse_angles,
+    identity_quaternion,
+    rand_quaternion,
+    compose_quaternion,
+    inverse_quaternion,
+    rand_axis_angle,
+    compose_axis_angle,
+    matrix_x,
+    matrix_y,
+    matrix_z,
+    angles_to_matrix,
+    matrix_to_angles,
+    angles_to_quaternion,
+    matrix_to_quaternion,
+    axis_angle_to_quaternion,
+    quaternion_to_axis_angle,
+    matrix_to_axis_angle,
+    angles_to_axis_angle,
+    axis_angle_to_matrix,
+    quaternion_to_matrix,
+    quaternion_to_angles,
+    axis_angle_to_angles,
+    angles_to_xyz,
+    xyz_to_angles,
+)
+from ._reduce import ReducedTensorProducts  # noqa: F401
