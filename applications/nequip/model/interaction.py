@@ -1,0 +1,255 @@
+r"""NequIP's interaction block and convolution layer (Batzner et al. 2022, Fig. 1 and eq. 3-5).
+
+Interaction block, for node features :math:`h_i`, edge harmonics :math:`Y(\hat r_{ij})` and radial embedding
+:math:`B(r_{ij})`:
+
+.. math::
+    h'_i = \mathrm{Lin}_2\Big(\frac{1}{\sqrt{\langle n\rangle}} \sum_{j \in \mathcal N(i)}
+           \mathrm{TP}_{uvu}\big(\mathrm{Lin}_1(h_j),\, Y(\hat r_{ij});\ \mathrm{MLP}(B(r_{ij}))\big)\Big)
+           + \mathrm{SC}(h_i, z_i)
+
+where the ``uvu`` tensor product keeps each channel ``u`` of :math:`h_j` separate (one weight per channel and
+path, produced per edge by the radial MLP), :math:`\langle n\rangle` is the average number of neighbours and the
+self-connection SC is a fully connected tensor product of the node features with the species one-hot
+:math:`z_i`. The convolution layer follows the block with a gate nonlinearity (scalars through SiLU/tanh by
+parity, higher orders multiplied by gated scalars) and an optional residual connection.
+
+Messages flow along the edge ``src -> dst`` (features of ``src`` are sent, summed at ``dst``); the neighbour
+list is symmetric, so this is NequIP's convention.
+"""
+import math
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+from mindchemistry_e3 import o3
+from mindchemistry_e3 import nn as e3nn
+from mindchemistry_e3.util.dtype import constant, check_float_dtype
+
+__all__ = ["InteractionBlock", "ConvLayer", "activation", "tp_path_exists"]
+
+
+def _shifted_softplus(x):
+    # softplus(x) - log 2, written with exp/log (ops.softplus is only float32-accurate on float64 input)
+    zero = ops.zeros_like(x)
+    return ops.maximum(x, zero) + ops.log(ops.exp(-ops.abs(x)) + 1) - ops.log(ops.ones_like(x) * 2)
+
+
+def _silu(x):
+    return ops.silu(x)
+
+
+def _tanh(x):
+    return ops.tanh(x)
+
+
+def _abs(x):
+    return ops.abs(x)
+
+
+def _sigmoid(x):
+    return ops.sigmoid(x)
+
+
+_ACTIVATIONS = {"silu": _silu, "tanh": _tanh, "abs": _abs, "sigmoid": _sigmoid, "ssp": _shifted_softplus}
+
+
+def activation(name):
+    """The activation function called ``name`` (silu, tanh, abs, sigmoid, ssp = shifted softplus).
+
+    >>> import mindspore as ms
+    >>> float(activation("tanh")(ms.Tensor(0.0)))
+    0.0
+    """
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(_ACTIVATIONS)}")
+    return _ACTIVATIONS[name]
+
+
+def tp_path_exists(irreps_in1, irreps_in2, ir_out):
+    """True if some irrep of ``irreps_in1`` times some irrep of ``irreps_in2`` contains ``ir_out``.
+
+    >>> tp_path_exists("4x0e", "0e + 1o", "1o"), tp_path_exists("4x0e", "0e + 1o", "0o")
+    (True, False)
+    """
+    irreps_in1 = o3.Irreps(irreps_in1).simplify()
+    irreps_in2 = o3.Irreps(irreps_in2).simplify()
+    ir_out = o3.Irrep(ir_out)
+    for _, ir1 in irreps_in1:
+        for _, ir2 in irreps_in2:
+            if ir_out in ir1 * ir2:
+                return True
+    return False
+
+
+class InteractionBlock(nn.Cell):
+    r"""NequIP interaction block: Linear -> per-edge ``uvu`` tensor product with the edge harmonics (weights from
+    a radial MLP) -> scatter-sum / sqrt(avg_num_neighbors) -> Linear, plus a self-connection.
+
+    Args:
+        irreps_in (Irreps): node features in.
+        irreps_out (Irreps): node features out (the following gate's input).
+        irreps_edge_attr (Irreps): edge spherical harmonics.
+        num_types (int): number of species (one-hot node attributes ``num_types x 0e``).
+        num_basis (int): size of the radial embedding.
+        radial_mlp_layers (int): hidden layers of the radial MLP.
+        radial_mlp_neurons (int): width of the radial MLP.
+        avg_num_neighbors (float or None): the sum over neighbours is divided by its square root.
+        radial_act (str): activation of the radial MLP, ``silu`` (default) or ``ssp``.
+        self_connection (bool): add the species-dependent self-connection. Default True.
+        dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
+
+    Inputs:
+        - **x** (Tensor) - node features ``[N, irreps_in.dim]``.
+        - **node_attr** (Tensor) - species one-hot ``[N, num_types]``.
+        - **edge_attr** (Tensor) - edge harmonics ``[E, irreps_edge_attr.dim]`` (0 on padded edges).
+        - **edge_embedding** (Tensor) - radial embedding ``[E, num_basis]``.
+        - **edge_src** (Tensor) - int32 ``[E]``.
+        - **edge_dst** (Tensor) - int32 ``[E]``.
+
+    Outputs:
+        Tensor ``[N, irreps_out.dim]``.
+
+    Supported Platforms:
+        ``CPU``
+
+    Examples:
+        >>> import numpy as np, mindspore as ms
+        >>> blk = InteractionBlock("4x0e", "4x0e + 4x1o", "0e + 1o", num_types=2, num_basis=8,
+        ...                        radial_mlp_layers=1, radial_mlp_neurons=8, avg_num_neighbors=1.0)
+        >>> out = blk(ms.Tensor(np.ones((3, 4), np.float32)), ms.Tensor(np.eye(2)[[0, 1, 1]].astype(np.float32)),
+        ...           ms.Tensor(np.ones((2, 4), np.float32)), ms.Tensor(np.ones((2, 8), np.float32)),
+        ...           ms.Tensor([0, 1], ms.int32), ms.Tensor([1, 0], ms.int32))
+        >>> out.shape
+        (3, 16)
+    """
+
+    def __init__(self, irreps_in, irreps_out, irreps_edge_attr, num_types, num_basis=8, radial_mlp_layers=2,
+                 radial_mlp_neurons=64, avg_num_neighbors=None, radial_act="silu", self_connection=True, *,
+                 dtype=ms.float32):
+        super().__init__()
+        self.dtype = check_float_dtype(dtype)
+        self.irreps_in = o3.Irreps(irreps_in)
+        self.irreps_out = o3.Irreps(irreps_out)
+        self.irreps_edge_attr = o3.Irreps(irreps_edge_attr)
+        irreps_node_attr = o3.Irreps(f"{int(num_types)}x0e")
+
+        self.linear_1 = o3.Linear(self.irreps_in, self.irreps_in, dtype=dtype)
+
+        # uvu paths: every (input irrep, harmonic) pair whose product contains an irrep of irreps_out
+        irreps_mid = []
+        instructions = []
+        for i, (mul, ir_in) in enumerate(self.irreps_in):
+            for j, (_, ir_edge) in enumerate(self.irreps_edge_attr):
+                for ir_out in ir_in * ir_edge:
+                    if ir_out in self.irreps_out:
+                        instructions.append((i, j, len(irreps_mid), "uvu", True))
+                        irreps_mid.append((mul, ir_out))
+        if not instructions:
+            raise ValueError(f"InteractionBlock: no tensor-product path from {self.irreps_in} x "
+                             f"{self.irreps_edge_attr} reaches any irrep of {self.irreps_out}")
+        irreps_mid = o3.Irreps(irreps_mid)
+        irreps_mid, perm, _ = irreps_mid.sort()
+        instructions = [(i1, i2, perm[i_out], mode, train) for i1, i2, i_out, mode, train in instructions]
+        self.irreps_mid = irreps_mid
+
+        self.tp = o3.TensorProduct(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions,
+                                   shared_weights=False, internal_weights=False, dtype=dtype)
+        hidden = [int(radial_mlp_neurons)] * int(radial_mlp_layers)
+        self.radial_mlp = e3nn.FullyConnectedNet([int(num_basis)] + hidden + [self.tp.weight_numel],
+                                                 activation(radial_act), dtype=dtype)
+        self.linear_2 = o3.Linear(irreps_mid.simplify(), self.irreps_out, dtype=dtype)
+        self.self_connection = None
+        if self_connection:
+            self.self_connection = o3.FullyConnectedTensorProduct(self.irreps_in, irreps_node_attr, self.irreps_out,
+                                                                  dtype=dtype)
+        aan = 1.0 if avg_num_neighbors is None else float(avg_num_neighbors)
+        if not aan > 0:
+            raise ValueError(f"InteractionBlock: avg_num_neighbors must be > 0, got {avg_num_neighbors}")
+        self.avg_num_neighbors = aan
+        self.inv_sqrt_neighbors = constant(1.0 / math.sqrt(aan), dtype)
+
+    def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
+        num_nodes = x.shape[0]
+        weight = self.radial_mlp(edge_embedding)
+        h = self.linear_1(x)
+        messages = self.tp(ops.gather(h, edge_src, 0), edge_attr, weight)
+        h = ops.unsorted_segment_sum(messages, edge_dst, num_nodes) * self.inv_sqrt_neighbors
+        h = self.linear_2(h)
+        if self.self_connection is not None:
+            h = h + self.self_connection(x, node_attr)
+        return h
+
+
+class ConvLayer(nn.Cell):
+    r"""One NequIP layer: :class:`InteractionBlock` followed by a gate nonlinearity and an optional resnet.
+
+    The output irreps are the irreps of ``feature_irreps_hidden`` that a tensor-product path can reach from
+    ``irreps_in`` and the edge harmonics. Scalars go through ``nonlinearity_scalars`` (by parity), every
+    ``l > 0`` irrep is multiplied by its own gate scalar (``0e`` if reachable, else ``0o``) passed through
+    ``nonlinearity_gates``.
+
+    Args:
+        irreps_in (Irreps): node features in.
+        feature_irreps_hidden (Irreps): candidate output irreps.
+        irreps_edge_attr (Irreps): edge harmonics.
+        num_types (int): number of species.
+        resnet (bool): add the input to the output when the irreps agree. Default False.
+        nonlinearity_scalars (dict): ``{"e": name, "o": name}``. Default ``{"e": "silu", "o": "tanh"}``.
+        nonlinearity_gates (dict): ``{"e": name, "o": name}``. Default ``{"e": "silu", "o": "tanh"}``.
+        dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
+        **interaction_kwargs: passed to :class:`InteractionBlock`.
+
+    Inputs:
+        Same as :class:`InteractionBlock`.
+
+    Outputs:
+        Tensor ``[N, irreps_out.dim]``.
+
+    Supported Platforms:
+        ``CPU``
+
+    Examples:
+        >>> layer = ConvLayer("4x0e", "4x0e + 4x1o", "0e + 1o", num_types=2, num_basis=8, radial_mlp_layers=1,
+        ...                   radial_mlp_neurons=8)
+        >>> str(layer.irreps_out)
+        '4x0e+4x1o'
+    """
+
+    def __init__(self, irreps_in, feature_irreps_hidden, irreps_edge_attr, num_types, resnet=False,
+                 nonlinearity_scalars=None, nonlinearity_gates=None, *, dtype=ms.float32, **interaction_kwargs):
+        super().__init__()
+        self.dtype = check_float_dtype(dtype)
+        nonlinearity_scalars = {"e": "silu", "o": "tanh", **(nonlinearity_scalars or {})}
+        nonlinearity_gates = {"e": "silu", "o": "tanh", **(nonlinearity_gates or {})}
+        self.irreps_in = o3.Irreps(irreps_in)
+        feature_irreps_hidden = o3.Irreps(feature_irreps_hidden)
+        irreps_edge_attr = o3.Irreps(irreps_edge_attr)
+
+        irreps_scalars = o3.Irreps([(mul, ir) for mul, ir in feature_irreps_hidden
+                                    if ir.l == 0 and tp_path_exists(self.irreps_in, irreps_edge_attr, ir)])
+        irreps_gated = o3.Irreps([(mul, ir) for mul, ir in feature_irreps_hidden
+                                  if ir.l > 0 and tp_path_exists(self.irreps_in, irreps_edge_attr, ir)])
+        if irreps_scalars.dim == 0 and irreps_gated.dim == 0:
+            raise ValueError(f"ConvLayer: no irrep of {feature_irreps_hidden} is reachable from {self.irreps_in} "
+                             f"x {irreps_edge_attr}")
+        gate_ir = "0e" if tp_path_exists(self.irreps_in, irreps_edge_attr, "0e") else "0o"
+        irreps_gates = o3.Irreps([(mul, gate_ir) for mul, _ in irreps_gated])
+
+        def by_parity(irreps, names):
+            return [activation(names["e"] if ir.p == 1 else names["o"]) for _, ir in irreps]
+
+        self.gate = e3nn.Gate(irreps_scalars, by_parity(irreps_scalars, nonlinearity_scalars),
+                              irreps_gates, by_parity(irreps_gates, nonlinearity_gates), irreps_gated,
+                              dtype=dtype)
+        self.conv = InteractionBlock(self.irreps_in, self.gate.irreps_in, irreps_edge_attr, num_types,
+                                     dtype=dtype, **interaction_kwargs)
+        self.irreps_out = self.gate.irreps_out
+        self.resnet = bool(resnet) and self.irreps_in == self.irreps_out
+
+    def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
+        h = self.gate(self.conv(x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst))
+        if self.resnet:
+            h = x + h
+        return h

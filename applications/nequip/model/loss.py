@@ -1,0 +1,144 @@
+r"""Loss and the one-Cell train step (forward, forces, loss, backward, optimizer, EMA) of the NequIP application.
+
+Loss of a padded batch (only real structures / atoms count, so padding does not change it):
+
+.. math::
+    L = w_E \frac{1}{n_E}\sum_g \Big(\frac{E_g - E^{ref}_g}{N_g}\Big)^2
+      + w_F \frac{1}{3 n_F}\sum_{i} |\vec F_i - \vec F^{ref}_i|^2
+      + w_\sigma \frac{1}{9 n_\sigma}\sum_g \|\sigma_g - \sigma^{ref}_g\|^2
+
+(per-atom energy error, as NequIP's ``PerAtomMSELoss``; forces by components). The forces inside the loss are
+gradients of the energy, so the weight gradient is a second-order derivative: the train step is one
+``nn.Cell`` compiled in GRAPH_MODE (PyNative second-order gradients are silently wrong in MindSpore 2.10).
+
+The step also returns error sums for the epoch metrics (not differentiated) and updates an exponential moving
+average of the weights, :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta`, after the optimizer, in
+the same graph; the decay :math:`d` is an input so that NequIP's warm-up ``min(decay, (1+n)/(10+n))`` needs no
+recompile.
+"""
+import mindspore as ms
+from mindspore import nn, ops, ParameterTuple
+
+from mindchemistry_e3.util.dtype import constant
+
+__all__ = ["LossNet", "TrainStep", "LABEL_INPUTS", "METRIC_NAMES"]
+
+#: Label inputs of :class:`LossNet`, after :data:`~applications.nequip.model.forces.MODEL_INPUTS`.
+LABEL_INPUTS = ("n_atoms", "energy", "energy_mask", "forces", "forces_mask", "stress", "stress_mask")
+
+#: Entries of the error-sum vector returned by :class:`LossNet` (eV, eV/Å, eV/Å^3; sums over the batch).
+METRIC_NAMES = ("e_abs", "e_sq", "e_pa_abs", "e_pa_sq", "n_e", "f_abs", "f_sq", "n_f", "s_abs", "s_sq", "n_s")
+
+
+class LossNet(nn.Cell):
+    r"""Weighted energy / force / stress loss of an :class:`~applications.nequip.model.forces.EnergyForceModel`.
+
+    Args:
+        model (EnergyForceModel): the wrapped model (``compute_stress`` must be True when ``stress_weight > 0``).
+        energy_weight (float): weight of the per-atom energy MSE.
+        force_weight (float): weight of the force MSE.
+        stress_weight (float): weight of the stress MSE. Default 0.
+        dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
+
+    Inputs:
+        The Tensors named by :data:`~applications.nequip.model.forces.MODEL_INPUTS`, then :data:`LABEL_INPUTS`.
+
+    Outputs:
+        Tuple ``(loss, errors)``: the scalar loss and a vector of error sums named by :data:`METRIC_NAMES`.
+
+    Supported Platforms:
+        ``CPU``
+
+    Examples:
+        >>> from applications.nequip.model import NequIP, EnergyForceModel
+        >>> loss = LossNet(EnergyForceModel(NequIP(1, num_layers=1, num_features=4)), 1.0, 1.0)
+        >>> loss.force_weight
+        1.0
+    """
+
+    def __init__(self, model, energy_weight=1.0, force_weight=1.0, stress_weight=0.0, *, dtype=ms.float32):
+        super().__init__()
+        if stress_weight > 0 and not model.compute_stress:
+            raise ValueError("LossNet: stress_weight > 0 needs EnergyForceModel(compute_stress=True)")
+        self.model = model
+        self.energy_weight, self.force_weight, self.stress_weight = (float(energy_weight), float(force_weight),
+                                                                     float(stress_weight))
+        self.use_stress = model.compute_stress and self.stress_weight > 0
+        self.w_e = constant(self.energy_weight, dtype)
+        self.w_f = constant(self.force_weight, dtype)
+        self.w_s = constant(self.stress_weight, dtype)
+        self.one = constant(1.0, dtype)
+
+    def construct(self, pos, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec, edge_mask,
+                  graph_mask, volume, n_atoms, energy, energy_mask, forces, forces_mask, stress, stress_mask):
+        out = self.model(pos, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec, edge_mask,
+                         graph_mask, volume)
+        one = self.one
+        de = (out[0] - energy) * energy_mask
+        de_pa = de / ops.maximum(n_atoms, one)
+        n_e = energy_mask.sum()
+        df = (out[1] - forces) * forces_mask
+        n_f = forces_mask.sum() * 3
+        loss_e = (de_pa * de_pa).sum() / ops.maximum(n_e, one)
+        loss_f = (df * df).sum() / ops.maximum(n_f, one)
+        loss = self.w_e * loss_e + self.w_f * loss_f
+        zero = ops.zeros_like(n_e)
+        s_abs, s_sq, n_s = zero, zero, zero
+        if self.use_stress:
+            ds = (out[2] - stress) * stress_mask.reshape((-1, 1, 1))
+            n_s = stress_mask.sum() * 9
+            s_sq = (ds * ds).sum()
+            s_abs = ops.abs(ds).sum()
+            loss = loss + self.w_s * s_sq / ops.maximum(n_s, one)
+        errors = ops.stack([ops.abs(de).sum(), (de * de).sum(), ops.abs(de_pa).sum(), (de_pa * de_pa).sum(), n_e,
+                            ops.abs(df).sum(), (df * df).sum(), n_f, s_abs, s_sq, n_s])
+        return loss, errors
+
+
+class TrainStep(nn.Cell):
+    r"""One optimisation step as a single Cell: loss and forces, weight gradients (second order), optimizer, EMA.
+
+    Args:
+        loss_net (LossNet): the loss.
+        optimizer (nn.Optimizer): e.g. ``nn.Adam(params, use_amsgrad=True)``; its ``parameters`` are trained.
+        ema (bool): keep an exponential moving average of the trained parameters (``self.ema_params``).
+
+    Inputs:
+        The inputs of :class:`LossNet`, then **decay** (scalar Tensor): the EMA decay of this step.
+
+    Outputs:
+        Tuple ``(loss, errors)`` of :class:`LossNet` (before the update).
+
+    Supported Platforms:
+        ``CPU``
+
+    Examples:
+        >>> from mindspore import nn
+        >>> from applications.nequip.model import NequIP, EnergyForceModel
+        >>> loss = LossNet(EnergyForceModel(NequIP(1, num_layers=1, num_features=4)), 1.0, 1.0)
+        >>> step = TrainStep(loss, nn.Adam(loss.trainable_params(), 1e-3))
+        >>> len(step.ema_params) == len(loss.trainable_params())
+        True
+    """
+
+    def __init__(self, loss_net, optimizer, ema=True):
+        super().__init__(auto_prefix=False)
+        self.loss_net = loss_net
+        self.optimizer = optimizer
+        self.weights = optimizer.parameters
+        self.use_ema = bool(ema)
+        self.ema_params = self.weights.clone(prefix="ema", init="same")
+        self.grad_fn = ms.value_and_grad(loss_net, grad_position=None, weights=self.weights, has_aux=True)
+
+    def construct(self, pos, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec, edge_mask,
+                  graph_mask, volume, n_atoms, energy, energy_mask, forces, forces_mask, stress, stress_mask, decay):
+        (loss, errors), grads = self.grad_fn(pos, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec,
+                                             edge_mask, graph_mask, volume, n_atoms, energy, energy_mask, forces,
+                                             forces_mask, stress, stress_mask)
+        updated = self.optimizer(grads)
+        if self.use_ema:
+            decay = ops.depend(decay, updated)
+            for ema_p, p in zip(self.ema_params, self.weights):
+                ops.assign(ema_p, ema_p * decay + p * (1 - decay))
+        return loss, errors
+
