@@ -34,13 +34,4 @@ from ._rotation import (  # noqa: F401
     xyz_to_angles,
 )
 from ._reduce import ReducedTensorProducts  # noqa: F401
-from ._linear import Linear  # noqa: F401
-from ._tensor_product import (  # noqa: F401
-    Instruction,
-    TensorProduct,
-    FullyConnectedTensorProduct,
-    FullTensorProduct,
-    ElementwiseTensorProduct,
-    TensorSquare,
-)
 from ._wigner import wigner_D, wigner_3j, su2_generators, so3_generators, change_basis_real_to_complex  # noqa: F401
