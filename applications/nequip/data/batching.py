@@ -57,6 +57,8 @@ class Batch:
             ``pos[edge_dst] - pos[edge_src] + edge_shift_vec``.
         edge_mask (float [E, 1]): 1 for real edges.
         cell (float [G, 3, 3]): lattice vectors (rows); zeros for molecules and padded graphs.
+        volume (float [G]): ``|det(cell)|`` in Å^3 for periodic graphs, 1 for molecules and padded graphs
+            (divide the strain derivative by it to get the stress).
         graph_mask (float [G]): 1 for real graphs.
         n_atoms (float [G]): real atoms per graph (0 for padded graphs; divide by ``max(n_atoms, 1)``).
         energy (float [G]), forces (float [N, 3]), stress (float [G, 3, 3]): labels in eV, eV/Å, eV/Å^3
@@ -76,6 +78,7 @@ class Batch:
     edge_shift_vec: np.ndarray
     edge_mask: np.ndarray
     cell: np.ndarray
+    volume: np.ndarray
     graph_mask: np.ndarray
     n_atoms: np.ndarray
     energy: np.ndarray
@@ -189,7 +192,7 @@ def collate(frames, type_mapper, n_pad=None, e_pad=None, num_graphs=None, atom_b
         batch=np.full(n_pad, dummy_graph, np.int32), atom_mask=np.zeros((n_pad, 1), dtype),
         edge_src=np.full(e_pad, dummy_atom, np.int32), edge_dst=np.full(e_pad, dummy_atom, np.int32),
         edge_shift=np.zeros((e_pad, 3), dtype), edge_shift_vec=np.zeros((e_pad, 3), dtype),
-        edge_mask=np.zeros((e_pad, 1), dtype), cell=np.zeros((g_pad, 3, 3), dtype),
+        edge_mask=np.zeros((e_pad, 1), dtype), cell=np.zeros((g_pad, 3, 3), dtype), volume=np.ones(g_pad, dtype),
         graph_mask=np.zeros(g_pad, dtype), n_atoms=np.zeros(g_pad, dtype), energy=np.zeros(g_pad, dtype),
         forces=np.zeros((n_pad, 3), dtype), stress=np.zeros((g_pad, 3, 3), dtype),
         energy_mask=np.zeros(g_pad, dtype), forces_mask=np.zeros((n_pad, 1), dtype),
@@ -208,6 +211,8 @@ def collate(frames, type_mapper, n_pad=None, e_pad=None, num_graphs=None, atom_b
         b.edge_mask[ea] = 1
         if f.cell is not None:
             b.cell[g] = f.cell
+            if f.pbc.any():
+                b.volume[g] = abs(np.linalg.det(f.cell))
             b.edge_shift[ea] = f.edge_shift
             b.edge_shift_vec[ea] = f.edge_shift @ f.cell
         b.graph_mask[g] = 1

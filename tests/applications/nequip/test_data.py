@@ -277,6 +277,7 @@ def test_padding_roundtrip(tiny):
         assert g["energy"] == fr.energy
         if fr.cell is not None:
             np.testing.assert_array_equal(g["stress"], fr.stress)
+    assert np.allclose(b.volume, [abs(np.linalg.det(f.cell)) if f.cell is not None else 1 for f in frames] + [1] * 3)
     # edge vectors from the batch arrays equal the per-frame ones
     vec = b.pos[b.edge_dst] - b.pos[b.edge_src] + b.edge_shift_vec
     real = ~pad_e
