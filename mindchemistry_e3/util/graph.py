@@ -8,9 +8,9 @@ images of the same neighbour (or of itself), are exact.
 Edge convention (the one of ``ase.neighborlist.neighbor_list('ijS')`` and of NequIP): edge ``k`` goes from
 ``src[k]`` to ``dst[k]``, its integer cell shift is ``shift[k]`` and its vector is
 
-.. math::  \\vec r_k = \\mathrm{pos}[\\mathrm{dst}_k] - \\mathrm{pos}[\\mathrm{src}_k] + \\mathrm{shift}_k \\cdot \\mathrm{cell}
+    vec[k] = pos[dst[k]] - pos[src[k]] + shift[k] @ cell
 
-(``cell`` rows are the lattice vectors), with ``|r_k| < r_max`` (strict, as in ASE). The list is symmetric: if
+(``cell`` rows are the lattice vectors), with ``|vec[k]| < r_max`` (strict, as in ASE). The list is symmetric: if
 ``(i, j, S)`` is an edge so is ``(j, i, -S)``, so a model may aggregate messages on either end.
 
 ``scatter`` sums (or averages) rows of ``src`` into ``dim_size`` segments given by ``index``, lowered to

@@ -6,8 +6,8 @@ Recipe (every number is a command-line option; the defaults made the shipped fil
    ``--embed-seed``) then ``MMFFOptimizeMolecule``.
 2. Energies and forces: GFN2-xTB from ``tblite`` through its ASE calculator (``tblite.ase.TBLite``).
 3. Dynamics: ASE ``Langevin``, 500 K, time step 0.5 fs, friction 0.01 / fs, centre of mass fixed
-   (``FixCom``); initial velocities from a Maxwell-Boltzmann distribution at 500 K (centre-of-mass motion and rotation removed); every random number
-   comes from ``numpy.random.default_rng(seed)``.
+   (``FixCom``); initial velocities from a Maxwell-Boltzmann distribution at 500 K (centre-of-mass motion
+   and rotation removed); every random number comes from ``numpy.random.default_rng(seed)``.
 4. Sampling: ``--equil`` steps are discarded, then one frame every ``--stride`` steps.
 5. Two independent trajectories: train/val (``--seed``, ``--n-train`` frames) and test (``--test-seed``,
    ``--n-test`` frames), each from its own RDKit embedding (seeds ``--embed-seed`` and ``--embed-seed + 1``).
@@ -15,7 +15,7 @@ Recipe (every number is a command-line option; the defaults made the shipped fil
 Output: compressed npz in the rMD17 layout (``nuclear_charges`` int64 [N], ``coords`` float64 [F, N, 3] in Å,
 ``energies`` float64 [F] in kcal/mol, ``forces`` float64 [F, N, 3] in kcal/mol/Å), one file per trajectory.
 
-Run from the repository root (about 5 minutes on one core)::
+Run from the repository root (about 4.5 minutes of CPU on one core; 8.5 minutes wall on a busy machine)::
 
     OMP_NUM_THREADS=1 python -m applications.nequip.tools.make_aspirin_xtb --out applications/nequip/datasets
 """
