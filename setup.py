@@ -19,6 +19,8 @@ setup(
     extras_require={
         # the NequIP application (applications/nequip): atoms and file formats, plots, configs
         "nequip": NEQUIP,
+        # regenerating the shipped aspirin GFN2-xTB dataset (applications/nequip/tools/make_aspirin_xtb.py)
+        "nequip-data": NEQUIP + ["tblite>=0.4", "rdkit"],
         # everything the test suite touches, the NequIP application included
         "test": ["pytest>=7"] + NEQUIP,
     },
