@@ -50,7 +50,7 @@ def test_equivariance():
     """from_cartesian(R T R^T) = D(R) from_cartesian(T) for a rank-2 tensor (parity included via -R)."""
     rng = np.random.default_rng(3)
     abc = rng.uniform(0, 2 * np.pi, 3)
-    r = wigner_D(1, *abc)  # e3nn's vector basis is (y, z, x) ordered like D^1: Cartesian vectors rotate with D^1
+    r = wigner_D(1, *abc)  # in e3nn's convention D^1 is the rotation matrix acting on (x, y, z)
     ct = io.CartesianTensor("ij")
     t = rng.standard_normal((3, 3))
     for sign in (1, -1):
