@@ -1,0 +1,341 @@
+r"""Equivariant linear layer :class:`Linear` (e3nn's ``o3.Linear``) as a MindSpore Cell.
+
+The maths and the lowering live in :mod:`._linear_plan` (numpy only): one MatMul per irrep, a 2-D
+``(B*d, K) @ (K, M)`` for shared weights and a ``BatchMatMul`` for per-sample weights. ``construct`` only executes
+that plan with slices, reshapes, transposes, gathers of the small weight tables and concatenations.
+"""
+import mindspore as ms
+from mindspore import nn, ops
+from mindspore.common.initializer import Normal, initializer
+
+from ..util.dtype import check_float_dtype, constant
+from ._irreps import Irreps
+from ._linear_plan import linear_plan
+
+import numpy as np
+
+
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n = n * s
+    return n
+
+
+def _broadcast_shapes(a, b, name):
+    """Broadcast two shape tuples (graph-mode friendly: Python ints only)."""
+    if len(a) < len(b):
+        a = (1,) * (len(b) - len(a)) + a
+    if len(b) < len(a):
+        b = (1,) * (len(a) - len(b)) + b
+    out = ()
+    for p, q in zip(a, b):
+        if p != q and p != 1 and q != 1:
+            raise ValueError(f"{name}: the batch shapes of the input {a} and of the weight {b} do not broadcast")
+        out = out + (max(p, q),)
+    return out
+
+
+class Linear(nn.Cell):
+    r"""Linear map between direct sums of irreps, equivariant to :math:`O(3)` (e3nn 0.6.0's ``o3.Linear``).
+
+    Every instruction ``(i_in, i_out)`` maps block ``i_in`` of the input to block ``i_out`` of the output (same
+    irrep) with a ``(mul_in, mul_out)`` weight matrix, normalised by the fan-in of the output block; optional
+    biases are added to scalar (``0e``) outputs. Weights are e3nn's flat layout.
+
+    Args:
+        irreps_in (Irreps): representation of the input.
+        irreps_out (Irreps): representation of the output.
+        f_in (int, optional): number of input channels; the input is then ``(..., f_in, irreps_in.dim)``.
+            Give ``f_out`` too.
+        f_out (int, optional): number of output channels; the output is ``(..., f_out, irreps_out.dim)``.
+        internal_weights (bool, optional): keep the weights in a Parameter ``weight``. Defaults to ``True``
+            unless ``shared_weights=False``.
+        shared_weights (bool, optional): one weight for the whole batch (default ``True``); ``False`` takes
+            per-sample weights ``(..., weight_numel)`` as the second input.
+        instructions (list[tuple[int, int]], optional): the ``(i_in, i_out)`` paths; default every pair of
+            blocks carrying the same irrep.
+        biases (bool or list[bool]): ``True`` puts a bias on every scalar output block; a list chooses per
+            output block. Biases start at zero (Parameter ``bias``).
+        path_normalization (str): ``'element'`` (fan-in counts every input multiplicity feeding the output
+            block) or ``'path'`` (each path normalised by its own fan-in times the number of paths).
+        dtype (mindspore.dtype): dtype of Parameters and constants, float32 by default (keyword only).
+
+    Inputs:
+        - **features** (Tensor) - shape ``(..., irreps_in.dim)``, or ``(..., f_in, irreps_in.dim)``.
+        - **weight** (Tensor, optional) - ``([f_in, f_out,] weight_numel)`` when shared, or
+          ``(..., [f_in, f_out,] weight_numel)`` per sample (leading axes broadcast with the input's).
+          Required when ``internal_weights=False``.
+        - **bias** (Tensor, optional) - ``([f_out,] bias_numel)``; required when there are biases and
+          ``internal_weights=False``.
+
+    Outputs:
+        Tensor of shape ``(..., irreps_out.dim)``, or ``(..., f_out, irreps_out.dim)``.
+
+    Raises:
+        ValueError: unknown ``path_normalization``, an instruction index out of range or between different
+            irreps, a bias on a non-scalar output, ``internal_weights`` without ``shared_weights``, or an input,
+            weight or bias of the wrong shape.
+
+    Supported Platforms:
+        ``CPU``
+
+    Examples:
+        >>> import mindspore as ms
+        >>> lin = Linear("4x0e + 16x1o", "8x0e + 8x1o")
+        >>> lin.weight_numel
+        160
+        >>> lin(ms.ops.ones((2, 52), ms.float32)).shape
+        (2, 32)
+    """
+
+    def __init__(self, irreps_in, irreps_out, *, f_in=None, f_out=None, internal_weights=None,
+                 shared_weights=None, instructions=None, biases=False, path_normalization="element",
+                 dtype=ms.float32, _optimize_einsums=None):
+        super().__init__()
+        self.irreps_in = Irreps(irreps_in)
+        self.irreps_out = Irreps(irreps_out)
+        self._name = f"Linear({self.irreps_in} -> {self.irreps_out})"
+        self.dtype = check_float_dtype(dtype)
+
+        if shared_weights is False and internal_weights is None:
+            internal_weights = False
+        if shared_weights is None:
+            shared_weights = True
+        if internal_weights is None:
+            internal_weights = True
+        if internal_weights and not shared_weights:
+            raise ValueError(f"{self._name}: internal_weights=True requires shared_weights=True")
+        self.internal_weights = bool(internal_weights)
+        self.shared_weights = bool(shared_weights)
+
+        plan = linear_plan(self.irreps_in, self.irreps_out, f_in=f_in, f_out=f_out, instructions=instructions,
+                           biases=biases, path_normalization=path_normalization)
+        self.plan = plan
+        self.instructions = plan.instructions
+        self.weight_numel = plan.weight_numel
+        self.bias_numel = plan.bias_numel
+        self.f_in = f_in
+        self.f_out = f_out
+        self._fi = 1 if f_in is None else int(f_in)
+        self._fo = 1 if f_out is None else int(f_out)
+        self._dim_in = self.irreps_in.dim
+        self._dim_out = self.irreps_out.dim
+        self._weight_shape = ((self._fi, self._fo) if f_in is not None else ()) + (self.weight_numel,)
+        self._bias_shape = ((self._fo,) if f_out is not None else ()) + (self.bias_numel,)
+        self._size = self._fi * self._fo * self.weight_numel
+        self.output_mask = constant(plan.output_mask, dtype)
+
+        # -- execution tables (static Python data + constant Tensors) --
+        groups = []
+        for g in plan.groups:
+            if g.simple is not None:
+                offset, path_weight = g.simple
+                groups.append((g.d, g.in_blocks, g.K, g.M, g.mul_out, offset, path_weight != 1.0))
+            else:
+                groups.append((g.d, g.in_blocks, g.K, g.M, g.mul_out, -1, False))
+        self._groups = tuple(groups)
+        self._path_weights = [constant(np.array(g.simple[1] if g.simple else 1.0), dtype) for g in plan.groups]
+        self._path_weights = tuple(self._path_weights)
+        self._weight_index = tuple(ms.Tensor(g.weight_index.reshape(-1).astype(np.int32)) for g in plan.groups)
+        self._weight_scale = constant(plan.weight_scale, dtype)
+        self._out_sources = tuple(
+            (mul * ir.dim, mul, ir.dim, src) for (mul, ir), src in zip(self.irreps_out, plan.out_sources)
+            if mul * ir.dim > 0
+        )
+        self._need_gather = any(g.simple is None for g in plan.groups)
+        self._has_bias = self.bias_numel > 0
+        self._bias_index = ms.Tensor(plan.bias_index.astype(np.int32))
+        self._bmm_ta = ops.BatchMatMul(transpose_a=True)
+
+        if self.internal_weights and self.weight_numel > 0:
+            self.weight = ms.Parameter(initializer(Normal(sigma=1.0), self._weight_shape, dtype), name="weight")
+        else:
+            self.weight = None
+        if self.internal_weights and self.bias_numel > 0:
+            self.bias = ms.Parameter(initializer("zeros", self._bias_shape, dtype), name="bias")
+        else:
+            self.bias = None
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}({self.irreps_in} -> {self.irreps_out} | {self.weight_numel} weights)"
+
+    # ---------------------------------------------------------------------------------------------------
+    def _check_features(self, x):
+        if self.f_in is None:
+            if x.ndim < 1 or x.shape[-1] != self._dim_in:
+                raise ValueError(f"{self._name}: expected features of shape (..., {self._dim_in}), "
+                                 f"got {x.shape}")
+        elif x.ndim < 2 or x.shape[-1] != self._dim_in or x.shape[-2] != self._fi:
+            raise ValueError(f"{self._name}: expected features of shape (..., {self._fi}, {self._dim_in}), "
+                             f"got {x.shape}")
+
+    def construct(self, features, weight=None, bias=None):
+        self._check_features(features)
+        nf = 1 if self.f_in is None else 2
+        batch = features.shape[:-nf]
+        fi, fo = self._fi, self._fo
+        nw = len(self._weight_shape)
+
+        if weight is None:
+            if self.weight_numel > 0 and not self.internal_weights:
+                raise ValueError(f"{self._name}: internal_weights=False, so a weight of shape "
+                                 f"(..., {self.weight_numel}) must be given")
+            weight = self.weight
+        if self.weight_numel > 0:
+            if weight.ndim < nw or weight.shape[-nw:] != self._weight_shape:
+                raise ValueError(f"{self._name}: expected a weight of shape (..., {self._weight_shape}), "
+                                 f"got {weight.shape}")
+        if bias is None:
+            if self.bias_numel > 0 and not self.internal_weights:
+                raise ValueError(f"{self._name}: internal_weights=False, so a bias of shape "
+                                 f"{self._bias_shape} must be given")
+            bias = self.bias
+        if self.bias_numel > 0:
+            if bias.ndim < len(self._bias_shape) or bias.shape[-len(self._bias_shape):] != self._bias_shape:
+                raise ValueError(f"{self._name}: expected a bias of shape {self._bias_shape}, got {bias.shape}")
+
+        per_sample = False
+        w = weight
+        if self.weight_numel > 0:
+            if self.shared_weights:
+                if _prod(weight.shape[:-nw]) != 1:
+                    raise ValueError(f"{self._name}: shared_weights=True takes one weight of shape "
+                                     f"{self._weight_shape}, got {weight.shape}")
+                w = weight.reshape(self._size)
+            else:
+                per_sample = True
+                wbatch = weight.shape[:-nw]
+                full = _broadcast_shapes(batch, wbatch, self._name)
+                if batch != full:
+                    features = ops.broadcast_to(features, full + features.shape[len(features.shape) - nf:])
+                    batch = full
+                if wbatch != full:
+                    weight = ops.broadcast_to(weight, full + self._weight_shape)
+                w = weight.reshape(_prod(batch), self._size)
+
+        B = _prod(batch)
+        x = features.reshape(B, fi * self._dim_in)
+        x3 = features.reshape(B, fi, self._dim_in)
+
+        results = []
+        wz = None
+        if self._need_gather:
+            if per_sample:
+                wz = ops.concat([w * self._weight_scale, ops.zeros((B, 1), w.dtype)], axis=1)
+            else:
+                wz = ops.concat([w * self._weight_scale, ops.zeros((1,), w.dtype)], axis=0)
+        for gi, (d, in_blocks, K, M, mul_out, offset, scale_out) in enumerate(self._groups):
+            # weight block matrix
+            if offset >= 0:
+                if per_sample:
+                    W = w[:, offset:offset + K * M].reshape(B, K, M)
+                else:
+                    W = w[offset:offset + K * M].reshape(K, M) * self._path_weights[gi]
+            elif per_sample:
+                W = ops.gather(wz, self._weight_index[gi], 1).reshape(B, K, M)
+            else:
+                W = ops.gather(wz, self._weight_index[gi], 0).reshape(K, M)
+
+            if per_sample:
+                # natural layout (B, K, d): BatchMatMul(W^T, x) -> (B, M, d), no transpose
+                pieces = []
+                for start, mul in in_blocks:
+                    if self.f_in is None:
+                        pieces.append(x[:, start:start + mul * d].reshape(B, mul, d))
+                    else:
+                        pieces.append(x3[:, :, start:start + mul * d].reshape(B, fi, mul, d))
+                xs = pieces[0] if len(pieces) == 1 else ops.concat(pieces, axis=len(pieces[0].shape) - 2)
+                y = self._bmm_ta(W, xs.reshape(B, K, d))
+                if scale_out:
+                    y = y * self._path_weights[gi]
+                results.append(y.reshape(B, fo, mul_out, d))
+            else:
+                # components next to the batch: (B*d, K) @ (K, M)
+                pieces = []
+                for start, mul in in_blocks:
+                    if self.f_in is None:
+                        blk = x[:, start:start + mul * d]
+                        if d > 1:
+                            blk = ops.transpose(blk.reshape(B, mul, d), (0, 2, 1))
+                        pieces.append(blk.reshape(B, d, mul))
+                    else:
+                        blk = x3[:, :, start:start + mul * d].reshape(B, fi, mul, d)
+                        if d > 1:
+                            blk = ops.transpose(blk, (0, 3, 1, 2))
+                        pieces.append(blk.reshape(B, d, fi, mul))
+                xs = pieces[0] if len(pieces) == 1 else ops.concat(pieces, axis=len(pieces[0].shape) - 1)
+                y = ops.matmul(xs.reshape(B * d, K), W)
+                if d > 1:
+                    y = ops.transpose(y.reshape(B, d, fo * mul_out), (0, 2, 1))
+                results.append(y.reshape(B, fo, mul_out, d))
+
+        outs = []
+        for dim, mul, d, src in self._out_sources:
+            if src is None:
+                outs.append(ops.zeros((B, fo, dim), features.dtype))
+            else:
+                block = None
+                for g, col in src:
+                    r = results[g]
+                    if not (col == 0 and r.shape[2] == mul):
+                        r = r[:, :, col:col + mul, :]
+                    r = r.reshape(B, fo, dim)
+                    block = r if block is None else block + r
+                outs.append(block)
+        if len(outs) == 0:
+            out = ops.zeros((B, fo, 0), features.dtype)
+        elif len(outs) == 1:
+            out = outs[0]
+        else:
+            out = ops.concat(outs, axis=2)
+
+        if self.f_in is None:
+            out = out.reshape(batch + (self._dim_out,))
+        else:
+            out = out.reshape(batch + (fo, self._dim_out))
+        if self._has_bias:
+            bflat = bias.reshape(bias.shape[:len(bias.shape) - len(self._bias_shape)] + (fo * self.bias_numel,))
+            bz = ops.concat([bflat, ops.zeros(bflat.shape[:-1] + (1,), bflat.dtype)], axis=-1)
+            bfull = ops.gather(bz, self._bias_index, len(bz.shape) - 1)
+            if self.f_in is not None:
+                bfull = bfull.reshape(bfull.shape[:-1] + (fo, self._dim_out))
+            out = out + bfull
+        return out
+
+    # ---------------------------------------------------------------------------------------------------
+    def weight_view_for_instruction(self, instruction, weight=None):
+        """The weights of one instruction, shape ``(..., [f_in, f_out,] mul_in, mul_out)``.
+
+        Examples:
+            >>> lin = Linear("2x0e + 1o", "3x0e + 1o")
+            >>> lin.weight_view_for_instruction(0).shape
+            (2, 3)
+        """
+        if weight is None:
+            if not self.internal_weights:
+                raise ValueError(f"{self._name}: internal_weights=False, pass the weight")
+            weight = self.weight
+        weighted = [ins for ins in self.instructions if ins.i_in != -1]
+        if not 0 <= instruction < len(weighted):
+            raise ValueError(f"{self._name}: instruction {instruction} out of range [0, {len(weighted)})")
+        offset = sum(i.path_shape[0] * i.path_shape[1] for i in weighted[:instruction])
+        ins = weighted[instruction]
+        n = ins.path_shape[0] * ins.path_shape[1]
+        return weight[..., offset:offset + n].reshape(weight.shape[:-1] + tuple(ins.path_shape))
+
+    def weight_views(self, weight=None, yield_instruction=False):
+        """Iterate over the weight view of every weighted instruction (see :meth:`weight_view_for_instruction`).
+
+        Yields ``(index, instruction, view)`` when ``yield_instruction`` is true, else the views.
+
+        Examples:
+            >>> lin = Linear("2x0e + 1o", "3x0e + 1o")
+            >>> [tuple(v.shape) for v in lin.weight_views()]
+            [(2, 3), (1, 1)]
+        """
+        for i, ins in enumerate(self.instructions):
+            if ins.i_in == -1:
+                continue
+            view = self.weight_view_for_instruction(i, weight)
+            yield (i, ins, view) if yield_instruction else view
