@@ -85,8 +85,9 @@ class EnergyForceModel(nn.Cell):
 
     def construct(self, pos, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec, edge_mask, graph_mask,
                   volume):
-        num_graphs = graph_mask.shape[0]
-        strain = ops.zeros((num_graphs, 3, 3), pos.dtype)
+        # The zero strain must depend on an input: a Tensor built from constants alone is folded into the graph
+        # and its gradient silently dropped (MindSpore 2.10 returns only the position gradient).
+        strain = ops.zeros((graph_mask.shape[0], 3, 3), pos.dtype) + (volume * 0).reshape((-1, 1, 1))
         energy, grads = self.value_and_grad(pos, strain, atom_types, batch, atom_mask, edge_src, edge_dst,
                                             edge_shift_vec, edge_mask, graph_mask)
         if self.compute_stress:
