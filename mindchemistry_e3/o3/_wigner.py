@@ -77,7 +77,8 @@ def wigner_D(l, alpha, beta, gamma):
         Tensor of shape ``(..., 2l+1, 2l+1)`` (the broadcast shape of the angles), dtype of the angles.
 
     Raises:
-        ValueError: if ``l`` is not a non-negative integer, or the angles do not broadcast.
+        ValueError: if ``l`` is not a non-negative integer, an angle is not a Tensor, or the angles do not
+            broadcast.
 
     Examples:
         >>> import mindspore as ms
@@ -87,6 +88,9 @@ def wigner_D(l, alpha, beta, gamma):
         (10, 5, 5)
     """
     l = _check_l(l)
+    for name, angle in (("alpha", alpha), ("beta", beta), ("gamma", gamma)):
+        if not isinstance(angle, ms.Tensor):
+            raise ValueError(f"wigner_D: {name} must be a MindSpore Tensor, got {type(angle).__name__}")
     alpha, beta, gamma = _broadcast(alpha, beta, gamma)
     m_np, k_np, j_np, jt_np, eye_np = _wigner_plan(l)
     dtype = alpha.dtype

@@ -39,15 +39,16 @@ def _angles(ref, dtype):
 
 @pytest.mark.parametrize("dtype", [ms.float64, ms.float32])
 def test_matches_e3nn(mode, dtype, e3nn_fixture):
+    if mode == "graph" and dtype == ms.float32:
+        pytest.skip("float32 is checked in PyNative; graph mode is covered in float64 (saves a 7 s compile)")
     ref = e3nn_fixture("wigner")
     out = _AllD()(*_angles(ref, dtype))
     tol = 1e-10 if dtype == ms.float64 else 1e-5
     for l, D in enumerate(out):
         assert D.dtype == dtype
         assert D.shape == (8, 2 * l + 1, 2 * l + 1)
-        # float32: absolute error of O(1) entries; the angles themselves are rounded (|angle| up to 10.2)
-        np.testing.assert_allclose(D.asnumpy(), ref[f"D_{l}"], atol=tol * (1 if dtype == ms.float64 else 3), rtol=0,
-                                   err_msg=f"l={l}")
+        # absolute error on entries of size <= 1; float32 angles are the rounded float64 ones (|angle| <= 10.2)
+        np.testing.assert_allclose(D.asnumpy(), ref[f"D_{l}"], atol=tol, rtol=0, err_msg=f"l={l}")
 
 
 def test_first_order_grad_matches_e3nn(mode, e3nn_fixture):
@@ -226,3 +227,5 @@ def test_bad_input():
         o3.so3_generators(-2)
     with pytest.raises(ValueError, match="cannot be broadcast"):
         o3.wigner_D(1, ms.Tensor(np.zeros(2)), ms.Tensor(np.zeros(3)), x)
+    with pytest.raises(ValueError, match="beta must be a MindSpore Tensor"):
+        o3.wigner_D(1, x, 0.5, x)
