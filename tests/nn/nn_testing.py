@@ -35,3 +35,17 @@ def finite_difference(f, x, eps=1e-6):
         xm[i] -= eps
         flat[i] = (f(xp.reshape(x.shape)) - f(xm.reshape(x.shape))) / (2 * eps)
     return g
+
+
+def batched_finite_difference(f, x, eps=1e-6):
+    """Central differences of the scalar-per-sample map ``f`` (numpy ``[n, d] -> [n]``) at the rows of ``x``.
+
+    All ``2 d`` perturbations of every row go through ``f`` in one call (for layers acting sample by sample).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n, d = x.shape
+    eye = np.eye(d) * eps
+    xp = (x[:, None, :] + eye[None]).reshape(n * d, d)
+    xm = (x[:, None, :] - eye[None]).reshape(n * d, d)
+    values = f(np.concatenate([xp, xm], 0))
+    return ((values[:n * d] - values[n * d:]) / (2 * eps)).reshape(n, d)
