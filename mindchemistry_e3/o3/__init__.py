@@ -3,6 +3,7 @@
 Mirrors ``e3nn.o3``.
 """
 from ._irreps import Irrep, Irreps  # noqa: F401
+from ._spherical_harmonics import SphericalHarmonics, spherical_harmonics  # noqa: F401
 from ._rotation import (  # noqa: F401
     rand_matrix,
     identity_angles,
