@@ -1,6 +1,7 @@
 """Fixtures for ``o3.ReducedTensorProducts`` and ``io.CartesianTensor`` (e3nn 0.6.0, float64).
 
-Writes ``tests/data/reduce_io_rtp.npz`` (per case ``<k>_Q`` the change of basis, ``<k>_x<i>`` inputs,
+Writes ``tests/data/reduce_io_rtp_big.npz`` (projections ``Q @ r`` of large changes of basis),
+``tests/data/reduce_io_rtp.npz`` (per case ``<k>_Q`` the change of basis, ``<k>_x<i>`` inputs,
 ``<k>_out`` outputs, ``<k>_w`` a cotangent and ``<k>_gx<i>`` the gradients of ``sum(out * w)``) and
 ``tests/data/reduce_io_cartesian.npz`` (``from_cartesian`` / ``to_cartesian`` / ``from_vectors``).
 """
@@ -26,6 +27,13 @@ RTP_CASES = [
     ("ij=-ji", dict(i="2e"), None, None),
 ]
 
+# large multiplicities (many solutions per irrep): only projections of Q are stored, to keep the file small
+BIG_CASES = [
+    ("ijk=jik", dict(i="0e+1o+2e", k="1o+1e")),
+    ("ijk=jik=ikj", dict(i="2x1o+2e")),
+    ("ijkl=jikl=klij", dict(i="0e+1o")),
+]
+
 CART_FORMULAS = ["ij=ji", "ij=-ji", "ij", "ijk=-jik=-ikj", "ijk=jik", "ijkl=jikl=klij"]
 
 
@@ -49,6 +57,18 @@ def make(out_dir):
                          irreps_in=[str(i) for i in tp.irreps_in], irreps_out=str(tp.irreps_out)))
     data["meta"] = np.array(json.dumps(meta))
     np.savez(os.path.join(out_dir, "reduce_io_rtp.npz"), **data)
+
+    data = {}
+    for k, (formula, irreps) in enumerate(BIG_CASES):
+        tp = o3.ReducedTensorProducts(formula, **irreps)
+        q = tp.change_of_basis.double().reshape(tp.irreps_out.dim, -1)
+        r = torch.randn(q.shape[1], 3, generator=g, dtype=torch.float64)
+        data[f"{k}_r"] = r.numpy()
+        data[f"{k}_Qr"] = (q @ r).numpy()
+        data[f"{k}_Qsq"] = (q ** 2).sum(1).numpy()
+        data[f"{k}_irreps_out"] = np.array(str(tp.irreps_out))
+    data["meta"] = np.array(json.dumps(BIG_CASES))
+    np.savez(os.path.join(out_dir, "reduce_io_rtp_big.npz"), **data)
 
     data = {}
     for k, formula in enumerate(CART_FORMULAS):

@@ -214,3 +214,50 @@ def test_bad_input_filters_and_inputs():
         tp(x)
     with pytest.raises(ValueError, match=r"expected inputs of last dimension \(3, 3\)"):
         tp(x, ms.ops.ones((2, 4), ms.float32))
+
+
+def test_plan_matches_e3nn_large_multiplicities(e3nn_fixture):
+    """Many solutions per irrep (up to 10x1o): the orthonormalisation must pick e3nn's basis, order and signs."""
+    ref = e3nn_fixture("reduce_io_rtp_big")
+    for k, (formula, irreps) in enumerate(json.loads(str(ref["meta"]))):
+        plan = reduced_tensor_products_plan(formula, **irreps)
+        assert plan.irreps_out == str(ref[f"{k}_irreps_out"])
+        q = plan.change_of_basis.reshape(plan.change_of_basis.shape[0], -1)
+        np.testing.assert_allclose(q @ ref[f"{k}_r"], ref[f"{k}_Qr"], atol=1e-10, rtol=0)
+        np.testing.assert_allclose((q ** 2).sum(1), ref[f"{k}_Qsq"], atol=1e-10, rtol=0)
+
+
+def test_second_order_grad(graph_mode):
+    """d/dW of |d(out . w)/dx|^2 for out = RTP(x, x W), against float64 finite differences (graph mode)."""
+    tp = o3.ReducedTensorProducts("ij=ji", i="1o", dtype=ms.float64)
+    rng = np.random.default_rng(4)
+    x = ms.Tensor(rng.standard_normal((2, 3)))
+    w = ms.Tensor(rng.standard_normal((2, 6)))
+    m0 = rng.standard_normal((3, 3))
+
+    class Inner(nn.Cell):
+        def construct(self, x, m):
+            return (tp(x, ms.ops.matmul(x, m)) * w).sum()
+
+    class Outer(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+            self.gx = ms.grad(self.inner, grad_position=0)
+
+        def construct(self, x, m):
+            g = self.gx(x, m)
+            return (g * g).sum()
+
+    outer = Outer()
+    gm = ms.grad(outer, grad_position=1)(x, ms.Tensor(m0)).asnumpy()
+    h = 1e-6
+    fd = np.zeros_like(m0)
+    for i in range(3):
+        for j in range(3):
+            mp, mm = m0.copy(), m0.copy()
+            mp[i, j] += h
+            mm[i, j] -= h
+            fd[i, j] = (outer(x, ms.Tensor(mp)).asnumpy() - outer(x, ms.Tensor(mm)).asnumpy()) / (2 * h)
+    assert np.abs(fd).max() > 1e-2
+    np.testing.assert_allclose(gm, fd, atol=1e-6, rtol=1e-6)
