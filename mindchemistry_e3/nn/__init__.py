@@ -7,3 +7,4 @@ from ._s2act import S2Activation  # noqa: F401
 from ._so3act import SO3Activation  # noqa: F401
 from ._activation import Activation  # noqa: F401
 from ._gate import Gate  # noqa: F401
+from ._normact import NormActivation  # noqa: F401
