@@ -1,0 +1,317 @@
+"""Benchmark of mindchemistry_e3 against e3nn-torch on the tensor-product workloads of issue 3.
+
+Runs MindSpore in GRAPH_MODE on CPU with one thread, and -- when given ``--e3nn-python`` (a Python with
+``torch==2.13.0 e3nn==0.6.0``) -- the same workloads on e3nn-torch eager (``torch.set_num_threads(1)``) in a
+subprocess, one workload at a time so both sides see the same machine load. Prints a table of median times and
+the ratio e3nn / ours (> 1: we are faster), plus our first-call (graph compile) times.
+
+Workloads (float32):
+
+* W1 ``spherical_harmonics([0,1,2,3], x, normalize=True, normalization='component')``, N = 100,000
+* W2 NequIP convolution: ``32x0e+32x1o+32x2e`` x ``0e+1o+2e+3o``, ``uvu`` paths to every output with l <= 3,
+  per-edge weights (``shared_weights=False, internal_weights=False``), E = 20,000
+* W3 ``FullyConnectedTensorProduct('32x0e+32x1o+32x2e', '0e+1o+2e', '32x0e+32x1o+32x2e')``, batch 10,000
+* W4 ``Linear('64x0e+64x1o+64x2e' -> same)``, batch 20,000
+
+Each is timed forward only and forward+backward: the gradient of ``sum(out * ct)`` (``ct`` a random cotangent)
+w.r.t. every input and every weight. Median of ``--runs`` calls after ``--warmup`` calls. A workload whose module
+does not exist yet in mindchemistry_e3 is skipped with a message.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python scripts/bench_e3nn.py --e3nn-python /work/e3nn-venv/bin/python
+    python scripts/bench_e3nn.py --workloads W2,W4 --runs 5 --scale 0.1     # quick smoke run
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("GLOG_v", "3")
+
+SIZES = {"W1": 100_000, "W2": 20_000, "W3": 10_000, "W4": 20_000}
+DESCRIPTIONS = {
+    "W1": "spherical_harmonics l=0..3, N={n}",
+    "W2": "NequIP conv uvu 32x(0e+1o+2e) x sh(3), E={n}",
+    "W3": "FullyConnectedTP 32x(0e+1o+2e) x (0e+1o+2e), B={n}",
+    "W4": "Linear 64x(0e+1o+2e), B={n}",
+}
+IRREPS_NODE = "32x0e+32x1o+32x2e"
+IRREPS_SH3 = "0e+1o+2e+3o"
+
+
+def nequip_conv_irreps(o3):
+    """e3nn NequIP-style convolution: ``uvu`` paths to every allowed output with l <= 3, outputs sorted."""
+    irreps_in1, irreps_in2 = o3.Irreps(IRREPS_NODE), o3.Irreps(IRREPS_SH3)
+    mid, instructions = [], []
+    for i, (mul, ir_in) in enumerate(irreps_in1):
+        for j, (_, ir_edge) in enumerate(irreps_in2):
+            for ir_out in ir_in * ir_edge:
+                if ir_out.l <= 3:
+                    instructions.append((i, j, len(mid), "uvu", True))
+                    mid.append((mul, ir_out))
+    irreps_out, p, _ = o3.Irreps(mid).sort()
+    instructions = [(i1, i2, p[k], mode, train) for i1, i2, k, mode, train in instructions]
+    return irreps_in1, irreps_in2, irreps_out, instructions
+
+
+def _median_time(fn, runs, warmup):
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return first, statistics.median(times), times
+
+
+# ================================================================================================ e3nn (torch)
+def run_e3nn(name, n, runs, warmup, seed=0):
+    import torch
+    from e3nn import o3
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    if name == "W1":
+        module = None
+        inputs = [torch.randn(n, 3)]
+
+        def forward(x):
+            return o3.spherical_harmonics([0, 1, 2, 3], x, normalize=True, normalization="component")
+    elif name == "W2":
+        i1, i2, io, ins = nequip_conv_irreps(o3)
+        module = o3.TensorProduct(i1, i2, io, ins, shared_weights=False, internal_weights=False)
+        inputs = [torch.randn(n, i1.dim), torch.randn(n, i2.dim), torch.randn(n, module.weight_numel)]
+        forward = module
+    elif name == "W3":
+        module = o3.FullyConnectedTensorProduct(IRREPS_NODE, "0e+1o+2e", IRREPS_NODE)
+        inputs = [torch.randn(n, module.irreps_in1.dim), torch.randn(n, module.irreps_in2.dim)]
+        forward = module
+    elif name == "W4":
+        module = o3.Linear("64x0e+64x1o+64x2e", "64x0e+64x1o+64x2e")
+        inputs = [torch.randn(n, module.irreps_in.dim)]
+        forward = module
+    else:
+        raise ValueError(name)
+    build = time.perf_counter() - t0
+    params = list(module.parameters()) if module is not None else []
+    with torch.no_grad():
+        ct = torch.randn(forward(*inputs).shape)
+
+    def fwd():
+        with torch.no_grad():
+            return forward(*inputs)
+
+    leaves = [x.requires_grad_(True) for x in inputs]
+
+    def fwd_bwd():
+        out = forward(*leaves)
+        return torch.autograd.grad(out, leaves + params, grad_outputs=ct)
+
+    first_f, med_f, _ = _median_time(fwd, runs, warmup)
+    first_b, med_b, _ = _median_time(fwd_bwd, runs, warmup)
+    return dict(build=build, first_fwd=first_f, fwd=med_f, first_fwd_bwd=first_b, fwd_bwd=med_b)
+
+
+# ================================================================================================ ours (MindSpore)
+def _ms_setup():
+    import mindspore as ms
+
+    ms.set_device("CPU")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        ms.device_context.cpu.op_tuning.threads_num(1)
+    except Exception:  # already set in this process
+        pass
+    return ms
+
+
+def _ms_module(name, n, rng):
+    """(cell, numpy inputs) of workload ``name``, or a string saying why it is skipped."""
+    import mindspore as ms
+    from mindspore import nn
+
+    repo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    from mindchemistry_e3 import o3
+
+    if name == "W1":
+        if hasattr(o3, "SphericalHarmonics"):
+            cell = o3.SphericalHarmonics([0, 1, 2, 3], True, normalization="component")
+        elif hasattr(o3, "spherical_harmonics"):
+            class _SH(nn.Cell):
+                def construct(self, x):
+                    return o3.spherical_harmonics([0, 1, 2, 3], x, True, normalization="component")
+
+            cell = _SH()
+        else:
+            return "o3.spherical_harmonics / o3.SphericalHarmonics not available yet"
+        return cell, [rng.standard_normal((n, 3))]
+    if name == "W2":
+        if not hasattr(o3, "TensorProduct"):
+            return "o3.TensorProduct not available yet"
+        i1, i2, io, ins = nequip_conv_irreps(o3)
+        cell = o3.TensorProduct(i1, i2, io, ins, shared_weights=False, internal_weights=False)
+        return cell, [rng.standard_normal((n, i1.dim)), rng.standard_normal((n, i2.dim)),
+                      rng.standard_normal((n, cell.weight_numel))]
+    if name == "W3":
+        if not hasattr(o3, "FullyConnectedTensorProduct"):
+            return "o3.FullyConnectedTensorProduct not available yet"
+        cell = o3.FullyConnectedTensorProduct(IRREPS_NODE, "0e+1o+2e", IRREPS_NODE)
+        return cell, [rng.standard_normal((n, cell.irreps_in1.dim)), rng.standard_normal((n, cell.irreps_in2.dim))]
+    if name == "W4":
+        if not hasattr(o3, "Linear"):
+            return "o3.Linear not available yet"
+        cell = o3.Linear("64x0e+64x1o+64x2e", "64x0e+64x1o+64x2e")
+        return cell, [rng.standard_normal((n, cell.irreps_in.dim))]
+    raise ValueError(name)
+
+
+def run_ours(name, n, runs, warmup, seed=0):
+    import numpy as np
+
+    ms = _ms_setup()
+    from mindspore import nn, ops
+
+    class FwdBwd(nn.Cell):
+        """Gradient of sum(out * ct) w.r.t. all inputs and all trainable Parameters (ct as the sensitivity)."""
+
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+            self.params = ms.ParameterTuple(net.trainable_params())
+            self.has_params = len(self.params) > 0
+            self.grad = ops.GradOperation(get_all=True, get_by_list=self.has_params, sens_param=True)
+
+        def construct(self, *args):
+            if self.has_params:
+                return self.grad(self.net, self.params)(*args)
+            return self.grad(self.net)(*args)
+
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    built = _ms_module(name, n, rng)
+    if isinstance(built, str):
+        return dict(skipped=built)
+    cell, arrays = built
+    build = time.perf_counter() - t0
+    inputs = [ms.Tensor(a.astype(np.float32)) for a in arrays]
+    t0 = time.perf_counter()
+    out = cell(*inputs)  # first call: graph compile + one run
+    out.asnumpy()
+    first_f = time.perf_counter() - t0
+    ct = ms.Tensor(rng.standard_normal(out.shape).astype(np.float32))
+    grad_cell = FwdBwd(cell)
+
+    def _sync(res):
+        if isinstance(res, (tuple, list)):
+            for r in res:
+                _sync(r)
+        else:
+            res.asnumpy()
+
+    def fwd():
+        _sync(cell(*inputs))
+
+    def fwd_bwd():
+        _sync(grad_cell(*inputs, ct))
+
+    _, med_f, _ = _median_time(fwd, runs, warmup)
+    first_b, med_b, _ = _median_time(fwd_bwd, runs, warmup)
+    return dict(build=build, first_fwd=first_f, fwd=med_f, first_fwd_bwd=first_b, fwd_bwd=med_b)
+
+
+# ================================================================================================ driver
+def _e3nn_subprocess(python, name, n, runs, warmup):
+    cmd = [python, os.path.abspath(__file__), "--backend", "e3nn", "--workloads", name, "--sizes", str(n),
+           "--runs", str(runs), "--warmup", str(warmup), "--json"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        return dict(skipped=f"e3nn run failed: {res.stderr.strip().splitlines()[-1] if res.stderr else '?'}")
+    return json.loads(res.stdout.strip().splitlines()[-1])[name]
+
+
+def _fmt(t):
+    return "-" if t is None else f"{t:.4f}"
+
+
+def _ratio(a, b):
+    return "-" if a is None or b is None else f"{a / b:.2f}x"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workloads", default="W1,W2,W3,W4")
+    parser.add_argument("--runs", type=int, default=7, help="timed calls per measurement (median; >= 5)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every problem size (quick runs)")
+    parser.add_argument("--sizes", default=None, help="comma-separated sizes, overriding the defaults")
+    parser.add_argument("--e3nn-python", default=None, help="Python with torch==2.13.0 and e3nn==0.6.0")
+    parser.add_argument("--backend", choices=["ours", "e3nn"], default="ours", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print one JSON line of results")
+    args = parser.parse_args(argv)
+
+    names = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    for w in names:
+        if w not in SIZES:
+            parser.error(f"unknown workload {w}; choose from {sorted(SIZES)}")
+    if args.sizes:
+        sizes = dict(zip(names, (int(s) for s in args.sizes.split(","))))
+    else:
+        sizes = {w: max(1, int(SIZES[w] * args.scale)) for w in names}
+
+    results = {}
+    if args.backend == "e3nn":
+        for w in names:
+            results[w] = run_e3nn(w, sizes[w], args.runs, args.warmup)
+        print(json.dumps(results))
+        return results
+
+    for w in names:
+        ours = run_ours(w, sizes[w], args.runs, args.warmup)
+        ref = _e3nn_subprocess(args.e3nn_python, w, sizes[w], args.runs, args.warmup) if args.e3nn_python else None
+        results[w] = dict(ours=ours, e3nn=ref, size=sizes[w])
+        if "skipped" in ours:
+            print(f"{w}: skipped ({ours['skipped']})", file=sys.stderr, flush=True)
+        else:
+            print(f"{w}: done", file=sys.stderr, flush=True)
+
+    if args.json:
+        print(json.dumps(results))
+        return results
+
+    print(f"\nmindchemistry_e3 (MindSpore GRAPH_MODE, CPU, 1 thread) vs e3nn 0.6.0 (torch eager, 1 thread); "
+          f"median of {args.runs} runs after {args.warmup} warm-up, float32, seconds; ratio = e3nn / ours")
+    header = (f"{'workload':<52} {'ours fwd':>9} {'e3nn fwd':>9} {'ratio':>7} {'ours f+b':>9} {'e3nn f+b':>9} "
+              f"{'ratio':>7} {'compile f / f+b':>16}")
+    print(header)
+    print("-" * len(header))
+    for w in names:
+        r = results[w]
+        label = f"{w} {DESCRIPTIONS[w].format(n=r['size'])}"
+        ours, ref = r["ours"], r["e3nn"] or {}
+        if "skipped" in ours:
+            print(f"{label:<52} skipped: {ours['skipped']}")
+            continue
+        ef, eb = ref.get("fwd"), ref.get("fwd_bwd")
+        print(f"{label:<52} {_fmt(ours['fwd']):>9} {_fmt(ef):>9} {_ratio(ef, ours['fwd']):>7} "
+              f"{_fmt(ours['fwd_bwd']):>9} {_fmt(eb):>9} {_ratio(eb, ours['fwd_bwd']):>7} "
+              f"{ours['first_fwd']:>7.2f}/{ours['first_fwd_bwd']:<7.2f}")
+        if ref and "skipped" in ref:
+            print(f"    e3nn: {ref['skipped']}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
