@@ -3,7 +3,8 @@ r"""Rotations of 3D space in four parametrisations, with e3nn 0.6.0's convention
 * **Euler angles** :math:`(\alpha, \beta, \gamma)`, Y-X-Y convention:
   :math:`R(\alpha, \beta, \gamma) = R_y(\alpha) R_x(\beta) R_y(\gamma)` (:math:`\gamma` is applied first).
 * **matrices** :math:`R`, shape ``(..., 3, 3)``, acting on column vectors :math:`x \mapsto R x`.
-* **quaternions** :math:`q = (w, x, y, z)`, shape ``(..., 4)``, unit norm; :math:`q` and :math:`-q` are the same rotation.
+* **quaternions** :math:`q = (w, x, y, z)`, shape ``(..., 4)``, unit norm; :math:`q` and :math:`-q` are the same
+  rotation.
 * **axis-angle** ``(axis, angle)``: shapes ``(..., 3)`` and ``(...)``; the axis need not be normalised.
 
 A point on the sphere is :math:`\vec r(\alpha, \beta) = R(\alpha, \beta, 0)\, \hat e_y = (\sin\beta \sin\alpha,

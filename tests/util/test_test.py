@@ -51,6 +51,22 @@ def test_float32_cell_gets_float32_inputs_and_tolerance():
     assert 0 < max(e.max() for e in errors.values()) < 1e-4  # float32 rounding shows, well under 1e-3
 
 
+def test_generated_inputs_follow_the_cell_parameters_dtype():
+    class _MixScalars(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.irreps_in = o3.Irreps("3x0e")
+            self.irreps_out = o3.Irreps("2x0e")
+            self.w = ms.Parameter(ms.Tensor(np.random.randn(3, 2), ms.float32))
+
+        def construct(self, x):
+            assert x.dtype == ms.float32  # a float64 input would also fail in the matmul below
+            return ops.matmul(x, self.w)
+
+    set_random_seeds(6)
+    assert_equivariant(_MixScalars())
+
+
 def test_detects_wrong_parity():
     # the cross product of two polar vectors is axial; declaring it polar is only wrong under parity
     def cross(a, b):
