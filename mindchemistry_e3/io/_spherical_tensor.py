@@ -15,6 +15,7 @@ from mindspore import ops
 
 from ..o3._irreps import Irreps
 from ..o3._s2grid_np import legendre_np, spherical_harmonics_alpha_np
+from ..o3._so3_np import wigner_D
 from ..util.dtype import constant
 
 SignalOnGrid = namedtuple("Return", "grid, values")
@@ -219,3 +220,91 @@ class SphericalTensor(Irreps):
         self._check_signal(signal)
         m = _to_grid(self.lmax, res, normalization, signal.dtype)
         return SignalOnGrid(m.grid, m(signal))
+
+    def plot(self, signal, center=None, res=100, radius=True, relu=False, normalization="integral"):
+        r"""Surface ``(r, f)`` for plotting a 1-d ``signal``: points ``(res_beta, res_alpha + 1, 3)`` (the poles
+        closed, the seam repeated), scaled by :math:`|f|` when ``radius``, shifted by ``center``, and the values.
+
+        Examples:
+            >>> import mindspore as ms
+            >>> r, f = SphericalTensor(2, 1, 1).plot(ms.ops.ones(9, ms.float32), res=10)
+            >>> r.shape, f.shape
+            ((10, 10, 3), (10, 10))
+        """
+        if signal.ndim != 1:
+            raise ValueError(f"plot expects a 1-d signal of shape ({self.dim},), got {signal.shape}")
+        r, f = self.signal_on_grid(signal, res, normalization)
+        r = r.asnumpy().astype(np.float64).copy()
+        f = f.asnumpy().astype(np.float64).copy()
+        if relu:
+            f = np.maximum(f, 0.0)
+        r[0] = [0.0, 1.0, 0.0]  # beta = 0 and pi: the poles
+        r[-1] = [0.0, -1.0, 0.0]
+        f[0] = f[0].mean()
+        f[-1] = f[-1].mean()
+        r = np.concatenate([r, r[:, :1]], axis=1)
+        f = np.concatenate([f, f[:, :1]], axis=1)
+        if radius:
+            r = r * np.abs(f)[..., None]
+        if center is not None:
+            r = r + _np(center).astype(np.float64)
+        return constant(r, signal.dtype), constant(f, signal.dtype)
+
+    def plotly_surface(self, signals, centers=None, res=100, radius=True, relu=False, normalization="integral"):
+        r"""One dict per signal with the keys ``x``, ``y``, ``z``, ``surfacecolor`` (numpy arrays) for
+        ``plotly.graph_objects.Surface``.
+
+        Examples:
+            >>> x = SphericalTensor(2, 1, 1)
+            >>> traces = x.plotly_surface(x.randn(-1), res=10)
+            >>> sorted(traces[0])
+            ['surfacecolor', 'x', 'y', 'z']
+        """
+        signals = signals.reshape(-1, self.dim)
+        centers = [None] * signals.shape[0] if centers is None else list(_np(centers).reshape(-1, 3))
+        traces = []
+        for i, center in enumerate(centers):
+            r, f = self.plot(signals[i], center, res, radius, relu, normalization)
+            r = r.asnumpy()
+            traces.append({"x": r[:, :, 0], "y": r[:, :, 1], "z": r[:, :, 2], "surfacecolor": f.asnumpy()})
+        return traces
+
+    def find_peaks(self, signal, res=100):
+        r"""Local maxima of a 1-d ``signal``: ``(positions (P, 3), values (P,))``, searched on the grid and on a grid
+        rotated by :math:`(\pi/2, \pi/2, \pi/2)` (to see the poles), the two lists merged.
+
+        Examples:
+            >>> import mindspore as ms
+            >>> s = SphericalTensor(4, 1, -1)
+            >>> x = s.with_peaks_at(ms.Tensor([[4.0, 0.0, 4.0], [0.0, 5.0, 0.0]]))
+            >>> pos, val = s.find_peaks(x)
+            >>> (abs(pos.asnumpy()[val.asnumpy() > 4.0]) * 10).round().tolist()
+            [[7.0, 0.0, 7.0], [0.0, 10.0, 0.0]]
+        """
+        import scipy.signal
+
+        if signal.ndim != 1:
+            raise ValueError(f"find_peaks expects a 1-d signal of shape ({self.dim},), got {signal.shape}")
+        dtype = signal.dtype
+        x1, f1 = (t.asnumpy().astype(np.float64) for t in self.signal_on_grid(signal, res))
+        abc = (math.pi / 2,) * 3
+        rot = wigner_D(1, *abc)  # the rotation matrix acting on (x, y, z)
+        d = np.zeros((self.dim, self.dim))
+        for sl, (_, ir) in zip(self.slices(), self):
+            d[sl, sl] = wigner_D(ir.l, *abc)
+        r_signal = ops.matmul(constant(d, dtype), signal)
+        rx2, f2 = (t.asnumpy().astype(np.float64) for t in self.signal_on_grid(r_signal, res))
+        x2 = rx2 @ rot  # back to the frame of the signal: R^T x
+
+        def peaks_2d(f):
+            rows = {(i, j) for i in range(f.shape[0]) for j in scipy.signal.find_peaks(f[i, :])[0]}
+            cols = {(i, j) for j in range(f.shape[1]) for i in scipy.signal.find_peaks(f[:, j])[0]}
+            return sorted(rows & cols)
+
+        p1, p2 = peaks_2d(f1), peaks_2d(f2)
+        x1p = np.array([x1[i, j] for i, j in p1]).reshape(-1, 3)
+        f1p = np.array([f1[i, j] for i, j in p1])
+        x2p = np.array([x2[i, j] for i, j in p2]).reshape(-1, 3)
+        f2p = np.array([f2[i, j] for i, j in p2])
+        dup = (np.linalg.norm(x1p[:, None] - x2p[None], axis=-1) < 2 * math.pi / res).any(1)
+        return constant(np.concatenate([x1p[~dup], x2p]), dtype), constant(np.concatenate([f1p[~dup], f2p]), dtype)

@@ -93,6 +93,10 @@ def make(out_dir):
     d["peaks"] = peaks.numpy()
     d["with_peaks_at"] = s4.with_peaks_at(peaks).numpy()
     d["with_peaks_at_val"] = s4.with_peaks_at(peaks, torch.tensor([-1.5, 2.0])).numpy()
+    pk_pos, pk_val = s4.find_peaks(s4.with_peaks_at(torch.tensor([[4.0, 0.0, 4.0], [0.0, 5.0, 0.0]])), res=50)
+    d["find_peaks_pos"], d["find_peaks_val"] = pk_pos.numpy(), pk_val.numpy()
+    r_plot, f_plot = s.plot(sig[0], center=torch.tensor([1.0, 2.0, 3.0]), res=10, relu=True)
+    d["plot_r"], d["plot_f"] = r_plot.numpy(), f_plot.numpy()
     np.savez(os.path.join(out_dir, "s2grid_spherical_tensor.npz"), **d)
 
     d = {}
