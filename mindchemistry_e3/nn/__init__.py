@@ -8,3 +8,4 @@ from ._so3act import SO3Activation  # noqa: F401
 from ._activation import Activation  # noqa: F401
 from ._gate import Gate  # noqa: F401
 from ._normact import NormActivation  # noqa: F401
+from ._fc import FullyConnectedNet  # noqa: F401

@@ -1,0 +1,122 @@
+r"""Fully-connected network with e3nn's normalisation (``FullyConnectedNet``): scalars only, no biases.
+
+Layer ``i`` maps ``hs[i] -> hs[i+1]`` with a weight :math:`W \sim \mathcal{N}(0, 1)` used as
+:math:`W / \sqrt{h_\text{in} v_\text{in}}` followed by the activation :math:`\phi` normalised by
+:func:`mindchemistry_e3.math.normalize2mom` and a factor :math:`\sqrt{v_\text{out}}`; a layer without activation
+(the last one unless ``out_act``) uses :math:`W / \sqrt{h_\text{in} v_\text{in} / v_\text{out}}`.
+:math:`v_\text{in}` is ``variance_in`` for the first layer and 1 after; :math:`v_\text{out}` is ``variance_out``
+for the last layer and 1 before. Parameters are named ``layer{i}.weight`` as in e3nn's ``state_dict``.
+
+>>> from mindspore import ops
+>>> net = FullyConnectedNet([4, 8, 2], ops.silu)
+>>> net, [p.name for p in net.trainable_params()]
+(FullyConnectedNet[4, 8, 2], ['layer0.weight', 'layer1.weight'])
+"""
+import collections
+import math
+
+import mindspore as ms
+from mindspore import nn, ops, Parameter
+from mindspore.common.initializer import Normal, initializer
+
+from ..math import normalize2mom
+from ..util.dtype import check_float_dtype, constant
+
+
+class _Layer(nn.Cell):
+    r"""One layer ``x @ W / sqrt(h_in var_in)``, then ``act`` and ``* sqrt(var_out)`` (see the module doc)."""
+
+    def __init__(self, h_in, h_out, act, var_in, var_out, dtype=ms.float32):
+        super().__init__()
+        self.h_in = int(h_in)
+        self.h_out = int(h_out)
+        self.var_in = var_in
+        self.var_out = var_out
+        self.act = act
+        self.weight = Parameter(initializer(Normal(sigma=1.0), (self.h_in, self.h_out), dtype), name="weight")
+        if act is not None:
+            self._w_scale = constant(1.0 / math.sqrt(self.h_in * var_in), dtype)
+            self._out_scale = constant(math.sqrt(var_out), dtype)
+        else:
+            self._w_scale = constant(1.0 / math.sqrt(self.h_in * var_in / var_out), dtype)
+            self._out_scale = constant(1.0, dtype)
+        self._has_act = act is not None
+        self._scale_out = act is not None and var_out != 1
+
+    def __repr__(self):
+        act = self.act
+        if act is not None and hasattr(act, "f"):
+            act = act.f
+        name = getattr(act, "__name__", act.__class__.__name__ if act is not None else None)
+        return f"Layer({self.h_in}->{self.h_out}, act={name})"
+
+    def construct(self, x):
+        if x.shape[-1] != self.h_in:
+            raise ValueError(f"FullyConnectedNet layer {self.h_in}->{self.h_out}: input needs a last axis of size "
+                             f"{self.h_in}, got shape {x.shape}")
+        lead = x.shape[:-1]
+        w = self.weight * self._w_scale
+        x = ops.matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (self.h_out,))
+        if self._has_act:
+            x = self.act(x)
+            if self._scale_out:
+                x = x * self._out_scale
+        return x
+
+
+class FullyConnectedNet(nn.SequentialCell):
+    r"""Fully-connected neural network (e3nn's normalisation, no biases).
+
+    Args:
+        hs (list[int]): input, hidden and output sizes.
+        act (Callable, optional): elementwise activation (MindSpore function or Cell); it is normalised by
+            :func:`mindchemistry_e3.math.normalize2mom` so that its second moment on standard normals is one.
+        variance_in (float): variance of the input features. Default 1.
+        variance_out (float): target variance of the output. Default 1.
+        out_act (bool): apply the activation after the last layer too. Default False.
+        dtype (mindspore.dtype): keyword-only, dtype of the weights and constants (float32 default).
+
+    Inputs:
+        - **x** (Tensor) - shape ``(..., hs[0])``.
+
+    Outputs:
+        Tensor of shape ``(..., hs[-1])``.
+
+    Raises:
+        ValueError: if ``hs`` has fewer than 2 sizes or a non-positive size, or the input's last axis is wrong.
+
+    Supported Platforms:
+        ``CPU``
+
+    Examples:
+        >>> import numpy as np, mindspore as ms
+        >>> from mindspore import ops
+        >>> net = FullyConnectedNet([3, 16, 1], ops.silu)
+        >>> net(ms.Tensor(np.ones((5, 3)), ms.float32)).shape
+        (5, 1)
+    """
+
+    def __init__(self, hs, act=None, variance_in=1, variance_out=1, out_act=False, *, dtype=ms.float32):
+        hs = [int(h) for h in hs]
+        if len(hs) < 2 or any(h <= 0 for h in hs):
+            raise ValueError(f"FullyConnectedNet: hs must list at least two positive sizes, got {hs}")
+        check_float_dtype(dtype)
+        if act is not None and not isinstance(act, normalize2mom):
+            act = normalize2mom(act, dtype=dtype)
+        layers = collections.OrderedDict()
+        var_in = variance_in
+        for i, (h1, h2) in enumerate(zip(hs, hs[1:])):
+            if i == len(hs) - 2:
+                var_out = variance_out
+                a = act if out_act else None
+            else:
+                var_out = 1
+                a = act
+            layers[f"layer{i}"] = _Layer(h1, h2, a, var_in, var_out, dtype)
+            var_in = var_out
+        super().__init__(layers)
+        self.hs = hs
+        self.dtype = dtype
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}{self.hs}"
