@@ -138,14 +138,17 @@ class SphericalTensor(Irreps):
             >>> ((s.signal_xyz(x, ms.ops.eye(3, 3, ms.float32)).asnumpy() * 10).round() + 0.0).tolist()
             [-10.0, 10.0, 0.0]
         """
+        from ..o3._spherical_harmonics import spherical_harmonics
+
         dtype = _dtype_of(values, positions)
-        pos = _np(positions).astype(np.float64)
+        positions = positions if isinstance(positions, ms.Tensor) else ms.Tensor(np.asarray(positions), dtype)
         values = values if isinstance(values, ms.Tensor) else ms.Tensor(np.asarray(values), dtype)
-        shape = np.broadcast_shapes(pos.shape[:-1], tuple(values.shape))
+        shape = np.broadcast_shapes(tuple(positions.shape[:-1]), tuple(values.shape))
         if int(np.prod(shape)) == 0:
             return ops.zeros(shape[:-1] + (self.dim,), dtype)
-        y = constant(np.broadcast_to(_sh_np(self.lmax, pos), shape + (self.dim,)), dtype)
-        v = ops.broadcast_to(values, shape)
+        y = spherical_harmonics(list(range(self.lmax + 1)), ops.broadcast_to(positions.astype(dtype), shape + (3,)),
+                                True)
+        v = ops.broadcast_to(values.astype(dtype), shape)
         scale = constant(np.array(4 * math.pi / (self.lmax + 1) ** 2), dtype)
         return (y * ops.expand_dims(v, -1)).sum(-2) * scale
 
@@ -200,13 +203,15 @@ class SphericalTensor(Irreps):
             >>> s.signal_xyz(s.randn(2, 1, 3, -1), ms.ops.ones((2, 4, 3), ms.float32)).shape
             (2, 1, 3, 2, 4)
         """
+        from ..o3._spherical_harmonics import spherical_harmonics
+
         self._check_signal(signal)
-        rr = _np(r).astype(np.float64)
-        if rr.shape[-1:] != (3,):
-            raise ValueError(f"signal_xyz expects r of shape (..., 3), got {rr.shape}")
-        sh = constant(_sh_np(self.lmax, rr).reshape(-1, self.dim), signal.dtype)
-        out = ops.matmul(signal.reshape(-1, self.dim), sh.T)
-        return out.reshape(tuple(signal.shape[:-1]) + tuple(rr.shape[:-1]))
+        r = r if isinstance(r, ms.Tensor) else ms.Tensor(np.asarray(r), signal.dtype)
+        if r.ndim < 1 or r.shape[-1] != 3:
+            raise ValueError(f"signal_xyz expects r of shape (..., 3), got {r.shape}")
+        sh = spherical_harmonics(list(range(self.lmax + 1)), r.astype(signal.dtype), True)
+        out = ops.matmul(signal.reshape(-1, self.dim), sh.reshape(-1, self.dim).T)
+        return out.reshape(tuple(signal.shape[:-1]) + tuple(r.shape[:-1]))
 
     def signal_on_grid(self, signal, res=100, normalization="integral"):
         r"""``(grid, values)``: the grid points ``(res_beta, res_alpha, 3)`` and the signal on them.

@@ -75,11 +75,25 @@ def test_signal_xyz_equivariance():
     np.testing.assert_allclose(f_rot, f, atol=1e-12)
 
 
-def test_signal_xyz_gradient_wrt_signal():
+def test_signal_xyz_gradients():
     s = io.SphericalTensor(2, 1, 1)
-    r = ms.Tensor(np.random.default_rng(1).standard_normal((4, 3)))
-    g = ms.grad(lambda sig: s.signal_xyz(sig, r).sum())(ms.Tensor(np.ones(9)))
-    np.testing.assert_allclose(g.asnumpy(), s.signal_xyz(ms.Tensor(np.eye(9)), r).asnumpy().sum(1), atol=1e-12)
+    rng = np.random.default_rng(1)
+    r0 = rng.standard_normal((4, 3))
+    sig0 = rng.standard_normal(9)
+    g = ms.grad(lambda sig: s.signal_xyz(sig, ms.Tensor(r0)).sum())(ms.Tensor(np.ones(9)))
+    np.testing.assert_allclose(g.asnumpy(), s.signal_xyz(ms.Tensor(np.eye(9)), ms.Tensor(r0)).asnumpy().sum(1),
+                               atol=1e-12)
+    gr = ms.grad(lambda r: s.signal_xyz(ms.Tensor(sig0), r).sum())(ms.Tensor(r0)).asnumpy()
+    h = 1e-6
+    fd = np.zeros_like(r0)
+    for i in range(4):
+        for j in range(3):
+            rp, rm = r0.copy(), r0.copy()
+            rp[i, j] += h
+            rm[i, j] -= h
+            fd[i, j] = (s.signal_xyz(ms.Tensor(sig0), ms.Tensor(rp)).asnumpy().sum()
+                        - s.signal_xyz(ms.Tensor(sig0), ms.Tensor(rm)).asnumpy().sum()) / (2 * h)
+    np.testing.assert_allclose(gr, fd, atol=1e-7)
 
 
 def test_empty_inputs():
