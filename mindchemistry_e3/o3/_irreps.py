@@ -108,17 +108,8 @@ class Irrep(tuple):
     def __radd__(self, other):
         return Irreps(other) + Irreps(self)
 
-    def count(self, _value):
-        raise NotImplementedError
-
-    def index(self, _value):
-        raise NotImplementedError
-
-    def __contains__(self, _object):
-        raise NotImplementedError
-
-    def __len__(self):
-        raise NotImplementedError
+    # e3nn makes len/in/count/index of an Irrep raise; we keep the plain tuple ones, because MindSpore's graph
+    # compiler takes len() of every tuple constant it meets (an Irreps attribute of a Cell would not compile).
 
     # --- representation matrices (MindSpore) -------------------------------------------------------------
     def D_from_angles(self, alpha, beta, gamma, k=None):
@@ -180,11 +171,6 @@ class _MulIr(tuple):
     def __repr__(self):
         return f"{self.mul}x{self.ir}"
 
-    def count(self, _value):
-        raise NotImplementedError
-
-    def index(self, _value):
-        raise NotImplementedError
 
 
 def _parse_string(irreps):
