@@ -147,6 +147,9 @@ class Linear(nn.Cell):
         self._has_bias = self.bias_numel > 0
         self._bias_index = ms.Tensor(plan.bias_index.astype(np.int32))
         self._bmm_ta = ops.BatchMatMul(transpose_a=True)
+        # the MatMul primitive: its backward uses transposed-operand MatMuls (about 3x faster on CPU than the
+        # backward of ops.matmul, which materialises x.T)
+        self._matmul = ops.MatMul()
 
         if self.internal_weights and self.weight_numel > 0:
             self.weight = ms.Parameter(initializer(Normal(sigma=1.0), self._weight_shape, dtype), name="weight")
@@ -265,7 +268,7 @@ class Linear(nn.Cell):
                             blk = ops.transpose(blk, (0, 3, 1, 2))
                         pieces.append(blk.reshape(B, d, fi, mul))
                 xs = pieces[0] if len(pieces) == 1 else ops.concat(pieces, axis=len(pieces[0].shape) - 1)
-                y = ops.matmul(xs.reshape(B * d, K), W)
+                y = self._matmul(xs.reshape(B * d, K), W)
                 if d > 1:
                     y = ops.transpose(y.reshape(B, d, fo * mul_out), (0, 2, 1))
                 results.append(y.reshape(B, fo, mul_out, d))
