@@ -1,7 +1,8 @@
 r"""Batch normalisation for orthonormal representations (e3nn's ``BatchNorm``).
 
 For each irrep block (``mul`` copies of dimension ``d``) of an input ``(batch, ..., dim)`` seen as
-``(batch, sample, mul, d)``:
+``(batch, sample, mul, d)`` (lowered for all blocks at once: a gather of the scalar columns, one MatMul with a
+constant copy-membership matrix for the norms, one gather that spreads the per-copy scales over components):
 
 - scalars (``0e``) are centred by their mean over batch and samples (per sample in ``instance`` mode);
 - every copy is divided by :math:`\sqrt{n + \epsilon}` with :math:`n` its squared norm (``'norm'``) or mean
@@ -104,6 +105,24 @@ class BatchNorm(nn.Cell):
         else:
             self.weight = None
             self.bias = None
+        # plan: scalar (0e) columns, their embedding back into the features, per-copy norm matrix, copy index
+        scalar_index, copy_index, copy = [], [], 0
+        norm_matrix = np.zeros((self._dim, num_features))
+        start = 0
+        for mul, ir in self.irreps:
+            if ir.is_scalar():
+                scalar_index += list(range(start, start + mul))
+            for _ in range(mul):
+                norm_matrix[start:start + ir.dim, copy] = 1.0 if normalization == "norm" else 1.0 / ir.dim
+                copy_index += [copy] * ir.dim
+                copy += 1
+                start += ir.dim
+        scalar_embed = np.zeros((num_scalar, self._dim))
+        scalar_embed[np.arange(num_scalar), scalar_index] = 1.0
+        self._scalar_index = ms.Tensor(np.array(scalar_index, np.int32), ms.int32)
+        self._copy_index = ms.Tensor(np.array(copy_index, np.int32), ms.int32)
+        self._scalar_embed = constant(scalar_embed, dtype)
+        self._norm_matrix = constant(norm_matrix, dtype)
         self._eps = constant(self.eps, dtype)
         self._momentum = constant(self.momentum, dtype)
         self._one_minus_momentum = constant(1.0 - self.momentum, dtype)
@@ -114,74 +133,48 @@ class BatchNorm(nn.Cell):
     def _roll_avg(self, curr, update):
         return self._one_minus_momentum * curr + self._momentum * ops.stop_gradient(update)
 
-    def _field_norm(self, field):
-        if self.normalization == "norm":
-            field_norm = (field * field).sum(3)  # [batch, sample, mul]
-        else:
-            field_norm = (field * field).mean(3)
-        if self.reduce == "mean":
-            field_norm = field_norm.mean(1)  # [batch, mul]
-        else:
-            field_norm = ops.amax(field_norm, 1)
-        return field_norm
-
     def construct(self, input):  # pylint: disable=redefined-builtin
         check_last_dim(input, self._dim, self._irreps_str, "BatchNorm")
+        if self._num_features == 0:
+            return input
         orig_shape = input.shape
         batch = orig_shape[0]
-        dim = orig_shape[-1]
+        dim = self._dim
         x = input.reshape((batch, -1, dim))  # [batch, sample, dim]
         use_batch_stats = self.training or self.instance
         update_stats = self.training and not self.instance
 
-        new_means = []
-        new_vars = []
-        fields = []
-        ix = 0
-        irm = 0
-        irv = 0
-        iw = 0
-        ib = 0
-        for mul, d, is_scalar in self.irs:
-            field = x[:, :, ix:ix + mul * d].reshape((batch, -1, mul, d))
-            ix += mul * d
-            if is_scalar:
-                if use_batch_stats:
-                    if self.instance:
-                        field_mean = field.mean(1).reshape((batch, mul))
-                    else:
-                        field_mean = field.mean((0, 1)).reshape((mul,))
-                        new_means.append(self._roll_avg(self.running_mean[irm:irm + mul], field_mean))
-                else:
-                    field_mean = self.running_mean[irm:irm + mul]
-                irm += mul
-                field = field - field_mean.reshape((-1, 1, mul, 1))
-
+        if self._num_scalar > 0:
             if use_batch_stats:
-                field_norm = self._field_norm(field)  # [batch, mul]
-                if not self.instance:
-                    field_norm = field_norm.mean(0)  # [mul]
-                    new_vars.append(self._roll_avg(self.running_var[irv:irv + mul], field_norm))
+                scalars = ops.gather(x, self._scalar_index, 2)  # [batch, sample, num_scalar]
+                if self.instance:
+                    mean = scalars.mean(1)  # [batch, num_scalar]
+                else:
+                    mean = scalars.mean((0, 1))  # [num_scalar]
+                    ops.assign(self.running_mean, self._roll_avg(self.running_mean, mean))
             else:
-                field_norm = self.running_var[irv:irv + mul]
-            irv += mul
+                mean = self.running_mean
+            shift = ops.matmul(mean.reshape((-1, self._num_scalar)), self._scalar_embed.astype(x.dtype))
+            x = x - shift.reshape((-1, 1, dim))
 
-            field_norm = 1.0 / ops.sqrt(field_norm + self._eps)
-            if self.affine:
-                field_norm = field_norm * self.weight[iw:iw + mul]
-                iw += mul
-            field = field * field_norm.reshape((-1, 1, mul, 1))
-            if self.affine and self.include_bias and is_scalar:
-                field = field + self.bias[ib:ib + mul].reshape((mul, 1))
-                ib += mul
-            fields.append(field.reshape((batch, -1, mul * d)))
+        if use_batch_stats:
+            squared = ops.matmul((x * x).reshape((-1, dim)), self._norm_matrix.astype(x.dtype))
+            squared = squared.reshape((batch, -1, self._num_features))  # [batch, sample, num_irreps]
+            if self.reduce == "mean":
+                field_norm = squared.mean(1)
+            else:
+                field_norm = ops.amax(squared, 1)  # [batch, num_irreps]
+            if not self.instance:
+                field_norm = field_norm.mean(0)  # [num_irreps]
+                ops.assign(self.running_var, self._roll_avg(self.running_var, field_norm))
+        else:
+            field_norm = self.running_var
 
-        if update_stats:
-            if new_means:
-                ops.assign(self.running_mean, new_means[0] if len(new_means) == 1 else ops.concat(new_means, 0))
-            if new_vars:
-                ops.assign(self.running_var, new_vars[0] if len(new_vars) == 1 else ops.concat(new_vars, 0))
-        if not fields:
-            return input
-        output = fields[0] if len(fields) == 1 else ops.concat(fields, 2)
-        return output.reshape(orig_shape)
+        scale = 1.0 / ops.sqrt(field_norm + self._eps.astype(x.dtype))
+        if self.affine:
+            scale = scale * self.weight
+        scale = ops.gather(scale.reshape((-1, self._num_features)), self._copy_index, 1)  # [(batch|1), dim]
+        x = x * scale.reshape((-1, 1, dim))
+        if self.affine and self.include_bias and self._num_scalar > 0:
+            x = x + ops.matmul(self.bias.reshape((1, self._num_scalar)), self._scalar_embed.astype(x.dtype))
+        return x.reshape(orig_shape)
