@@ -3,24 +3,24 @@ r"""Spherical harmonics :math:`Y^l(x)` as in e3nn 0.6.0: homogeneous polynomials
 ``'integral'`` (:math:`\int_{S^2} (Y^l_m)^2 = 1`), ``'component'`` (:math:`\|Y^l(u)\|^2 = 2l+1`) or ``'norm'``
 (:math:`\|Y^l(u)\| = 1`) normalization, for any :math:`l \ge 0`.
 
-Lowering (planned in numpy by :func:`._spherical_harmonics_np.sh_lowering`, executed here with a few matmuls):
+Lowering (planned in numpy by :func:`._spherical_harmonics_np.sh_lowering`, executed here with a few matmuls and
+same-shape elementwise ops):
 
-1. :math:`\tilde x = (x, 1)`; with ``normalize``, :math:`\tilde u = \tilde x \odot \rho` where
-   :math:`\rho = 1/|x|` on the three vector columns (computed as ``rsqrt`` of :math:`(\tilde x \odot \tilde x)R`, a
-   matmul that puts :math:`|x|^2` in every vector column, so nothing broadcasts) and 1 on the constant column;
-2. degrees :math:`\le 3` in one shot: :math:`L = \tilde u V` (12 linear forms :math:`v_i \cdot u` and the constant),
-   :math:`F = [L, L^2, L^3]`, output :math:`= F C` -- every form of degree :math:`\le 3` is a combination of
-   powers of linear forms, and :math:`C` (solved in float64) also applies the normalization and the output order;
+1. with ``normalize``, :math:`u = x / \max(|x|, 10^{-12})` exactly as e3nn (``sqrt(maximum(|x|^2, 1e-24))``: no
+   ``where``, NaN-free gradients at :math:`x = 0`);
+2. degrees :math:`\le 3` in one shot. For unit vectors: :math:`Z = uV + a` (20 affine forms), output
+   :math:`= Z^{\odot 3} C` -- every polynomial of degree :math:`\le 3` (constants included) is a combination of
+   cubes of 20 generic affine forms, and :math:`C` (solved in float64, exact) also applies the normalization and
+   the output order. Without ``normalize`` (any :math:`|x|`): :math:`L = xV` (12 linear forms),
+   :math:`F = [L, L^2, L^3]`, output :math:`= F C + b` (each degree from its own block, so no cancellation);
 3. degrees :math:`> 3` by the Clebsch-Gordan recursion
-   :math:`Y^{l+1} = ((Y^l P_l) \odot (\tilde u T_l))\, M_l` (:math:`P_l, T_l` build the outer product
+   :math:`Y^{l+1} = ((Y^l P_l) \odot (u T_l))\, M_l` (:math:`P_l, T_l` build the outer product
    :math:`Y^l \otimes u` as plain matmuls, :math:`M_l` is :math:`C^{l,1,l+1}` with e3nn's scale and sign);
-4. one ``concat`` in the requested order.
+4. one ``concat`` in the requested order (nothing is sliced: MindSpore's CPU slices are slow).
 
-Zero vectors (padded edges): e3nn's ``normalize`` maps :math:`x = 0` to :math:`u = 0`, so :math:`Y^0 = 1` and
-:math:`Y^{l>0} = 0` -- the same values here. The square root only sees :math:`|x|^2 > 10^{-24}` (double
-``where``), so first and second derivatives are finite at :math:`x = 0` (there :math:`du/dx = I`, where e3nn's
-is :math:`10^{12} I`). For :math:`0 < |x| \le 10^{-12}`, e3nn divides by :math:`10^{-12}` and this module uses
-:math:`u = x`; both are :math:`\approx 0` and the difference stays below :math:`10^{-12}` in every :math:`Y^{l>0}`.
+Zero vectors (padded edges): like e3nn, :math:`x = 0` gives :math:`u = 0`, so :math:`Y^0` is the constant and
+:math:`Y^{l>0} = 0`; the gradient there is e3nn's (:math:`du/dx = 10^{12} I`), finite, and the ``maximum``
+routes nothing into the square root, so first and second derivatives contain no NaN.
 """
 import numpy as np
 import mindspore as ms
@@ -30,7 +30,7 @@ from ..util.dtype import check_float_dtype, constant
 from ._irreps import Irreps
 from ._spherical_harmonics_np import NORMALIZATIONS, check_ls, sh_lowering
 
-_TINY = 1e-24  # |x|^2 below this counts as a zero vector
+_EPS2 = 1e-24  # e3nn normalizes by max(|x|, 1e-12)
 
 
 def _parse_request(irreps_out, irreps_in):
@@ -113,51 +113,63 @@ class SphericalHarmonics(nn.Cell):
         self._ls_list = list(ls)
         self._lmax = max(ls)
         self.dim = sum(2 * l + 1 for l in ls)
-        low = sh_lowering(ls, normalization)
-        self._low_degree = low.low_degree
+        low = sh_lowering(ls, normalization, self.normalize)
+        self._affine = low.kind == "affine"
+        self._power = low.low_degree
         self._has_lift = low.lift is not None
-        self.lift = constant(low.lift if self._has_lift else np.zeros((4, 1)), dtype)
-        self.low = constant(low.low, dtype)
-        self.radius_matrix = constant(low.radius_matrix, dtype)
-        self._seed = tuple(low.seed)
-        self._has_steps = len(low.steps) > 0
+        self.lift = constant(low.lift if self._has_lift else np.zeros((3, 1)), dtype)
+        self.lift_bias = constant(low.lift_bias if self._affine else np.zeros(1), dtype)
+        self.low_mats = tuple(constant(m, dtype) for m, _ in low.low)
+        self.low_bias = tuple(constant(b if b is not None else np.zeros(1), dtype) for _, b in low.low)
+        self._low_has_bias = tuple(b is not None for _, b in low.low)
+        self._has_seed = low.seed is not None
+        self.seed_mat = constant(low.seed[0] if self._has_seed else np.zeros((1, 1)), dtype)
         self.steps = tuple((constant(r, dtype), constant(t, dtype), constant(m, dtype)) for r, t, m in low.steps)
-        # pieces as tuples of Python ints: (0, a, b) for a low range, (1, index of the step result, 0)
-        self._pieces = tuple((0, p[1], p[2]) if p[0] == "low" else (1, p[1] - 4, 0) for p in low.pieces)
+        # (0, index into low) or (1, index into the recursion results: l - 4)
+        self._pieces = tuple((0, p[1]) if p[0] == "low" else (1, p[1] - 4) for p in low.pieces)
+        self.eps2 = constant(np.array(_EPS2), dtype)  # 0-d: a broadcasting ``maximum`` is slow on CPU
+
+    def _features(self, v):
+        if self._affine:
+            z = ops.bias_add(ops.matmul(v, self.lift), self.lift_bias)
+            if self._power == 3:
+                return z * z * z
+            return z * z
+        if not self._has_lift:
+            return v
+        lin = ops.matmul(v, self.lift)
+        sq = lin * lin
+        if self._power == 3:
+            return ops.concat([lin, sq, sq * lin], -1)
+        return ops.concat([lin, sq], -1)
 
     def construct(self, x):
         if x.shape[-1] != 3:
             raise ValueError(f"SphericalHarmonics expects x of shape (..., 3), got {x.shape}")
         lead = x.shape[:-1]
-        x = x.reshape(-1, 3)
-        x = ops.concat([x, ops.ones((x.shape[0], 1), x.dtype)], -1)
+        v = x.reshape(-1, 3)
         if self.normalize:
-            r2 = ops.matmul(x * x, self.radius_matrix)
-            big = r2 > _TINY
-            one = ops.ones_like(r2)
-            x = x * ops.where(big, ops.rsqrt(ops.where(big, r2, one)), one)
-        if self._has_lift:
-            lin = ops.matmul(x, self.lift)
-            sq = lin * lin
-            if self._low_degree == 3:
-                feats = ops.concat([lin, sq, sq * lin], -1)
-            else:
-                feats = ops.concat([lin, sq], -1)
-        else:
-            feats = x
-        low = ops.matmul(feats, self.low)
+            r2 = (v * v).sum(-1, keepdims=True)
+            v = v / ops.sqrt(ops.maximum(r2, self.eps2))
+        feats = self._features(v)
+        lows = []
+        for mat, bias, has_bias in zip(self.low_mats, self.low_bias, self._low_has_bias):
+            out = ops.matmul(feats, mat)
+            if has_bias:
+                out = ops.bias_add(out, bias)
+            lows.append(out)
         highs = []
-        if self._has_steps:
-            y = low[:, self._seed[0]:self._seed[1]]
+        if self._has_seed:
+            y = ops.matmul(feats, self.seed_mat)
             for rep, tile, m in self.steps:
-                y = ops.matmul(ops.matmul(y, rep) * ops.matmul(x, tile), m)
+                y = ops.matmul(ops.matmul(y, rep) * ops.matmul(v, tile), m)
                 highs.append(y)
         pieces = []
-        for kind, a, b in self._pieces:
+        for kind, i in self._pieces:
             if kind == 0:
-                pieces.append(low[:, a:b])
+                pieces.append(lows[i])
             else:
-                pieces.append(highs[a])
+                pieces.append(highs[i])
         if len(pieces) == 1:
             out = pieces[0]
         else:

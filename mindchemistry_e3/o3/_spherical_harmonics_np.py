@@ -149,44 +149,49 @@ def spherical_harmonics_np(ls, x, normalize, normalization="integral"):
 
 
 def _fibonacci_directions(k):
-    """``k`` unit vectors of a Fibonacci lattice on the sphere, shape (k, 3). For k = 12 their squares and cubes
-    span all quadratic and cubic forms (condition numbers 2.9 and 10 on the sphere)."""
+    """``k`` unit vectors of a Fibonacci lattice on the sphere, shape (k, 3)."""
     i = np.arange(k) + 0.5
     polar = np.arccos(1 - 2 * i / k)
     azimuth = np.pi * (1 + 5 ** 0.5) * i
     return np.stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar), np.cos(polar)], axis=1)
 
 
-LOW_LMAX = 3          # degrees <= 3 come from powers of linear forms in one shot
-N_DIRECTIONS = 12
+LOW_LMAX = 3          # degrees <= 3 come from powers of linear (or affine) forms in one shot
+N_DIRECTIONS = 12     # homogeneous path: squares / cubes of 12 Fibonacci forms span all quadratics / cubics
+# affine path (unit vectors): W = dim of the polynomials of degree <= d in 3 variables; forms s v_i . u + a_i
+AFFINE_FORMS = {2: (10, 2.5, 0.7, 1.5), 3: (20, 2.0, 0.5, 1.0)}  # d: (W, scale s, a for even i, a for odd i)
 
 
 class ShLowering(NamedTuple):
     r"""The lowering the MindSpore side executes (every array float64, read-only).
 
-    With :math:`	ilde u = (u, 1)` (``(N, 4)``: the normalized vector and a constant column):
+    ``v`` is the input vector (``normalize=False``) or the unit vector ``u`` (``normalize=True``).
 
-    * ``lift`` ``(4, K+1)`` or None: linear forms :math:`L = 	ilde u\, \mathrm{lift}`, whose column 0 is the
-      constant 1 and columns 1..K are :math:`v_i \cdot u`; the features are
-      :math:`F = [L, L^2, L^3]` (up to degree ``low_degree``; :math:`F = 	ilde u` when ``lift`` is None),
-    * ``low`` ``(F, n_low)``: ``F @ low`` gives every requested output of degree :math:`\le 3` (in the order of
-      ``ls``) followed by the seed :math:`Y^3` of the recursion (when ``lmax > 3``),
+    * ``kind == "affine"`` (``normalize=True``, degrees up to :math:`d = 2, 3`): :math:`Z = v\,\mathrm{lift} +
+      \mathrm{lift\_bias}` (W affine forms, W = number of polynomials of degree :math:`\le d`), features
+      :math:`F = Z^d`; every polynomial of degree :math:`\le d` -- constants included -- is a combination of
+      them, exactly (W generic forms span that space);
+    * ``kind == "homogeneous"``: :math:`L = v\,\mathrm{lift}` (12 linear forms), :math:`F = [L, L^2, L^3]` up to
+      ``low_degree`` (:math:`F = v` when ``lift`` is None); each degree is solved on its own block, so the
+      result is exact for any :math:`|v|`; :math:`Y^0` comes from a bias;
+    * ``low``: one ``(matrix, bias or None)`` per run of consecutive degrees :math:`\le 3` in ``ls``:
+      ``F @ matrix (+ bias)``; ``seed``: the same for :math:`Y^3` when ``lmax > 3`` (else None);
     * ``steps``: for :math:`l = 3..lmax-1`, ``(rep, tile, m)`` with
-      :math:`Y^{l+1} = ((Y^l\, \mathrm{rep}) \odot (	ilde u\, \mathrm{tile}))\, m` (``rep`` and ``tile`` form the
-      flattened outer product :math:`Y^l \otimes u` with plain matmuls, ``m`` is the recursion matrix),
-    * ``pieces``: the output as a concatenation of ``("low", a, b)`` column ranges of ``F @ low`` and
-      ``("high", l)`` recursion results.
+      :math:`Y^{l+1} = ((Y^l\, \mathrm{rep}) \odot (v\, \mathrm{tile}))\, m` (``rep``/``tile`` build the flattened
+      outer product :math:`Y^l \otimes v` with plain matmuls, ``m`` is the recursion matrix);
+    * ``pieces``: the output as a concatenation of ``("low", i)`` and ``("high", l)``.
     """
 
     ls: Tuple[int, ...]
     dim: int
+    kind: str
     low_degree: int
     lift: object
-    low: np.ndarray
-    seed: Tuple[int, int]
-    steps: Tuple[Tuple[np.ndarray, np.ndarray, np.ndarray], ...]
-    pieces: Tuple[tuple, ...]
-    radius_matrix: np.ndarray
+    lift_bias: object
+    low: tuple
+    seed: object
+    steps: tuple
+    pieces: tuple
 
 
 def _readonly(a):
@@ -195,120 +200,133 @@ def _readonly(a):
     return a
 
 
+def _fit_points(normalize):
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(300, 3))
+    pts /= np.linalg.norm(pts, axis=1, keepdims=True)
+    inner = rng.normal(size=(100, 3)) * rng.uniform(0.0, 1.0, (100, 1))
+    if not normalize:
+        inner = inner * 3.0
+    return np.concatenate([pts, inner, np.zeros((1, 3))])
+
+
 @functools.lru_cache(maxsize=None)
-def sh_lowering(ls, normalization):
-    r"""The :class:`ShLowering` for degrees ``ls`` (tuple) in ``normalization``; cached.
+def sh_lowering(ls, normalization, normalize):
+    r"""The :class:`ShLowering` for degrees ``ls`` (tuple), ``normalization`` and ``normalize``; cached.
 
-    Degrees up to 3 use that every form of degree :math:`d \le 3` is a combination of :math:`(v_i\cdot u)^d` over
-    12 well-spread directions :math:`v_i`: the coefficients are solved here in float64 (exactly, residual
-    ~1e-15) against :func:`spherical_harmonics_np`. Higher degrees follow the CG recursion.
+    The coefficients are solved here in float64 against :func:`spherical_harmonics_np` (least squares on
+    401 points; the residual is checked to be below 1e-12, i.e. the identities are exact).
 
-    >>> low = sh_lowering((0, 1, 2, 3), "component")
-    >>> low.low.shape, low.pieces
-    ((39, 16), (('low', 0, 16),))
+    >>> low = sh_lowering((0, 1, 2, 3), "component", True)
+    >>> low.kind, low.lift.shape, low.low[0][0].shape, low.pieces
+    ('affine', (3, 20), (20, 16), (('low', 0),))
     """
     plan = sh_plan(check_ls(ls), normalization)
     ls, lmax = plan.ls, plan.lmax
+    normalize = bool(normalize)
     low_degree = min(lmax, LOW_LMAX)
-    rng = np.random.default_rng(0)
-    pts = rng.normal(size=(200, 3))
-    pts /= np.linalg.norm(pts, axis=1, keepdims=True)
-    pts4 = np.concatenate([pts, np.ones((len(pts), 1))], axis=1)
-    if low_degree >= 2:
-        lift = np.zeros((4, N_DIRECTIONS + 1))
-        lift[3, 0] = 1.0
-        lift[:3, 1:] = _fibonacci_directions(N_DIRECTIONS).T
-        lin = pts4 @ lift
-        feats = [lin ** d for d in range(1, low_degree + 1)]
+    pts = _fit_points(normalize)
+    kind = "affine" if normalize and low_degree >= 2 else "homogeneous"
+    lift_bias = None
+    if kind == "affine":
+        width, scale, a_even, a_odd = AFFINE_FORMS[low_degree]
+        lift = _fibonacci_directions(width).T * scale
+        lift_bias = np.where(np.arange(width) % 2 == 1, a_odd, a_even).astype(np.float64)
+        feats = (pts @ lift + lift_bias) ** low_degree
+    elif low_degree >= 2:
+        lift = _fibonacci_directions(N_DIRECTIONS).T
+        lin = pts @ lift
+        feats = np.concatenate([lin ** d for d in range(1, low_degree + 1)], axis=1)
     else:
         lift = None
-        feats = [pts4]
-    width = feats[0].shape[1]
+        feats = pts
 
-    def degree_block(d):  # columns of F holding the forms of degree d (d = 0 -> the constant column)
+    def block(l):  # feature columns that may carry degree l (homogeneous path), or all of them (affine)
+        if kind == "affine":
+            return 0, feats.shape[1]
+        if l == 0:
+            return 0, 0
         if lift is None:
-            return (3, 4) if d == 0 else (0, 3)
-        if d == 0:
-            return (0, 1)
-        return ((d - 1) * width + 1, d * width)
+            return 0, 3
+        return (l - 1) * N_DIRECTIONS, l * N_DIRECTIONS
 
-    low_targets = [l for l in ls if l <= LOW_LMAX]
-    seed = ()
-    if lmax > LOW_LMAX:
-        seed = (LOW_LMAX,)
-    columns = []
-    for l in low_targets:
-        columns.append((l, False))
-    for l in seed:
-        columns.append((l, True))
-    n_feat = width * len(feats)
-    low = np.zeros((n_feat, sum(2 * l + 1 for l, _ in columns)))
-    col = 0
-    for l, is_seed in columns:
-        a, b = degree_block(l)
-        block = np.concatenate(feats, axis=1)[:, a:b]
-        target = spherical_harmonics_np([l], pts, False, normalization)
-        coef, *_ = np.linalg.lstsq(block, target, rcond=None)
-        low[a:b, col:col + 2 * l + 1] = coef
-        col += 2 * l + 1
-    check = np.concatenate(feats, axis=1) @ low
-    ref = np.concatenate([spherical_harmonics_np([l], pts, False, normalization) for l, _ in columns], axis=1)
-    if np.abs(check - ref).max() > 1e-12:  # pragma: no cover - a bad direction set
-        raise AssertionError(f"spherical harmonics lowering is inexact: {np.abs(check - ref).max()}")
-    seed_range = (col - 7, col) if seed else (0, 0)
+    def solve(degrees):
+        cols, bias = [], np.zeros(sum(2 * l + 1 for l in degrees))
+        at = 0
+        for l in degrees:
+            target = spherical_harmonics_np([l], pts, False, normalization)
+            coef = np.zeros((feats.shape[1], 2 * l + 1))
+            a, b = block(l)
+            if kind == "homogeneous" and l == 0:
+                bias[at] = target[0, 0]
+            else:
+                coef[a:b], *_ = np.linalg.lstsq(feats[:, a:b], target, rcond=None)
+            cols.append(coef)
+            at += 2 * l + 1
+        matrix = np.concatenate(cols, axis=1)
+        got = feats @ matrix + bias
+        ref = np.concatenate([spherical_harmonics_np([l], pts, False, normalization) for l in degrees], axis=1)
+        err = np.abs(got - ref).max() / max(1.0, np.abs(ref).max())
+        if err > 1e-12:  # pragma: no cover - a degenerate set of forms
+            raise AssertionError(f"spherical harmonics lowering is inexact for l={degrees}: {err}")
+        has_bias = kind == "homogeneous" and 0 in degrees
+        return _readonly(matrix), (_readonly(bias) if has_bias else None)
+
+    pieces, low, run = [], [], []
+    for l in ls + (None,):
+        if l is not None and l <= LOW_LMAX:
+            run.append(l)
+            continue
+        if run:
+            low.append(solve(run))
+            pieces.append(("low", len(low) - 1))
+            run = []
+        if l is not None:
+            pieces.append(("high", l))
+    seed = solve([LOW_LMAX]) if lmax > LOW_LMAX else None
 
     steps = []
     for l in range(LOW_LMAX, lmax):
         d = 2 * l + 1
-        rep = np.kron(np.eye(d), np.ones((1, 3)))           # (d, 3d): column 3j+k <- Y_j
-        tile = np.zeros((4, 3 * d))
-        tile[:3] = np.kron(np.ones((1, d)), np.eye(3))      # column 3j+k <- u_k
+        rep = np.kron(np.eye(d), np.ones((1, 3)))      # (d, 3d): column 3j+k <- Y_j
+        tile = np.kron(np.ones((1, d)), np.eye(3))     # (3, 3d): column 3j+k <- v_k
         steps.append((_readonly(rep), _readonly(tile), _readonly(plan.matrices[l - 1])))
-
-    pieces = []
-    low_pos = 0
-    for l in ls:
-        if l <= LOW_LMAX:
-            a, b = low_pos, low_pos + 2 * l + 1
-            low_pos = b
-            if pieces and pieces[-1][0] == "low" and pieces[-1][2] == a:
-                pieces[-1] = ("low", pieces[-1][1], b)
-            else:
-                pieces.append(("low", a, b))
-        else:
-            pieces.append(("high", l))
-    radius = np.zeros((4, 4))
-    radius[:3, :3] = 1.0  # (x^2, y^2, z^2, 1) @ radius = (r^2, r^2, r^2, 0)
-    return ShLowering(ls=ls, dim=plan.dim, low_degree=low_degree, lift=None if lift is None else _readonly(lift),
-                      low=_readonly(low), seed=seed_range, steps=tuple(steps), pieces=tuple(pieces),
-                      radius_matrix=_readonly(radius))
+    return ShLowering(ls=ls, dim=plan.dim, kind=kind, low_degree=low_degree,
+                      lift=None if lift is None else _readonly(lift),
+                      lift_bias=None if lift_bias is None else _readonly(lift_bias), low=tuple(low), seed=seed,
+                      steps=tuple(steps), pieces=tuple(pieces))
 
 
 def evaluate_lowering_np(lowering, x, normalize):
     """Execute a :class:`ShLowering` in numpy float64 (what the Cell does in MindSpore), for tests.
 
-    >>> y = evaluate_lowering_np(sh_lowering((2, 0), "norm"), np.array([[0.0, 1.0, 0.0]]), True)
+    >>> y = evaluate_lowering_np(sh_lowering((2, 0), "norm", True), np.array([[0.0, 1.0, 0.0]]), True)
     >>> y.round(6).tolist()
     [[0.0, 0.0, 1.0, 0.0, 0.0, 1.0]]
     """
-    x = np.asarray(x, dtype=np.float64).reshape(-1, 3)
-    x4 = np.concatenate([x, np.ones((len(x), 1))], axis=1)
+    v = np.asarray(x, dtype=np.float64).reshape(-1, 3)
     if normalize:
-        r2 = (x4 * x4) @ lowering.radius_matrix
-        big = r2 > 1e-24
-        x4 = x4 * np.where(big, 1 / np.sqrt(np.where(big, r2, 1.0)), 1.0)
-    if lowering.lift is None:
-        feats = x4
+        v = v / np.sqrt(np.maximum((v * v).sum(-1, keepdims=True), 1e-24))
+    if lowering.kind == "affine":
+        feats = (v @ lowering.lift + lowering.lift_bias) ** lowering.low_degree
+    elif lowering.lift is None:
+        feats = v
     else:
-        lin = x4 @ lowering.lift
+        lin = v @ lowering.lift
         feats = np.concatenate([lin ** d for d in range(1, lowering.low_degree + 1)], axis=1)
-    low = feats @ lowering.low
+
+    def apply(mb):
+        out = feats @ mb[0]
+        return out if mb[1] is None else out + mb[1]
+
     highs = {}
-    y = low[:, lowering.seed[0]:lowering.seed[1]]
-    for l, (rep, tile, m) in zip(range(LOW_LMAX + 1, 10 ** 9), lowering.steps):
-        y = ((y @ rep) * (x4 @ tile)) @ m
-        highs[l] = y
-    return np.concatenate([low[:, p[1]:p[2]] if p[0] == "low" else highs[p[1]] for p in lowering.pieces], axis=1)
+    if lowering.seed is not None:
+        y = apply(lowering.seed)
+        for l, (rep, tile, m) in zip(range(LOW_LMAX + 1, 10 ** 9), lowering.steps):
+            y = ((y @ rep) * (v @ tile)) @ m
+            highs[l] = y
+    return np.concatenate([apply(lowering.low[p[1]]) if p[0] == "low" else highs[p[1]] for p in lowering.pieces],
+                          axis=1)
 
 
 __all__ = ["sh_lowering", "ShLowering", "evaluate_lowering_np", "component_recursion_matrix", "component_sh_at", "sh_plan", "ShPlan", "spherical_harmonics_np",
