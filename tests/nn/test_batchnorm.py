@@ -175,3 +175,18 @@ def test_bad_input():
     bn = BatchNorm("2x0e + 1o")
     with pytest.raises(ValueError, match="last axis of size 5"):
         bn(ms.Tensor(np.zeros((3, 4)), ms.float32))
+
+
+def test_checkpoint_keeps_running_statistics(tmp_path, e3nn_fixture):
+    f = e3nn_fixture("nn_layers_batchnorm_0")
+    bn = _build(f)
+    bn.set_train(True)
+    for step in range(3):
+        bn(ms.Tensor(f[f"train{step}_x"]))
+    path = str(tmp_path / "bn.ckpt")
+    ms.save_checkpoint(bn, path)
+    fresh = _build(f)
+    assert ms.load_param_into_net(fresh, ms.load_checkpoint(path)) == ([], [])
+    fresh.set_train(False)
+    np.testing.assert_allclose(fresh.running_var.asnumpy(), f["train2_running_var"], rtol=1e-12)
+    np.testing.assert_allclose(fresh(ms.Tensor(f["eval_x"])).asnumpy(), f["eval_out"], rtol=1e-10, atol=1e-10)

@@ -76,3 +76,10 @@ def test_identity(mode):
         Identity("0e + 1o", "1o + 0e")
     with pytest.raises(ValueError, match="last axis"):
         ident(ms.Tensor(np.zeros(4), ms.float32))
+
+
+def test_empty_output(mode):
+    c = Extract("0e + 1o", ["", "1o"], [(), (1,)])
+    empty, vec = c(ms.Tensor(np.arange(8.0).reshape(2, 4), ms.float32))
+    assert empty.shape == (2, 0)
+    np.testing.assert_array_equal(vec.asnumpy(), [[1, 2, 3], [5, 6, 7]])

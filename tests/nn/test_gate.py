@@ -120,3 +120,11 @@ def test_bad_input():
     gate = Gate("4x0e", [ops.silu], "0e", [ops.sigmoid], "1e")
     with pytest.raises(ValueError, match="size 8"):
         gate(ms.Tensor(np.zeros((2, 7)), ms.float32))
+
+
+def test_cell_activations(mode):
+    """Activations given as Cells (nn.SiLU, nn.Sigmoid) give the same numbers as the ops functions."""
+    with_cells = Gate("2x0e", [nn.SiLU()], "2x0e", [nn.Sigmoid()], "1o + 1e", dtype=ms.float64)
+    with_ops = Gate("2x0e", [ops.silu], "2x0e", [ops.sigmoid], "1o + 1e", dtype=ms.float64)
+    x = ms.Tensor(np.random.default_rng(4).standard_normal((3, 10)))
+    np.testing.assert_allclose(with_cells(x).asnumpy(), with_ops(x).asnumpy(), rtol=1e-14)
