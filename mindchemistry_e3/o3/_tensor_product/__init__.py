@@ -1,0 +1,9 @@
+"""Tensor products (e3nn's ``o3._tensor_product``): the general :class:`TensorProduct` and its subclasses."""
+from ._instruction import Instruction  # noqa: F401
+from ._tensor_product import TensorProduct  # noqa: F401
+from ._sub import (  # noqa: F401
+    FullyConnectedTensorProduct,
+    FullTensorProduct,
+    ElementwiseTensorProduct,
+    TensorSquare,
+)
