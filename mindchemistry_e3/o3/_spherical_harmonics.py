@@ -6,8 +6,8 @@ r"""Spherical harmonics :math:`Y^l(x)` as in e3nn 0.6.0: homogeneous polynomials
 Lowering (planned in numpy by :func:`._spherical_harmonics_np.sh_lowering`, executed here with a few matmuls and
 same-shape elementwise ops):
 
-1. with ``normalize``, :math:`u = x / \max(|x|, 10^{-12})` exactly as e3nn (``sqrt(maximum(|x|^2, 1e-24))``: no
-   ``where``, NaN-free gradients at :math:`x = 0`);
+1. with ``normalize``, :math:`u = x / \max(|x|, 10^{-12})` exactly as e3nn (``sqrt(maximum(|x|^2, 1e-24))``,
+   and 1 at exactly :math:`x = 0`, see below);
 2. degrees :math:`\le 3` in one shot. For unit vectors: :math:`Z = uV + a` (20 affine forms), output
    :math:`= Z^{\odot 3} C` -- every polynomial of degree :math:`\le 3` (constants included) is a combination of
    cubes of 20 generic affine forms, and :math:`C` (solved in float64, exact) also applies the normalization and
@@ -19,8 +19,11 @@ same-shape elementwise ops):
 4. one ``concat`` in the requested order (nothing is sliced: MindSpore's CPU slices are slow).
 
 Zero vectors (padded edges): like e3nn, :math:`x = 0` gives :math:`u = 0`, so :math:`Y^0` is the constant and
-:math:`Y^{l>0} = 0`; the gradient there is e3nn's (:math:`du/dx = 10^{12} I`), finite, and the ``maximum``
-routes nothing into the square root, so first and second derivatives contain no NaN.
+:math:`Y^{l>0} = 0` (up to rounding); the ``maximum`` routes nothing into the square root, so first and second
+derivatives contain no NaN. At exactly :math:`x = 0` the denominator is 1 instead of e3nn's :math:`10^{-12}`:
+same value, but :math:`du/dx = I` there (e3nn: :math:`10^{12} I`), so the gradient of every :math:`Y^{l 
+e 1}`
+is (numerically) 0 like e3nn's and that of :math:`Y^1` is :math:`10^{-12}` times e3nn's.
 """
 import numpy as np
 import mindspore as ms
@@ -97,7 +100,8 @@ class SphericalHarmonics(nn.Cell):
     Examples:
         >>> import mindspore as ms, numpy as np
         >>> sh = SphericalHarmonics("0e + 1o + 2e", normalize=True, normalization="component")
-        >>> sh(ms.Tensor(np.array([[0.0, 2.0, 0.0]], np.float32))).asnumpy().round(4).tolist()
+        >>> y = sh(ms.Tensor(np.array([[0.0, 2.0, 0.0]], np.float32))).asnumpy().astype(np.float64)
+        >>> (y.round(4) + 0.0).tolist()
         [[1.0, 0.0, 1.7321, 0.0, 0.0, 0.0, 2.2361, 0.0, 0.0]]
     """
 
@@ -150,7 +154,10 @@ class SphericalHarmonics(nn.Cell):
         v = x.reshape(-1, 3)
         if self.normalize:
             r2 = (v * v).sum(-1, keepdims=True)
-            v = v / ops.sqrt(ops.maximum(r2, self.eps2))
+            # e3nn's |x| clamped at 1e-12, except at exactly x = 0 where 1 is used: same value (u = 0), but
+            # du/dx = I instead of 1e12 I there, so rounding residues of the polynomial are not amplified
+            denom = ops.where(r2 > 0, ops.sqrt(ops.maximum(r2, self.eps2)), ops.ones_like(r2))
+            v = v / denom
         feats = self._features(v)
         lows = []
         for mat, bias, has_bias in zip(self.low_mats, self.low_bias, self._low_has_bias):
