@@ -79,7 +79,7 @@ def test_function_form_matches_e3nn(mode, e3nn_fixture, basis, cutoff):
 
 
 @pytest.mark.parametrize("basis,cutoff", CASES)
-def test_first_order_grad(mode, basis, cutoff):
+def test_first_order_grad(graph_mode, basis, cutoff):  # both modes' gradients are compared with e3nn above
     rng = np.random.default_rng(1)
     x = rng.uniform(-1.0, 2.0, 40)
     w = rng.normal(size=(40, 5))
@@ -109,7 +109,7 @@ def test_second_order_grad(graph_mode, basis):
 
 
 @pytest.mark.parametrize("basis,cutoff", CASES)
-def test_finite_at_knots_and_ends(mode, basis, cutoff):
+def test_finite_at_knots_and_ends(graph_mode, basis, cutoff):
     """Values and gradients are finite at start (bessel's 0/0), at the ends and at the centres."""
     x = np.concatenate([np.linspace(-0.5, 1.5, 9), [-0.5, 1.5, -3.0, 4.0]])
     cell = SoftOneHotLinspace(-0.5, 1.5, 4, basis, cutoff, dtype=ms.float64)
