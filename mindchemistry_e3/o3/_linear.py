@@ -36,6 +36,41 @@ def _broadcast_shapes(a, b, name):
     return out
 
 
+class SplitLastAxis(nn.Cell):
+    """Split the last axis into consecutive pieces of the given ``sizes`` (which cover it).
+
+    Its backward is one concatenation of the pieces' gradients: MindSpore's own gradient of slicing writes one
+    full-size zero tensor per piece and adds them up (about twice slower on a 20,000 x 576 input). The
+    backward is itself differentiable, so second-order gradients work (graph mode).
+
+    Inputs:
+        - **x** (Tensor) - shape ``(..., sum(sizes))``.
+
+    Outputs:
+        tuple of Tensors ``(..., sizes[i])``.
+
+    Supported Platforms:
+        ``CPU``
+
+    Examples:
+        >>> import mindspore as ms
+        >>> [p.shape for p in SplitLastAxis((1, 3))(ms.ops.ones((2, 4), ms.float32))]
+        [(2, 1), (2, 3)]
+    """
+
+    def __init__(self, sizes):
+        super().__init__()
+        self.bounds = tuple((sum(sizes[:i]), sum(sizes[:i + 1])) for i in range(len(sizes)))
+
+    def construct(self, x):
+        return tuple(x[..., a:b] for a, b in self.bounds)
+
+    def bprop(self, x, out, dout):
+        if len(dout) == 1:
+            return (dout[0],)
+        return (ops.concat(dout, axis=-1),)
+
+
 class Linear(nn.Cell):
     r"""Linear map between direct sums of irreps, equivariant to :math:`O(3)` (e3nn 0.6.0's ``o3.Linear``).
 
@@ -146,6 +181,13 @@ class Linear(nn.Cell):
         self._need_gather = any(g.simple is None for g in plan.groups)
         self._has_bias = self.bias_numel > 0
         self._bias_index = ms.Tensor(plan.bias_index.astype(np.int32))
+        # input blocks by index into the pieces of SplitLastAxis over every input block
+        in_slices = self.irreps_in.slices()
+        nonempty = [(sl.start, mul_ir.mul, mul_ir.dim) for sl, mul_ir in zip(in_slices, self.irreps_in)
+                    if mul_ir.dim > 0]
+        piece_of = {(start, mul): i for i, (start, mul, _) in enumerate(nonempty)}
+        self._groups = tuple(g[:1] + (tuple(piece_of[blk] for blk in g[1]),) + g[2:] for g in self._groups)
+        self._split_in = SplitLastAxis(tuple(dim for _, _, dim in nonempty))
         self._bmm_ta = ops.BatchMatMul(transpose_a=True)
         # the MatMul primitive: its backward uses transposed-operand MatMuls (about 3x faster on CPU than the
         # backward of ops.matmul, which materialises x.T)
@@ -228,6 +270,12 @@ class Linear(nn.Cell):
                 wz = ops.concat([w * self._weight_scale, ops.zeros((B, 1), w.dtype)], axis=1)
             else:
                 wz = ops.concat([w * self._weight_scale, ops.zeros((1,), w.dtype)], axis=0)
+        blocks = ()
+        if len(self._groups) > 0:
+            if self.f_in is None:
+                blocks = self._split_in(x)
+            else:
+                blocks = self._split_in(x3)
         for gi, (d, in_blocks, K, M, mul_out, offset, scale_out) in enumerate(self._groups):
             # weight block matrix
             if offset >= 0:
@@ -243,11 +291,12 @@ class Linear(nn.Cell):
             if per_sample:
                 # natural layout (B, K, d): BatchMatMul(W^T, x) -> (B, M, d), no transpose
                 pieces = []
-                for start, mul in in_blocks:
+                for i in in_blocks:
+                    mul = blocks[i].shape[-1] // d
                     if self.f_in is None:
-                        pieces.append(x[:, start:start + mul * d].reshape(B, mul, d))
+                        pieces.append(blocks[i].reshape(B, mul, d))
                     else:
-                        pieces.append(x3[:, :, start:start + mul * d].reshape(B, fi, mul, d))
+                        pieces.append(blocks[i].reshape(B, fi, mul, d))
                 xs = pieces[0] if len(pieces) == 1 else ops.concat(pieces, axis=len(pieces[0].shape) - 2)
                 y = self._bmm_ta(W, xs.reshape(B, K, d))
                 if scale_out:
@@ -256,14 +305,15 @@ class Linear(nn.Cell):
             else:
                 # components next to the batch: (B*d, K) @ (K, M)
                 pieces = []
-                for start, mul in in_blocks:
+                for i in in_blocks:
+                    mul = blocks[i].shape[-1] // d
                     if self.f_in is None:
-                        blk = x[:, start:start + mul * d]
+                        blk = blocks[i]
                         if d > 1:
                             blk = ops.transpose(blk.reshape(B, mul, d), (0, 2, 1))
                         pieces.append(blk.reshape(B, d, mul))
                     else:
-                        blk = x3[:, :, start:start + mul * d].reshape(B, fi, mul, d)
+                        blk = blocks[i].reshape(B, fi, mul, d)
                         if d > 1:
                             blk = ops.transpose(blk, (0, 3, 1, 2))
                         pieces.append(blk.reshape(B, d, fi, mul))
