@@ -14,7 +14,7 @@ import mindspore as ms
 from mindspore import mint, nn, ops
 
 from ..util.dtype import check_float_dtype, constant
-from ._normalize_activation_np import (NUMPY_ACTIVATIONS, SAMPLE_SIZE, moment_np, second_moment_constant,
+from ._normalize_activation_np import (NUMPY_ACTIVATIONS, SAMPLE_SIZE, second_moment_constant,
                                        torch_randn_float64)
 
 

@@ -194,7 +194,8 @@ def spherical_harmonics(l, x, normalize, normalization="integral"):
     r"""Spherical harmonics :math:`Y^l(x)` (e3nn's ``o3.spherical_harmonics``); see :class:`SphericalHarmonics`.
 
     Builds (once per request and dtype, cached) a :class:`SphericalHarmonics` Cell with ``x``'s dtype and applies
-    it. Inside a ``construct``, create the Cell in ``__init__`` instead.
+    it. It also works inside a graph-mode ``construct`` (the Cell is then built while compiling), but creating the
+    Cell in ``__init__`` is the cleaner pattern.
 
     Args:
         l (Union[int, list[int], str, Irreps]): degree(s) of the spherical harmonics.
