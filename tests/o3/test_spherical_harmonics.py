@@ -241,3 +241,16 @@ def test_bad_input(mode):
     sh = SphericalHarmonics([0, 1], True)
     with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
         sh(ms.Tensor(np.zeros((4, 2), np.float32)))
+
+
+def test_plan_module_imports_no_mindspore():
+    import ast
+    import mindchemistry_e3.o3._spherical_harmonics_np as plan_module
+    import mindchemistry_e3.math._normalize_activation_np as mom_module
+
+    for module in (plan_module, mom_module):
+        with open(module.__file__, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        names = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+        names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        assert not any(n.split(".")[0] == "mindspore" for n in names), (module.__name__, names)
