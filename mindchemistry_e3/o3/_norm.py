@@ -2,8 +2,8 @@ r"""Norm of every irrep in a direct sum: :class:`Norm` (e3nn's ``o3.Norm``) as a
 
 For an input block of ``mul`` copies of an irrep of dimension ``d``, the output holds ``mul`` scalars
 :math:`\|x_u\| = (\sum_m x_{u,m}^2)^{1/2}` (or the squared norms). e3nn evaluates it as a ``uuu`` tensor product
-of the input with itself followed by ``relu().sqrt()``; here it is one elementwise square, a sum over the last
-axis of each ``(B, mul, d)`` block, and a square root written with the double-``where`` recipe so that the
+of the input with itself followed by ``relu().sqrt()``; here it is one elementwise square, split into blocks (one
+concatenation backward), a sum over the last axis of each ``(B, mul, d)`` block, and a square root written with the double-``where`` recipe so that the
 gradient at a zero irrep is 0 (what e3nn returns there), at first and second order, instead of NaN.
 """
 import mindspore as ms
@@ -11,6 +11,7 @@ from mindspore import nn, ops
 
 from ..util.dtype import check_float_dtype
 from ._irreps import Irreps
+from ._linear import SplitLastAxis
 
 
 def _prod(shape):
@@ -59,8 +60,8 @@ class Norm(nn.Cell):
         self._name = f"Norm({self.irreps_in})"
         self._dim_in = self.irreps_in.dim
         self._dim_out = self.irreps_out.dim
-        self._blocks = tuple((s.start, mul, ir.dim) for s, (mul, ir) in zip(self.irreps_in.slices(), self.irreps_in)
-                             if mul * ir.dim > 0)
+        self._blocks = tuple((mul, ir.dim) for mul, ir in self.irreps_in if mul * ir.dim > 0)
+        self._split = SplitLastAxis(tuple(mul * d for mul, d in self._blocks))
 
     def __repr__(self):
         return f"{self.__class__.__name__}({self.irreps_in})"
@@ -71,13 +72,14 @@ class Norm(nn.Cell):
         batch = features.shape[:-1]
         B = _prod(batch)
         x = features.reshape(B, self._dim_in)
-        sq = x * x
         pieces = []
-        for start, mul, d in self._blocks:
-            if d == 1:
-                pieces.append(sq[:, start:start + mul])
-            else:
-                pieces.append(sq[:, start:start + mul * d].reshape(B, mul, d).sum(-1))
+        if len(self._blocks) > 0:
+            sq = self._split(x * x)
+            for i, (mul, d) in enumerate(self._blocks):
+                if d == 1:
+                    pieces.append(sq[i])
+                else:
+                    pieces.append(sq[i].reshape(B, mul, d).sum(-1))
         if len(pieces) == 0:
             out = ops.zeros((B, 0), features.dtype)
         elif len(pieces) == 1:
