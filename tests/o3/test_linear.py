@@ -1,6 +1,10 @@
 """Tests of o3.Linear and its numpy plan: e3nn 0.6.0 parity (values and gradients), equivariance, finite
 differences (first order, and second order in graph mode), graph and PyNative, bad input."""
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import mindspore as ms
@@ -77,6 +81,23 @@ def test_plan_groups_by_irrep():
     # a repeated instruction opens a second group of the same irrep; its contribution is summed
     plan = linear_plan("3x0e", "2x0e", instructions=[(0, 0), (0, 0)])
     assert len(plan.groups) == 2 and plan.out_sources[0] == ((0, 0), (1, 0))
+
+
+def test_plan_module_imports_no_mindspore():
+    """The plan runs in a bare interpreter where the package __init__ files (which import MindSpore) are stubs."""
+    code = textwrap.dedent("""
+        import importlib, sys, types
+        root = sys.argv[1]
+        for name, path in (("mindchemistry_e3", root), ("mindchemistry_e3.o3", root + "/o3")):
+            module = types.ModuleType(name)
+            module.__path__ = [path]
+            sys.modules[name] = module
+        plan = importlib.import_module("mindchemistry_e3.o3._linear_plan")
+        assert plan.linear_plan("2x0e + 1o", "0e + 1o", biases=True).weight_numel == 3
+        assert "mindspore" not in sys.modules, "the Linear plan imported MindSpore"
+    """)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(o3.__file__)))  # .../mindchemistry_e3
+    subprocess.run([sys.executable, "-c", code, root], check=True)
 
 
 # ------------------------------------------------------------------------------------------------------------
