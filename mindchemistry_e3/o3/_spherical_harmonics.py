@@ -108,6 +108,7 @@ class SphericalHarmonics(nn.Cell):
     def __init__(self, irreps_out, normalize, normalization="integral", irreps_in=None, *, dtype=ms.float32):
         super().__init__()
         check_float_dtype(dtype)
+        self.dtype = dtype
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"SphericalHarmonics: normalization must be one of {NORMALIZATIONS}, "
                              f"got {normalization!r}")
@@ -150,6 +151,8 @@ class SphericalHarmonics(nn.Cell):
     def construct(self, x):
         if x.shape[-1] != 3:
             raise ValueError(f"SphericalHarmonics expects x of shape (..., 3), got {x.shape}")
+        if x.dtype != self.dtype:
+            raise ValueError(f"SphericalHarmonics was built with dtype={self.dtype}; got x of dtype {x.dtype}")
         lead = x.shape[:-1]
         v = x.reshape(-1, 3)
         if self.normalize:
@@ -215,8 +218,17 @@ def spherical_harmonics(l, x, normalize, normalization="integral"):
         ...                     normalization="component").asnumpy().tolist()
         [[1.0], [1.0]]
     """
-    key_l = tuple(l) if isinstance(l, list) else (l if isinstance(l, (int, str)) else str(l))
-    key = (key_l, bool(normalize), normalization, x.dtype)
+    try:
+        if isinstance(l, (str, Irreps)):
+            key_l = ("irreps", str(l))
+        elif isinstance(l, (int, np.integer)):
+            key_l = ("ls", int(l))
+        else:
+            key_l = ("ls", tuple(int(i) if isinstance(i, (int, np.integer)) else i for i in l))
+        key = (key_l, bool(normalize), normalization, x.dtype)
+        hash(key)
+    except TypeError:
+        return SphericalHarmonics(l, normalize, normalization, dtype=x.dtype)(x)  # raises a clear ValueError
     cell = _CELL_CACHE.get(key)
     if cell is None:
         cell = SphericalHarmonics(l, normalize, normalization, dtype=x.dtype)

@@ -241,6 +241,12 @@ def test_bad_input(mode):
     sh = SphericalHarmonics([0, 1], True)
     with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
         sh(ms.Tensor(np.zeros((4, 2), np.float32)))
+    with pytest.raises(ValueError, match="dtype"):
+        sh(ms.Tensor(np.zeros((4, 3), np.float64)))
+    with pytest.raises(ValueError, match="non-negative"):
+        spherical_harmonics([1, -2], ms.Tensor(np.zeros((4, 3), np.float32)), True)
+    with pytest.raises(ValueError, match="cannot interpret"):
+        spherical_harmonics(1.5, ms.Tensor(np.zeros((4, 3), np.float32)), True)
 
 
 def test_plan_module_imports_no_mindspore():
