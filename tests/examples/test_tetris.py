@@ -38,7 +38,7 @@ _MISSING = [name for name, ok in [("o3.SphericalHarmonics", hasattr(o3, "Spheric
                                   ("nn.FullyConnectedNet", hasattr(e3_nn, "FullyConnectedNet"))] if not ok]
 needs_layers = pytest.mark.skipif(bool(_MISSING), reason=f"library layers not available yet: {_MISSING}")
 
-SHORT_RUN = {"steps": 150, "lr": 1e-2, "seed": 0, "stop_after": 10}
+SHORT_RUN = {"steps": 200, "lr": 2e-2, "seed": 0, "stop_after": 10}
 
 
 def _sorted_distances(points):
