@@ -163,3 +163,18 @@ def test_trained_model_is_invariant(trained, graph_tensors):
         np.testing.assert_allclose(flipped[:, 1:], out[:, 1:], atol=1e-4)
     finally:
         ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+@needs_layers
+def test_float64_network_is_invariant_to_float64_precision(graph_tensors):
+    """An untrained float64 network (PyNative): E(3) invariance to 1e-10, so no tiny symmetry-breaking term
+    hides under float32 rounding."""
+    ms.set_seed(1)
+    net = tetris.TetrisNetwork(dtype=ms.float64)
+    pos, _ = tetris.transformed_shapes(np.random.default_rng(11))
+    args = [ms.Tensor(pos, ms.float64), *graph_tensors]
+    errors = assert_equivariant(net, args, irreps_in=["cartesian_points", None, None, None],
+                                irreps_out=[tetris.IRREPS_OUT], do_translation=False, tolerance=1e-10)
+    assert set(errors) == {(0, False), (1, False)}
+    out = net(*args).asnumpy()
+    assert out.dtype == np.float64 and np.abs(out).max() > 1e-3
