@@ -177,7 +177,8 @@ def _ms_module(name, n, rng):
     raise ValueError(name)
 
 
-def run_ours(name, n, runs, warmup, seed=0):
+def prepare_ours(name, n, seed=0):
+    """Build workload ``name`` and compile its two graphs; returns the two timed callables and compile times."""
     import numpy as np
 
     ms = _ms_setup()
@@ -198,6 +199,13 @@ def run_ours(name, n, runs, warmup, seed=0):
                 return self.grad(self.net, self.params)(*args)
             return self.grad(self.net)(*args)
 
+    def _sync(res):
+        if isinstance(res, (tuple, list)):
+            for r in res:
+                _sync(r)
+        else:
+            res.asnumpy()
+
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     built = _ms_module(name, n, rng)
@@ -206,19 +214,15 @@ def run_ours(name, n, runs, warmup, seed=0):
     cell, arrays = built
     build = time.perf_counter() - t0
     inputs = [ms.Tensor(a.astype(np.float32)) for a in arrays]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = cell(*inputs)  # first call: graph compile + one run
     out.asnumpy()
-    first_f = time.perf_counter() - t0
+    first_f, first_f_cpu = time.perf_counter() - t0, time.process_time() - c0
     ct = ms.Tensor(rng.standard_normal(out.shape).astype(np.float32))
     grad_cell = FwdBwd(cell)
-
-    def _sync(res):
-        if isinstance(res, (tuple, list)):
-            for r in res:
-                _sync(r)
-        else:
-            res.asnumpy()
+    t0, c0 = time.perf_counter(), time.process_time()
+    _sync(grad_cell(*inputs, ct))
+    first_b, first_b_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     def fwd():
         _sync(cell(*inputs))
@@ -226,9 +230,15 @@ def run_ours(name, n, runs, warmup, seed=0):
     def fwd_bwd():
         _sync(grad_cell(*inputs, ct))
 
+    return dict(build=build, first_fwd=first_f, first_fwd_cpu=first_f_cpu, first_fwd_bwd=first_b,
+                first_fwd_bwd_cpu=first_b_cpu, _fns=(fwd, fwd_bwd))
+
+
+def time_ours(prepared, runs, warmup):
+    fwd, fwd_bwd = prepared["_fns"]
     _, med_f, _ = _median_time(fwd, runs, warmup)
-    first_b, med_b, _ = _median_time(fwd_bwd, runs, warmup)
-    return dict(build=build, first_fwd=first_f, fwd=med_f, first_fwd_bwd=first_b, fwd_bwd=med_b)
+    _, med_b, _ = _median_time(fwd_bwd, runs, warmup)
+    return med_f, med_b
 
 
 # ================================================================================================ driver
@@ -255,6 +265,8 @@ def main(argv=None):
     parser.add_argument("--workloads", default="W1,W2,W3,W4")
     parser.add_argument("--runs", type=int, default=7, help="timed calls per measurement (median; >= 5)")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate ours / e3nn this many times per workload and report the median round")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every problem size (quick runs)")
     parser.add_argument("--sizes", default=None, help="comma-separated sizes, overriding the defaults")
     parser.add_argument("--e3nn-python", default=None, help="Python with torch==2.13.0 and e3nn==0.6.0")
@@ -279,22 +291,39 @@ def main(argv=None):
         return results
 
     for w in names:
-        ours = run_ours(w, sizes[w], args.runs, args.warmup)
-        ref = _e3nn_subprocess(args.e3nn_python, w, sizes[w], args.runs, args.warmup) if args.e3nn_python else None
+        prepared = prepare_ours(w, sizes[w])
+        if "skipped" in prepared:
+            print(f"{w}: skipped ({prepared['skipped']})", file=sys.stderr, flush=True)
+            results[w] = dict(ours=prepared, e3nn=None, size=sizes[w])
+            continue
+        ours_f, ours_b, ref_f, ref_b, ref = [], [], [], [], None
+        for _ in range(args.rounds):  # ours and e3nn alternate, so both see the same machine load
+            f, b = time_ours(prepared, args.runs, args.warmup)
+            ours_f.append(f)
+            ours_b.append(b)
+            if args.e3nn_python:
+                ref = _e3nn_subprocess(args.e3nn_python, w, sizes[w], args.runs, args.warmup)
+                if "skipped" not in ref:
+                    ref_f.append(ref["fwd"])
+                    ref_b.append(ref["fwd_bwd"])
+        ours = {k: v for k, v in prepared.items() if not k.startswith("_")}
+        ours.update(fwd=statistics.median(ours_f), fwd_bwd=statistics.median(ours_b), fwd_rounds=ours_f,
+                    fwd_bwd_rounds=ours_b)
+        if ref is not None and "skipped" not in ref:
+            ref = dict(ref, fwd=statistics.median(ref_f), fwd_bwd=statistics.median(ref_b), fwd_rounds=ref_f,
+                       fwd_bwd_rounds=ref_b)
         results[w] = dict(ours=ours, e3nn=ref, size=sizes[w])
-        if "skipped" in ours:
-            print(f"{w}: skipped ({ours['skipped']})", file=sys.stderr, flush=True)
-        else:
-            print(f"{w}: done", file=sys.stderr, flush=True)
+        print(f"{w}: done", file=sys.stderr, flush=True)
 
     if args.json:
         print(json.dumps(results))
         return results
 
     print(f"\nmindchemistry_e3 (MindSpore GRAPH_MODE, CPU, 1 thread) vs e3nn 0.6.0 (torch eager, 1 thread); "
-          f"median of {args.runs} runs after {args.warmup} warm-up, float32, seconds; ratio = e3nn / ours")
+          f"median of {args.runs} runs after {args.warmup} warm-up (median of {args.rounds} alternating rounds), "
+          f"float32, seconds; ratio = e3nn / ours; compile = first-call wall time (CPU time)")
     header = (f"{'workload':<52} {'ours fwd':>9} {'e3nn fwd':>9} {'ratio':>7} {'ours f+b':>9} {'e3nn f+b':>9} "
-              f"{'ratio':>7} {'compile f / f+b':>16}")
+              f"{'ratio':>7}  {'compile fwd / f+b, s':>24}")
     print(header)
     print("-" * len(header))
     for w in names:
@@ -307,7 +336,8 @@ def main(argv=None):
         ef, eb = ref.get("fwd"), ref.get("fwd_bwd")
         print(f"{label:<52} {_fmt(ours['fwd']):>9} {_fmt(ef):>9} {_ratio(ef, ours['fwd']):>7} "
               f"{_fmt(ours['fwd_bwd']):>9} {_fmt(eb):>9} {_ratio(eb, ours['fwd_bwd']):>7} "
-              f"{ours['first_fwd']:>7.2f}/{ours['first_fwd_bwd']:<7.2f}")
+              f"  {ours['first_fwd']:5.1f} ({ours['first_fwd_cpu']:4.1f}) / {ours['first_fwd_bwd']:5.1f} "
+              f"({ours['first_fwd_bwd_cpu']:4.1f})")
         if ref and "skipped" in ref:
             print(f"    e3nn: {ref['skipped']}")
     return results
