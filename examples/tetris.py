@@ -32,7 +32,12 @@ Accuracy is e3nn's: a shape is right when every rounded output equals its label.
 
 The train step (forward, ``ms.value_and_grad``, Adam) is one ``nn.Cell`` compiled in GRAPH_MODE.
 
-Run ``python examples/tetris.py`` (``--help`` for options); it prints steps, loss, accuracy and wall time.
+Run ``python examples/tetris.py`` (``--help`` for options); it prints steps, loss, accuracy, wall and CPU time.
+
+Measured (MindSpore 2.10 CPU, one kernel thread, seed 0, on the project's shared 2-core VM while other jobs
+ran): 100 % accuracy first at step 43 (seeds 0-5: steps 21-43), then held; wall time to 100 % 21-43 s from
+the start of training, mostly the first graph compilation; the process CPU time to 100 % was 8-13 s, which is
+about what an idle core takes. The whole script (with the final checks) used 15-22 s of CPU time.
 """
 import argparse
 import math
