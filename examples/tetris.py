@@ -299,9 +299,10 @@ def train(steps=300, lr=2e-2, seed=0, log_every=10, stop_after=None, net_kwargs=
         verbose (bool): print progress.
 
     Returns:
-        dict with ``net``, ``losses`` and ``accuracies`` (per step, on that step's fresh rotation, before the
-        update), ``steps``, ``first_perfect_step`` / ``time_to_perfect_s`` (first step at 100 %, wall time
-        from the start of training, compile included; None if never), ``compile_s`` (first step), ``wall_s``.
+        dict with ``net``, ``graph`` (``make_graph()``), ``losses`` and ``accuracies`` (per step, on that step's
+        fresh rotation, before the update), ``steps``, ``first_perfect_step`` / ``time_to_perfect_s`` /
+        ``cpu_to_perfect_s`` (first step at 100 % and the wall / process CPU time from the start of training,
+        compilation included; None if never), ``compile_s`` (wall time of the first step), ``wall_s``, ``cpu_s``.
     """
     ms.set_seed(seed)
     rng = np.random.default_rng(seed)
