@@ -193,6 +193,18 @@ class SphericalHarmonics(nn.Cell):
 _CELL_CACHE = {}
 
 
+def _request_key(l):
+    """A hashable key for the requested degrees, or None when ``l`` cannot be a request (no ``try``: this also
+    runs while MindSpore compiles a ``construct`` that calls :func:`spherical_harmonics`)."""
+    if isinstance(l, (str, Irreps)):
+        return ("irreps", str(l))
+    if isinstance(l, (int, np.integer)) and not isinstance(l, bool):
+        return ("ls", int(l))
+    if isinstance(l, (list, tuple)):
+        return ("ls", check_ls(l))
+    return None
+
+
 def spherical_harmonics(l, x, normalize, normalization="integral"):
     r"""Spherical harmonics :math:`Y^l(x)` (e3nn's ``o3.spherical_harmonics``); see :class:`SphericalHarmonics`.
 
@@ -218,16 +230,8 @@ def spherical_harmonics(l, x, normalize, normalization="integral"):
         ...                     normalization="component").asnumpy().tolist()
         [[1.0], [1.0]]
     """
-    try:
-        if isinstance(l, (str, Irreps)):
-            key_l = ("irreps", str(l))
-        elif isinstance(l, (int, np.integer)):
-            key_l = ("ls", int(l))
-        else:
-            key_l = ("ls", tuple(int(i) if isinstance(i, (int, np.integer)) else i for i in l))
-        key = (key_l, bool(normalize), normalization, x.dtype)
-        hash(key)
-    except TypeError:
+    key = (_request_key(l), bool(normalize), normalization, x.dtype)
+    if key[0] is None:
         return SphericalHarmonics(l, normalize, normalization, dtype=x.dtype)(x)  # raises a clear ValueError
     cell = _CELL_CACHE.get(key)
     if cell is None:

@@ -105,6 +105,24 @@ def test_function_form_and_leading_dims(e3nn_fixture):
     np.testing.assert_array_equal(y0.asnumpy(), [[1.0], [1.0]])
 
 
+class _FunctionalWeightedSum(nn.Cell):
+    """spherical_harmonics (the function) called inside construct."""
+
+    def construct(self, x, w):
+        return (spherical_harmonics([0, 1, 2, 4], x, True, normalization="norm") * w).sum()
+
+
+def test_function_form_inside_construct(mode):
+    rng = np.random.default_rng(8)
+    x, w = ms.Tensor(rng.normal(size=(4, 3))), ms.Tensor(rng.normal(size=(4, 18)))
+    cell = SphericalHarmonics([0, 1, 2, 4], True, "norm", dtype=ms.float64)
+    np.testing.assert_allclose(_FunctionalWeightedSum()(x, w).asnumpy(), _WeightedSum(cell)(x, w).asnumpy(),
+                               rtol=1e-13)
+    g = ms.grad(_FunctionalWeightedSum(), grad_position=0)(x, w).asnumpy()
+    np.testing.assert_allclose(g, ms.grad(_WeightedSum(cell), grad_position=0)(x, w).asnumpy(), rtol=1e-12,
+                               atol=1e-14)
+
+
 @pytest.mark.parametrize("request_, irreps_in, normalize", [([3, 1, 0, 5, 2], "1o", True),
                                                              ("0e + 1e + 2e + 3e", "1e", True),
                                                              (list(range(5)), "1o", False)])
