@@ -291,7 +291,10 @@ def main(argv=None):
         return results
 
     for w in names:
-        prepared = prepare_ours(w, sizes[w])
+        try:
+            prepared = prepare_ours(w, sizes[w])
+        except Exception as exc:  # a module under construction must not stop the other workloads
+            prepared = dict(skipped=f"failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:120]}")
         if "skipped" in prepared:
             print(f"{w}: skipped ({prepared['skipped']})", file=sys.stderr, flush=True)
             results[w] = dict(ours=prepared, e3nn=None, size=sizes[w])
