@@ -154,7 +154,8 @@ class SphericalHarmonics(nn.Cell):
         if x.dtype != self.dtype:
             raise ValueError(f"SphericalHarmonics was built with dtype={self.dtype}; got x of dtype {x.dtype}")
         lead = x.shape[:-1]
-        v = x.reshape(-1, 3)
+        flat = len(lead) == 1
+        v = x if flat else x.reshape(-1, 3)
         if self.normalize:
             r2 = (v * v).sum(-1, keepdims=True)
             # e3nn's |x| clamped at 1e-12, except at exactly x = 0 where 1 is used: same value (u = 0), but
@@ -184,6 +185,8 @@ class SphericalHarmonics(nn.Cell):
             out = pieces[0]
         else:
             out = ops.concat(pieces, -1)
+        if flat:
+            return out
         return out.reshape(lead + (self.dim,))
 
     def extend_repr(self):
