@@ -28,6 +28,8 @@ CASES = [
     dict(irreps_in="2x0e+1x1o", irreps_out="1x0e+2x1o", batch=[4], f_in=2, f_out=2, shared_weights=False),
     # external shared weights and bias
     dict(irreps_in="3x0e+1x2e", irreps_out="2x0e+1x2e", batch=[3], internal_weights=False, biases=True),
+    # channels and biases
+    dict(irreps_in="3x0e+2x1o", irreps_out="2x0e+3x1o+1x0e", batch=[2], f_in=2, f_out=3, biases=True),
 ]
 
 _CTOR_KEYS = ("f_in", "f_out", "internal_weights", "shared_weights", "instructions", "biases", "path_normalization")

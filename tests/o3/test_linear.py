@@ -15,7 +15,7 @@ from mindchemistry_e3 import o3
 from mindchemistry_e3.o3._linear_plan import apply_linear_plan, linear_plan
 from mindchemistry_e3.o3._so3_np import wigner_D
 
-N_CASES = 7  # tests/data/linear_<i>.npz, see scripts/e3nn_fixtures/linear.py
+N_CASES = 8  # tests/data/linear_<i>.npz, see scripts/e3nn_fixtures/linear.py
 CTOR_KEYS = ("f_in", "f_out", "internal_weights", "shared_weights", "instructions", "biases", "path_normalization")
 TOL = {ms.float64: 1e-10, ms.float32: 1e-5}
 
