@@ -129,8 +129,16 @@ def test_groups_grow_slower_than_paths():
                     out.append((m, r))
     plan = build_plan(i1, i2, out, instr, shared_weights=False)
     assert plan.num_paths() == len(instr) == 24
-    assert len(plan.groups) == 3
-    assert sum(len(g.subgroups) for g in plan.groups) == 3
+    assert len(plan.groups) == 3  # one 2-D MatMul + one BatchMatMul each
+
+
+def test_fully_connected_is_output_stationary():
+    i1, i2 = Irreps("32x0e + 32x1o + 32x2e"), Irreps("0e + 1o + 2e")
+    instr = [(a, b, c, "uvw", True) for a, (_, r1) in enumerate(i1) for b, (_, r2) in enumerate(i2)
+             for c, (_, r) in enumerate(i1) if r in r1 * r2]
+    plan = build_plan(i1, i2, i1, instr)
+    assert not plan.groups and len(plan.ostat.in_blocks) == 3 and len(plan.ostat.outs) == 3
+    assert plan.num_paths() == len(instr) == 11
 
 
 def test_cg_blocks_are_scaled_by_path_weight():

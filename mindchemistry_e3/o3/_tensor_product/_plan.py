@@ -26,7 +26,8 @@ __all__ = [
     "build_plan",
     "TensorProductPlan",
     "Group",
-    "SubGroup",
+    "PathStep",
+    "OutputStationary",
     "execute_plan",
     "naive_tensor_product",
 ]
@@ -168,61 +169,84 @@ def normalize_instructions(irreps_in1, irreps_in2, irreps_out, instructions, in1
     return out
 
 
-class SubGroup(NamedTuple):
-    """Paths of one group that share how their weights are applied (one step of ``construct``).
+class PathStep(NamedTuple):
+    """One path of a :class:`Group`: where its columns sit in the group's ``A`` and how weights apply.
 
     Fields:
-        template: ``'diag'`` (weights multiply the multiplicity axis elementwise: uvu with mul2 = 1, uvv with
-            mul1 = 1, uuu, uvuv, uvu<v), ``'mix'`` (a matrix over multiplicities: uvw, uuw, u<vw),
-            ``'sum_v'`` / ``'sum_u'`` (uvu with mul2 > 1 / uvv with mul1 > 1: weighted sum over one axis).
-        k0, k1: the range of the group's column axis ``K`` these paths own.
-        pairs: indices ``u * mul2 + v`` (u < v) picked from the multiplicity axis first, or None.
-        mul_out: the output multiplicity.
-        weight_index: int array of indices into the flat weights extended by a trailing 1 (index
-            ``weight_numel`` means "no weight"). Shape ``(a, K_sub)`` for diag (a = the multiplicity axis);
-            ``(K_sub, a, mul_out)`` for mix with shared weights; ``(n_paths, mul_out, a)`` for mix with
-            per-sample weights; ``(mul1, mul2, K_sub)`` for sum_v / sum_u. None when no path is weighted.
-        path_k: for each path, ``(k0, k1)`` inside the subgroup (used by per-sample mix).
-        sum_matrix: ``(K_sub, K_red)`` 0/1 matrix that adds paths into the same output, or None.
-        segments: ``(k0, d_out, i_out)`` per output piece in the (reduced) subgroup result.
+        ins (int): instruction index.
+        k0, d3 (int): its columns ``[k0, k0 + d3)`` of the group's ``K`` axis (``d3`` = output irrep dim).
+        template (str): ``'diag'`` (weights scale the multiplicity axis: uvu with mul2 = 1, uvv with mul1 = 1,
+            uuu, uvuv, uvu<v), ``'mix'`` (a matrix over multiplicities: uvw, uuw, u<vw), ``'sum_v'`` /
+            ``'sum_u'`` (uvu with mul2 > 1 / uvv with mul1 > 1).
+        pairs: indices ``u * mul2 + v`` (u < v) taken from the multiplicity axis first, or None.
+        a (int): size of the multiplicity axis the weights act on.
+        mul_out (int): output multiplicity.
     """
 
-    template: str
+    ins: int
     k0: int
-    k1: int
+    d3: int
+    template: str
     pairs: object
+    a: int
     mul_out: int
-    weight_index: object
-    path_k: tuple
-    sum_matrix: object
-    segments: tuple
 
 
 class Group(NamedTuple):
-    """Paths that share input-1 irrep ``i_in1``, how the multiplicities meet, and the input-2 source.
+    """Paths sharing the input-1 irrep, the multiplicity pattern (``(u, v)`` outer or ``u == v``) and input 2.
+
+    ``construct`` runs ``T = x2[Z*mul2, rows] @ cg`` (one 2-D MatMul) and ``A = x1[Z, mul1, d1] @ T[Z, d1, mul2*K]``
+    (one BatchMatMul), then splits ``A`` along ``K`` into the paths.
 
     Fields:
-        i_in1, x1_slice (start, stop), mul1, d1: the input-1 block ``[Z, mul1, d1]``.
-        kind: ``'outer'`` (all ``(u, v)`` pairs) or ``'diag'`` (``u == v``).
-        x2_slice: ``None`` for the mul-1 source (the whole ``x2``, CG rows of other irreps zero) or
-            ``(start, stop)`` of one input-2 block; ``mul2``, ``d2`` its shape.
-        cg: ``(rows, d1 * K)`` float64: the CG blocks of every path (scaled by its ``path_weight``), path ``p``
-            in columns ``(i, k)`` with ``k`` in the path's range of ``K``.
-        K: total output-irrep components of the group's paths.
-        subgroups: tuple of :class:`SubGroup`.
+        i_in1, mul1, d1: the input-1 block.
+        kind: ``'outer'`` or ``'diag'``.
+        i_in2: input-2 irrep used as source, or -1 for the whole ``x2`` (multiplicity-1 source).
+        mul2, d2: shape of the input-2 source block.
+        cg: ``(rows, d1 * K)`` float64 (CG blocks scaled by ``path_weight``); columns ``(i, k)``, or ``(k, i)``
+            when ``kmajor``.
+        K: number of columns.
+        paths: tuple of :class:`PathStep` in column order.
+        kmajor (bool): ``outer`` group with ``mul2 = 1``: ``A^T[Z, K, mul1] = T^T[Z, K, d1] @ x1^T[Z, d1, mul1]``,
+            so that each path is a contiguous block of rows (cheap to split; shared mixing weights act on it
+            as one 2-D MatMul) and is transposed to ``[Z, mul_out, d3]`` at the end.
+        row_path: when every path is weighted ``diag`` with per-path weights ``[mul1]``: for each of the ``K``
+            rows, the path it belongs to (weights are then applied to the whole group at once), else None.
     """
 
     i_in1: int
-    x1_slice: tuple
     mul1: int
     d1: int
     kind: str
-    x2_slice: object
+    i_in2: int
     mul2: int
     d2: int
     cg: np.ndarray
     K: int
-    subgroups: tuple
+    paths: tuple
+    kmajor: bool
+    row_path: object
+
+
+class OutputStationary(NamedTuple):
+    """``uvw`` paths with ``mul2 = 1``, evaluated output by output (weights contracted with ``x1`` first).
+
+    ``construct``: for each input-1 block ``y = x1^T[Z*d1, mul1] @ W_cat[mul1, sum w]`` (one 2-D MatMul with the
+    concatenated path weights), split into paths ``[Z, d1, w]``; ``T = x2 @ cg`` (one 2-D MatMul for all
+    outputs, columns ``(k, row)``); then per output irrep one BatchMatMul ``T_o[Z, d3, sum d1] @ Y_o[Z, sum d1, w]``
+    that also adds its paths, and a small transpose to e3nn's multiplicity-major ``[Z, w, d3]``.
+
+    Fields:
+        in_blocks: tuple of ``(i_in1, mul1, d1, paths)`` with ``paths`` the instruction indices (their weights
+            ``[mul1, w]`` concatenated in this order).
+        cg: ``(dim2, sum_o n_o * d3_o)`` float64.
+        outs: tuple of ``(i_out, n, d3, mul_out, pieces)``; ``pieces`` are ``(block, path)`` positions whose
+            ``[Z, d1, w]`` pieces are concatenated along ``d1`` (in ``cg``'s row order).
+    """
+
+    in_blocks: tuple
+    cg: np.ndarray
+    outs: tuple
 
 
 class TensorProductPlan(NamedTuple):
@@ -234,7 +258,8 @@ class TensorProductPlan(NamedTuple):
         shared_weights (bool), weight_numel (int), weight_offsets: flat offset of each instruction's weights
             (None when it has none).
         groups: tuple of :class:`Group`.
-        outputs: for each output irrep, the ``(group, subgroup, k0, d_out)`` pieces to add (empty: zeros).
+        ostat: :class:`OutputStationary` or None.
+        outputs: for each output irrep, its contributions ``('g', group, path)`` or ``('o', out_index)``.
     """
 
     irreps_in1: Irreps
@@ -245,11 +270,15 @@ class TensorProductPlan(NamedTuple):
     weight_numel: int
     weight_offsets: tuple
     groups: tuple
+    ostat: object
     outputs: tuple
 
     def num_paths(self):
         """Number of instructions that produce something."""
-        return sum(len(sg.path_k) for g in self.groups for sg in g.subgroups)
+        n = sum(len(g.paths) for g in self.groups)
+        if self.ostat is not None:
+            n += sum(len(b[3]) for b in self.ostat.in_blocks)
+        return n
 
 
 def _template(mode, mul1, mul2):
@@ -266,20 +295,8 @@ def _pair_index(mul):
     return np.array([u * mul + v for u in range(mul) for v in range(u + 1, mul)], dtype=np.int64)
 
 
-def _weight_local(mode, mul1, mul2, mul_out):
-    """Index array of a path's flat weights, laid out as the template consumes it."""
-    n = int(np.prod(_path_shape(mode, mul1, mul2, mul_out)))
-    idx = np.arange(n, dtype=np.int64)
-    if mode == "uvw":
-        return idx.reshape(mul1 * mul2, mul_out)  # (a, w)
-    if mode in ("uuw", "u<vw"):
-        return idx.reshape(-1, mul_out)  # (a, w)
-    if mode in ("uvu", "uvv", "uvuv"):
-        return idx.reshape(mul1, mul2)
-    return idx  # uuu (u,), uvu<v (q,)
-
-
-def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=True, normalized=False, **norm):
+def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=True, normalized=False,
+               output_stationary=True, **norm):
     """Group the paths of a tensor product for batched evaluation.
 
     Args:
@@ -287,6 +304,8 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
         instructions: e3nn-style tuples, or :class:`Instruction` records when ``normalized=True``.
         shared_weights (bool): one weight vector for the whole batch (True) or one per sample.
         normalized (bool): the instructions already carry their normalisation in ``path_weight``.
+        output_stationary (bool): evaluate ``uvw`` paths with ``mul2 = 1`` output by output
+            (:class:`OutputStationary`); otherwise they join the groups.
         **norm: ``in1_var, in2_var, out_var, irrep_normalization, path_normalization`` for
             :func:`normalize_instructions`.
 
@@ -311,143 +330,142 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
         else:
             offsets.append(None)
     weight_numel = off
-    ones_index = weight_numel  # the appended constant 1
+    sl2 = irreps_in2.slices()
 
-    sl1, sl2, slo = irreps_in1.slices(), irreps_in2.slices(), irreps_out.slices()
-    all_mul1_x2 = irreps_in2.dim
-
-    # --- group the live paths --------------------------------------------------------------------------------
-    groups = {}
+    groups, ostat_paths = {}, []
     for i, ins in enumerate(instructions):
-        (mul1, ir1), (mul2, ir2), (mul_out, ir_out) = (irreps_in1[ins.i_in1], irreps_in2[ins.i_in2],
-                                                      irreps_out[ins.i_out])
+        (mul1, _), (mul2, _), (mul_out, _) = (irreps_in1[ins.i_in1], irreps_in2[ins.i_in2], irreps_out[ins.i_out])
         if 0 in ins.path_shape or mul1 * mul2 * mul_out == 0 or ins.path_weight == 0:
             continue
+        if output_stationary and ins.connection_mode == "uvw" and mul2 == 1:
+            ostat_paths.append(i)
+            continue
         kind = "diag" if ins.connection_mode in ("uuw", "uuu") and mul1 > 1 else "outer"
-        src = "ones" if mul2 == 1 else ins.i_in2
+        src = -1 if mul2 == 1 else ins.i_in2
         groups.setdefault((ins.i_in1, kind, src), []).append(i)
 
-    out_pieces = [[] for _ in irreps_out]
+    outputs = [[] for _ in irreps_out]
     plan_groups = []
     for (i1, kind, src), members in groups.items():
         mul1, ir1 = irreps_in1[i1]
         d1 = ir1.dim
-        if src == "ones":
-            x2_slice, mul2, d2, rows = None, 1, all_mul1_x2, all_mul1_x2
+        if src == -1:
+            mul2, d2 = 1, irreps_in2.dim
         else:
-            x2_slice = (sl2[src].start, sl2[src].stop)
             mul2, d2 = irreps_in2[src].mul, irreps_in2[src].ir.dim
-            rows = d2
-        # order the paths: by template, then output multiplicity, then output index
-        keyed = []
-        for i in members:
+        K = sum(irreps_out[instructions[i].i_out].ir.dim for i in members)
+        cg = np.zeros((d2, d1, K))
+        steps, k = [], 0
+        for i in members:  # instruction order = flat weight order
             ins = instructions[i]
-            t = _template(ins.connection_mode, mul1, irreps_in2[ins.i_in2].mul)
-            pairs = ins.connection_mode in ("uvu<v", "u<vw")
-            keyed.append(((t, pairs, irreps_out[ins.i_out].mul), ins.i_out, i))
-        keyed.sort(key=lambda x: (x[0], x[1], x[2]))
-        K = sum(irreps_out[instructions[i].i_out].ir.dim for _, _, i in keyed)
-        cg = np.zeros((rows, d1, K))
-        subgroups = []
-        k = 0
-        by_key = {}
-        for key, _, i in keyed:
-            by_key.setdefault(key, []).append(i)
-        for (t, pairs, mul_out), paths in by_key.items():
-            k_start = k
-            path_k = []
+            ir2 = irreps_in2[ins.i_in2].ir
+            mul_out, ir_out = irreps_out[ins.i_out]
+            block = wigner_3j(ir1.l, ir2.l, ir_out.l) * ins.path_weight  # (d1, d2, d3)
+            r0 = 0 if src != -1 else sl2[ins.i_in2].start
+            cg[r0:r0 + ir2.dim, :, k:k + ir_out.dim] = np.transpose(block, (1, 0, 2))
+            mode = ins.connection_mode
+            pairs = _pair_index(mul1) if mode in ("uvu<v", "u<vw") else None
+            a = len(pairs) if pairs is not None else (mul1 if kind == "diag" else mul1 * mul2)
+            outputs[ins.i_out].append(("g", len(plan_groups), len(steps)))
+            steps.append(PathStep(i, k, ir_out.dim, _template(mode, mul1, mul2), pairs, a, mul_out))
+            k += ir_out.dim
+        kmajor = kind == "outer" and mul2 == 1 and all(st.template in ("diag", "mix") for st in steps)
+        row_path = None
+        if kmajor and all(st.template == "diag" and instructions[st.ins].has_weight for st in steps):
+            row_path = np.concatenate([np.full(st.d3, j) for j, st in enumerate(steps)]).astype(np.int64)
+        cg = np.transpose(cg, (0, 2, 1)) if kmajor else cg
+        plan_groups.append(Group(i1, mul1, d1, kind, src, mul2, d2, cg.reshape(d2, d1 * K), K, tuple(steps),
+                                 kmajor, row_path))
+
+    ostat = None
+    if ostat_paths:
+        blocks = {}
+        for i in ostat_paths:
+            blocks.setdefault(instructions[i].i_in1, []).append(i)
+        in_blocks = tuple((i1, irreps_in1[i1].mul, irreps_in1[i1].ir.dim, tuple(paths))
+                          for i1, paths in blocks.items())
+        where = {}
+        for b, (_, _, _, paths) in enumerate(in_blocks):
+            for p, i in enumerate(paths):
+                where[i] = (b, p)
+        by_out = {}
+        for i in ostat_paths:
+            by_out.setdefault(instructions[i].i_out, []).append(i)
+        cols, outs = [], []
+        for io in sorted(by_out):
+            mul_out, ir_out = irreps_out[io]
+            paths = by_out[io]
+            n = sum(irreps_in1[instructions[i].i_in1].ir.dim for i in paths)
+            c = np.zeros((irreps_in2.dim, n, ir_out.dim))
+            r = 0
             for i in paths:
                 ins = instructions[i]
-                ir2 = irreps_in2[ins.i_in2].ir
-                d3 = irreps_out[ins.i_out].ir.dim
-                block = wigner_3j(ir1.l, ir2.l, irreps_out[ins.i_out].ir.l) * ins.path_weight  # (d1, d2, d3)
-                r0 = 0 if x2_slice is not None else sl2[ins.i_in2].start
-                cg[r0:r0 + ir2.dim, :, k:k + d3] = np.transpose(block, (1, 0, 2))
-                path_k.append((k - k_start, k - k_start + d3))
-                k += d3
-            k_sub = k - k_start
-            a = mul1 if kind == "diag" else mul1 * mul2
-            pair_idx = _pair_index(mul1) if pairs else None
-            if pairs:
-                a = len(pair_idx)
-            weighted = any(instructions[i].has_weight for i in paths)
-            widx = None
-            if weighted:
-                if t == "diag":
-                    widx = np.full((a, k_sub), ones_index, dtype=np.int64)
-                    for i, (p0, p1) in zip(paths, path_k):
-                        ins = instructions[i]
-                        if ins.has_weight:
-                            loc = _weight_local(ins.connection_mode, mul1, mul2, mul_out).reshape(-1)
-                            widx[:, p0:p1] = (offsets[i] + loc)[:, None]
-                elif t in ("sum_v", "sum_u"):
-                    widx = np.full((mul1, mul2, k_sub), ones_index, dtype=np.int64)
-                    for i, (p0, p1) in zip(paths, path_k):
-                        ins = instructions[i]
-                        if ins.has_weight:
-                            loc = _weight_local(ins.connection_mode, mul1, mul2, mul_out)
-                            widx[:, :, p0:p1] = (offsets[i] + loc)[:, :, None]
-                else:  # mix
-                    locs = []
-                    for i in paths:
-                        ins = instructions[i]
-                        if ins.has_weight:
-                            locs.append(offsets[i] + _weight_local(ins.connection_mode, mul1, mul2, mul_out))
-                        else:  # uuw without weight: sum over u into mul_out == 1
-                            locs.append(np.full((a, mul_out), ones_index, dtype=np.int64))
-                    if shared_weights:
-                        widx = np.zeros((k_sub, a, mul_out), dtype=np.int64)
-                        for loc, (p0, p1) in zip(locs, path_k):
-                            widx[p0:p1] = loc[None]
-                    else:
-                        widx = np.stack([loc.T for loc in locs])  # (n_paths, w, a)
-            elif t == "mix":  # uuw without weights only
-                widx = np.full((len(paths), mul_out, a) if not shared_weights else (k_sub, a, mul_out),
-                               ones_index, dtype=np.int64)
-            # paths of this subgroup into the same output are added by a 0/1 matrix
-            outs = [instructions[i].i_out for i in paths]
-            sum_matrix = None
-            if len(set(outs)) < len(outs):
-                uniq = sorted(set(outs))
-                red_k, kk = {}, 0
-                for io in uniq:
-                    red_k[io] = kk
-                    kk += irreps_out[io].ir.dim
-                sum_matrix = np.zeros((k_sub, kk))
-                for io, (p0, p1) in zip(outs, path_k):
-                    sum_matrix[p0:p1, red_k[io]:red_k[io] + (p1 - p0)] += np.eye(p1 - p0)
-                segments = tuple((red_k[io], irreps_out[io].ir.dim, io) for io in uniq)
-            else:
-                segments = tuple((p0, p1 - p0, io) for io, (p0, p1) in zip(outs, path_k))
-            sg_index = len(subgroups)
-            for s0, dd, io in segments:
-                out_pieces[io].append((len(plan_groups), sg_index, s0, dd))
-            subgroups.append(SubGroup(t, k_start, k, pair_idx, mul_out, widx, tuple(path_k), sum_matrix, segments))
-        plan_groups.append(Group(i1, (sl1[i1].start, sl1[i1].stop), mul1, d1, kind, x2_slice, mul2, d2,
-                                 cg.reshape(rows, d1 * K), K, tuple(subgroups)))
+                ir1, ir2 = irreps_in1[ins.i_in1].ir, irreps_in2[ins.i_in2].ir
+                block = wigner_3j(ir1.l, ir2.l, ir_out.l) * ins.path_weight  # (d1, d2, d3)
+                s2 = sl2[ins.i_in2].start
+                c[s2:s2 + ir2.dim, r:r + ir1.dim, :] = np.transpose(block, (1, 0, 2))
+                r += ir1.dim
+            cols.append(np.transpose(c, (0, 2, 1)).reshape(irreps_in2.dim, ir_out.dim * n))  # columns (k, row)
+            outputs[io].append(("o", len(outs)))
+            outs.append((io, n, ir_out.dim, mul_out, tuple(where[i] for i in paths)))
+        ostat = OutputStationary(in_blocks, np.concatenate(cols, axis=1), tuple(outs))
 
     return TensorProductPlan(irreps_in1, irreps_in2, irreps_out, tuple(instructions), bool(shared_weights),
-                             weight_numel, tuple(offsets), tuple(plan_groups),
-                             tuple(tuple(p) for p in out_pieces))
+                             weight_numel, tuple(offsets), tuple(plan_groups), ostat,
+                             tuple(tuple(o) for o in outputs))
 
 
 # ------------------------------------------------------------------------------------------------------------
 # numpy execution (mirrors the MindSpore construct) and an independent reference
 # ------------------------------------------------------------------------------------------------------------
-def _group_columns(plan, g, x1, x2):
-    """Stages 1 and 2: ``A[z, a, K]`` for group ``g`` (a = the multiplicity axis before weights)."""
-    z = x1.shape[0]
-    x1g = x1[:, g.x1_slice[0]:g.x1_slice[1]].reshape(z, g.mul1, g.d1)
-    x2g = x2 if g.x2_slice is None else x2[:, g.x2_slice[0]:g.x2_slice[1]]
-    t = x2g.reshape(z * g.mul2, -1) @ g.cg  # [Z*mul2, d1*K]
-    if g.kind == "diag":
-        t = t.reshape(z * g.mul1, g.d1, g.K)
-        a = x1g.reshape(z * g.mul1, 1, g.d1) @ t
-        return a.reshape(z, g.mul1, g.K)
-    if g.mul2 == 1:
-        return x1g @ t.reshape(z, g.d1, g.K)
-    t = t.reshape(z, g.mul2, g.d1, g.K).transpose(0, 2, 1, 3).reshape(z, g.d1, g.mul2 * g.K)
-    return (x1g @ t).reshape(z, g.mul1 * g.mul2, g.K)
+def _weight_chunks(plan, weight, z):
+    """The weights of each instruction, ``[numel_p]`` (shared) or ``[Z, numel_p]``; None when unweighted."""
+    chunks = []
+    for ins, off in zip(plan.instructions, plan.weight_offsets):
+        if off is None:
+            chunks.append(None)
+        else:
+            chunks.append(weight[..., off:off + int(np.prod(ins.path_shape))])
+    return chunks
+
+
+def _apply_path(plan, g, step, a, wch, z):
+    """Weights of one path on its columns ``a [Z, mul1*mul2 (or mul), d3]`` -> ``[Z, mul_out, d3]``."""
+    ins = plan.instructions[step.ins]
+    w = wch[step.ins]
+    shared = plan.shared_weights
+    if step.pairs is not None:
+        a = a[:, step.pairs]
+    if step.template == "diag":
+        if w is None:
+            return a
+        return a * (w.reshape(step.a, 1) if shared else w.reshape(z, step.a, 1))
+    if step.template in ("sum_v", "sum_u"):
+        a = a.reshape(z, g.mul1, g.mul2, step.d3)
+        if w is not None:
+            a = a * (w.reshape(g.mul1, g.mul2, 1) if shared else w.reshape(z, g.mul1, g.mul2, 1))
+        return a.sum(axis=2 if step.template == "sum_v" else 1)
+    # mix: [Z, a, d3] with W [a, w]
+    if w is None:  # uuw without weights: sum over u
+        return a.sum(axis=1, keepdims=True)
+    if shared:
+        r = a.transpose(0, 2, 1).reshape(z * step.d3, step.a) @ w.reshape(step.a, step.mul_out)
+        return r.reshape(z, step.d3, step.mul_out).transpose(0, 2, 1)
+    return w.reshape(z, step.a, step.mul_out).transpose(0, 2, 1) @ a
+
+
+def _apply_path_kmajor(plan, st, at, wch, z):
+    """Weights of one path on its rows ``at [Z, d3, mul1]`` (k-major) -> ``[Z, mul_out, d3]``."""
+    w = wch[st.ins]
+    if st.template == "diag":
+        r = at if w is None else at * (w.reshape(1, st.a) if plan.shared_weights else w.reshape(z, 1, st.a))
+        return r.transpose(0, 2, 1)
+    if w is None:  # uuw without weights (mul 1): sum over u
+        return at.sum(axis=2, keepdims=True).transpose(0, 2, 1)
+    if plan.shared_weights:
+        r = at.reshape(z * st.d3, st.a) @ w.reshape(st.a, st.mul_out)
+        return r.reshape(z, st.d3, st.mul_out).transpose(0, 2, 1)
+    return (at @ w.reshape(z, st.a, st.mul_out)).transpose(0, 2, 1)
 
 
 def execute_plan(plan, x1, x2, weight=None):
@@ -458,36 +476,48 @@ def execute_plan(plan, x1, x2, weight=None):
     array([[2.]])
     """
     z = x1.shape[0]
-    if plan.weight_numel:
-        w = np.asarray(weight, dtype=x1.dtype)
-        w = np.concatenate([w, np.ones(w.shape[:-1] + (1,), w.dtype)], axis=-1)
-    else:
-        w = np.ones((1,) if plan.shared_weights else (z, 1), x1.dtype)
+    sl1, sl2 = plan.irreps_in1.slices(), plan.irreps_in2.slices()
+    wch = _weight_chunks(plan, weight, z) if plan.weight_numel else [None] * len(plan.instructions)
     results = []
     for g in plan.groups:
-        a_all = _group_columns(plan, g, x1, x2)
-        res = []
-        for sg in g.subgroups:
-            a = a_all[:, :, sg.k0:sg.k1]
-            if sg.pairs is not None:
-                a = a[:, sg.pairs]
-            if sg.template == "diag":
-                r = a if sg.weight_index is None else a * w[..., sg.weight_index]
-            elif sg.template in ("sum_v", "sum_u"):
-                a = a.reshape(z, g.mul1, g.mul2, -1)
-                if sg.weight_index is not None:
-                    a = a * w[..., sg.weight_index]
-                r = a.sum(axis=2 if sg.template == "sum_v" else 1)
-            elif plan.shared_weights:
-                wk = w[sg.weight_index]  # (K, a, w)
-                r = np.matmul(a.transpose(2, 0, 1), wk).transpose(1, 2, 0)
+        x1g = x1[:, sl1[g.i_in1]].reshape(z, g.mul1, g.d1)
+        x2g = x2 if g.i_in2 < 0 else x2[:, sl2[g.i_in2]]
+        t = x2g.reshape(z * g.mul2, g.d2) @ g.cg  # [Z*mul2, d1*K]
+        if g.kmajor:
+            at = t.reshape(z, g.K, g.d1) @ x1g.transpose(0, 2, 1)  # [Z, K, mul1]
+            if g.row_path is not None:
+                wst = np.stack([wch[st.ins] for st in g.paths], axis=-2)  # [(Z,) P, mul1]
+                at = at * wst[..., g.row_path, :]
+                results.append([at[:, st.k0:st.k0 + st.d3].transpose(0, 2, 1) for st in g.paths])
             else:
-                r = np.concatenate([w[:, idx] @ a[:, :, p0:p1]
-                                    for idx, (p0, p1) in zip(sg.weight_index, sg.path_k)], axis=2)
-            if sg.sum_matrix is not None:
-                r = (r.reshape(-1, r.shape[2]) @ sg.sum_matrix).reshape(z, sg.mul_out, -1)
-            res.append(r)
-        results.append(res)
+                results.append([_apply_path_kmajor(plan, st, at[:, st.k0:st.k0 + st.d3], wch, z) for st in g.paths])
+            continue
+        if g.kind == "diag":
+            a_all = (x1g.reshape(z * g.mul1, 1, g.d1) @ t.reshape(z * g.mul1, g.d1, g.K)).reshape(z, g.mul1, g.K)
+        elif g.mul2 == 1:
+            a_all = x1g @ t.reshape(z, g.d1, g.K)
+        else:
+            t = t.reshape(z, g.mul2, g.d1, g.K).transpose(0, 2, 1, 3).reshape(z, g.d1, g.mul2 * g.K)
+            a_all = (x1g @ t).reshape(z, g.mul1 * g.mul2, g.K)
+        results.append([_apply_path(plan, g, st, a_all[:, :, st.k0:st.k0 + st.d3], wch, z) for st in g.paths])
+    os_out = []
+    if plan.ostat is not None:
+        os_ = plan.ostat
+        ys = []
+        for i1, mul1, d1, paths in os_.in_blocks:
+            wcat = np.concatenate([wch[i].reshape(wch[i].shape[:-1] + (mul1, -1)) for i in paths], axis=-1)
+            xt = x1[:, sl1[i1]].reshape(z, mul1, d1).transpose(0, 2, 1)  # [Z, d1, u]
+            y = xt.reshape(z * d1, mul1) @ wcat if plan.shared_weights else xt @ wcat  # [Z*d1 | Z, d1, sum w]
+            y = y.reshape(z, d1, -1)
+            sizes = np.cumsum([plan.instructions[i].path_shape[2] for i in paths])[:-1]
+            ys.append(np.split(y, sizes, axis=2))
+        t_all = x2 @ os_.cg
+        c0 = 0
+        for io, n, d3, mul_out, pieces in os_.outs:
+            yo = np.concatenate([ys[b][p] for b, p in pieces], axis=1)  # [Z, n, w]
+            to = t_all[:, c0:c0 + n * d3].reshape(z, d3, n)
+            c0 += n * d3
+            os_out.append((to @ yo).transpose(0, 2, 1))
     pieces = []
     for (mul, ir), parts in zip(plan.irreps_out, plan.outputs):
         if mul * ir.dim == 0:
@@ -495,7 +525,7 @@ def execute_plan(plan, x1, x2, weight=None):
         if not parts:
             pieces.append(np.zeros((z, mul * ir.dim), x1.dtype))
             continue
-        acc = sum(results[gi][si][:, :, k0:k0 + d] for gi, si, k0, d in parts)
+        acc = sum(results[p[1]][p[2]] if p[0] == "g" else os_out[p[1]] for p in parts)
         pieces.append(acc.reshape(z, mul * ir.dim))
     if not pieces:
         return np.zeros((z, 0), x1.dtype)

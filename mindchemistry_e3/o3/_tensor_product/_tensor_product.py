@@ -43,6 +43,12 @@ from ._plan import build_plan
 
 __all__ = ["TensorProduct"]
 
+# One-op split into unequal sizes (its gradient is one concat). ``ops.split`` with a list of sizes lowers to one
+# StridedSlice per piece: slow to compile, and each piece's gradient is a zero-padded full-size tensor.
+# In PyNative (MindSpore 2.10) the gradient of SplitWithSize -> reshape -> concat is wrong (pieces get each
+# other's gradients), so PyNative uses the slicing split (correct there, speed matters only in graph mode).
+_split_with_size = ops.auto_generate.SplitWithSize()
+
 
 def _broadcast_shape(a, b):
     """Broadcast two shape tuples (graph-mode friendly: Python ints only)."""
@@ -147,57 +153,79 @@ class TensorProduct(nn.Cell):
             self.weight = ms.Parameter(initializer(Normal(1.0), [self.weight_numel], self.dtype), name="weight")
         else:
             self.weight = None
+        self._pynative = False
         self._setup_constants(plan)
 
     # ------------------------------------------------------------------------------------------------------
     def _setup_constants(self, plan):
         """Turn the plan into graph constants: Tensors in lists, structure in tuples of Python ints/strings."""
         dt = self.dtype
+
+        def split_sizes(irreps):
+            sizes, index = [], []
+            for mul, ir in irreps:
+                index.append(len(sizes) if mul * ir.dim > 0 else -1)
+                if mul * ir.dim > 0:
+                    sizes.append(mul * ir.dim)
+            return tuple(sizes), tuple(index)
+
+        self._x1_sizes, x1_index = split_sizes(plan.irreps_in1)
+        self._x2_sizes, x2_index = split_sizes(plan.irreps_in2)
+        # per-instruction weight chunks (split once)
+        w_sizes, w_index = [], []
+        for ins, off in zip(plan.instructions, plan.weight_offsets):
+            n = int(np.prod(ins.path_shape))
+            if off is not None and n > 0:
+                w_index.append(len(w_sizes))
+                w_sizes.append(n)
+            else:
+                w_index.append(-1)
+        self._w_sizes = tuple(w_sizes)
         self._cg = []
-        self._widx = []
-        self._wpath = []
         self._pairs = []
-        self._summ = []
+        self._rows = []
         groups = []
-        uses_ones = False
         for g in plan.groups:
-            subs = []
-            for sg in g.subgroups:
-                widx_i = -1
-                if sg.weight_index is not None:
-                    uses_ones = uses_ones or bool(np.any(sg.weight_index == plan.weight_numel))
-                    if sg.template == "mix" and not plan.shared_weights:
-                        widx_i = len(self._wpath)
-                        self._wpath.append(tuple(ms.Tensor(w.reshape(-1).astype(np.int32)) for w in sg.weight_index))
-                    else:
-                        widx_i = len(self._widx)
-                        self._widx.append(ms.Tensor(sg.weight_index.astype(np.int32)))
+            steps = []
+            for st in g.paths:
                 pairs_i = -1
-                if sg.pairs is not None:
+                if st.pairs is not None:
                     pairs_i = len(self._pairs)
-                    self._pairs.append(ms.Tensor(sg.pairs.astype(np.int32)))
-                sum_i = -1
-                sum_k = sg.k1 - sg.k0
-                if sg.sum_matrix is not None:
-                    sum_i = len(self._summ)
-                    self._summ.append(constant(sg.sum_matrix, dt))
-                    sum_k = sg.sum_matrix.shape[1]
-                a = g.mul1 if g.kind == "diag" else g.mul1 * g.mul2
-                if sg.pairs is not None:
-                    a = len(sg.pairs)
-                subs.append((sg.template, sg.k0, sg.k1, pairs_i, sg.mul_out, widx_i, sg.path_k, sum_i, sum_k, a))
-            x2s = (-1, -1) if g.x2_slice is None else g.x2_slice
-            groups.append((g.x1_slice[0], g.x1_slice[1], g.mul1, g.d1, g.kind, x2s[0], x2s[1], g.mul2,
-                           len(self._cg), g.K, tuple(subs)))
+                    self._pairs.append(ms.Tensor(st.pairs.astype(np.int32)))
+                steps.append((st.d3, st.template, pairs_i, st.a, st.mul_out, w_index[st.ins]))
+            rows_i = -1
+            if g.row_path is not None:
+                rows_i = len(self._rows)
+                self._rows.append(ms.Tensor(g.row_path.astype(np.int32)))
+            groups.append((x1_index[g.i_in1], g.mul1, g.d1, g.kind, -1 if g.i_in2 < 0 else x2_index[g.i_in2],
+                           g.mul2, g.d2, len(self._cg), g.K, tuple(steps), tuple(st.d3 for st in g.paths),
+                           g.kmajor, rows_i, tuple(w_index[st.ins] for st in g.paths)))
             self._cg.append(constant(g.cg, dt))
         self._groups = tuple(groups)
-        self._uses_ones = uses_ones
+        self._has_ostat = plan.ostat is not None
+        if self._has_ostat:
+            os_ = plan.ostat
+            blocks = []
+            for i1, mul1, d1, paths in os_.in_blocks:
+                blocks.append((x1_index[i1], mul1, d1, tuple(w_index[i] for i in paths),
+                               tuple(plan.instructions[i].path_shape[2] for i in paths)))
+            self._os_blocks = tuple(blocks)
+            self._os_cg = constant(os_.cg, dt)
+            self._os_sizes = tuple(n * d3 for _, n, d3, _, _ in os_.outs)
+            self._os_outs = tuple((n, d3, pieces) for _, n, d3, _, pieces in os_.outs)
+        flat, n = {}, 0
+        for gi, g in enumerate(plan.groups):
+            for pi in range(len(g.paths)):
+                flat[("g", gi, pi)] = n
+                n += 1
+        if plan.ostat is not None:
+            for oi in range(len(plan.ostat.outs)):
+                flat[("o", oi)] = n
+                n += 1
         outs = []
         for (mul, ir), parts in zip(plan.irreps_out, plan.outputs):
-            outs.append((mul, ir.dim, tuple(parts)))
+            outs.append((mul, ir.dim, tuple(flat[tuple(p)] for p in parts)))
         self._outs = tuple(outs)
-        self._single_piece = sum(1 for mul, d, _ in outs if mul * d > 0) == 1
-        self._one = constant(np.ones(1), dt)
 
     # ------------------------------------------------------------------------------------------------------
     def __repr__(self):
@@ -205,113 +233,176 @@ class TensorProduct(nn.Cell):
         return (f"{type(self).__name__}({self.irreps_in1.simplify()} x {self.irreps_in2.simplify()} -> "
                 f"{self.irreps_out.simplify()} | {npath} paths | {self.weight_numel} weights)")
 
-    def _group_columns(self, gmeta, x1, x2, z):
-        s1, e1, mul1, d1, kind, s2, e2, mul2, cg_i, k, _ = gmeta
-        if s1 == 0 and e1 == self._in1_dim:
-            x1g = x1.reshape(z, mul1, d1)
-        else:
-            x1g = x1[:, s1:e1].reshape(z, mul1, d1)
-        if s2 < 0:
-            x2g = x2
-        elif s2 == 0 and e2 == self._in2_dim:
-            x2g = x2.reshape(z * mul2, e2 // mul2) if mul2 > 1 else x2
-        else:
-            x2g = x2[:, s2:e2]
-            if mul2 > 1:
-                x2g = x2g.reshape(z * mul2, (e2 - s2) // mul2)
-        t = ops.matmul(x2g, self._cg[cg_i])  # [Z*mul2, d1*K]
-        if kind == "diag":
-            t = t.reshape(z * mul1, d1, k)
-            a = ops.bmm(x1g.reshape(z * mul1, 1, d1), t)
-            return a.reshape(z, mul1, k)
-        if mul2 == 1:
-            return ops.bmm(x1g, t.reshape(z, d1, k))
-        t = ops.transpose(t.reshape(z, mul2, d1, k), (0, 2, 1, 3)).reshape(z, d1, mul2 * k)
-        return ops.bmm(x1g, t).reshape(z, mul1 * mul2, k)
-
-    def _apply_weights(self, smeta, a, w, z, mul1, mul2):
-        template, _, _, _, mul_out, widx_i, path_k, sum_i, sum_k, na = smeta
+    def _path(self, st, a, wch, z, mul1, mul2):
+        """Weights of one path on its columns ``a [Z, mul1*mul2 | mul, d3]`` -> ``[Z, mul_out, d3]``."""
+        d3, template, pairs_i, na, mul_out, wi = st
+        if pairs_i >= 0:
+            a = ops.gather(a, self._pairs[pairs_i], 1)
         if template == "diag":
-            if widx_i >= 0:
+            if wi < 0:
+                return a
+            if self.shared_weights:
+                return a * wch[wi].reshape(na, 1)
+            return a * wch[wi].reshape(z, na, 1)
+        if template == "sum_v" or template == "sum_u":
+            a = a.reshape(z, mul1, mul2, d3)
+            if wi >= 0:
                 if self.shared_weights:
-                    a = a * ops.gather(w, self._widx[widx_i], 0)
+                    a = a * wch[wi].reshape(mul1, mul2, 1)
                 else:
-                    a = a * ops.gather(w, self._widx[widx_i], 1)
-            r = a
-        elif template == "sum_v" or template == "sum_u":
-            ks = a.shape[2]
-            a = a.reshape(z, mul1, mul2, ks)
-            if widx_i >= 0:
-                if self.shared_weights:
-                    a = a * ops.gather(w, self._widx[widx_i], 0)
-                else:
-                    a = a * ops.gather(w, self._widx[widx_i], 1)
+                    a = a * wch[wi].reshape(z, mul1, mul2, 1)
             if template == "sum_v":
-                r = a.sum(axis=2)
-            else:
-                r = a.sum(axis=1)
+                return a.sum(axis=2)
+            return a.sum(axis=1)
+        if wi < 0:  # uuw without weights: sum over u into mul_out == 1
+            return a.sum(axis=1, keepdims=True)
+        if self.shared_weights:
+            r = ops.matmul(ops.transpose(a, (0, 2, 1)).reshape(z * d3, na), wch[wi].reshape(na, mul_out))
+            return ops.transpose(r.reshape(z, d3, mul_out), (0, 2, 1))
+        return ops.bmm(ops.transpose(wch[wi].reshape(z, na, mul_out), (0, 2, 1)), a)
+
+    def __call__(self, *args, **kwargs):
+        self._pynative = ms.get_context("mode") == ms.PYNATIVE_MODE
+        return super().__call__(*args, **kwargs)
+
+    def _split(self, x, sizes, axis):
+        if self._pynative:
+            return ops.split(x, sizes, axis)
+        return _split_with_size(x, sizes, axis)
+
+    def _path_kmajor(self, st, at, wch, z, weighted):
+        """One path's rows ``at [Z, d3, mul1]`` (k-major) -> ``[Z, mul_out, d3]``."""
+        d3, template, _, na, mul_out, wi = st
+        if template == "diag":
+            r = at
+            if wi >= 0 and not weighted:
+                if self.shared_weights:
+                    r = r * wch[wi].reshape(1, na)
+                else:
+                    r = r * wch[wi].reshape(z, 1, na)
+        elif wi < 0:  # uuw without weights (mul 1): sum over u
+            r = at.sum(axis=2, keepdims=True)
         elif self.shared_weights:
-            wk = ops.gather(w, self._widx[widx_i], 0)  # [K, a, w]
-            at = ops.transpose(a, (2, 0, 1))  # [K, Z, a]
-            r = ops.transpose(ops.bmm(at, wk), (1, 2, 0))  # [Z, w, K]
+            r = ops.matmul(at.reshape(z * d3, na), wch[wi].reshape(na, mul_out)).reshape(z, d3, mul_out)
         else:
-            parts = []
-            for pi in range(len(path_k)):
-                p0, p1 = path_k[pi]
-                wp = ops.gather(w, self._wpath[widx_i][pi], 1).reshape(z, mul_out, na)
-                parts.append(ops.bmm(wp, a[:, :, p0:p1]))
-            if len(parts) == 1:
-                r = parts[0]
-            else:
-                r = ops.concat(parts, 2)
-        if sum_i >= 0:
-            ks = r.shape[2]
-            r = ops.matmul(r.reshape(z * mul_out, ks), self._summ[sum_i]).reshape(z, mul_out, sum_k)
-        return r
+            r = ops.bmm(at, wch[wi].reshape(z, na, mul_out))
+        if d3 == 1:
+            return r.reshape(z, -1, 1)
+        return ops.transpose(r, (0, 2, 1))
 
     def _forward(self, x1, x2, w, z):
         """``x1 [Z, dim1]``, ``x2 [Z, dim2]``, ``w`` flat ``[numel]`` / ``[Z, numel]`` (or None) -> ``[Z, dim_out]``."""
-        if self._uses_ones:
-            if self.weight_numel == 0:
-                if self.shared_weights:
-                    w = self._one.astype(x1.dtype)
-                else:
-                    w = ops.ones((z, 1), x1.dtype)
-            elif self.shared_weights:
-                w = ops.concat((w, self._one.astype(w.dtype)), 0)
-            else:
-                w = ops.concat((w, ops.ones((z, 1), w.dtype)), 1)
+        if len(self._x1_sizes) > 1:
+            x1s = self._split(x1, self._x1_sizes, 1)
+        else:
+            x1s = (x1,)
+        if len(self._x2_sizes) > 1:
+            x2s = self._split(x2, self._x2_sizes, 1)
+        else:
+            x2s = (x2,)
+        wch = ()
+        if len(self._w_sizes) > 1:
+            wch = self._split(w, self._w_sizes, len(w.shape) - 1)
+        elif len(self._w_sizes) == 1:
+            wch = (w,)
         results = []
-        for gmeta in self._groups:
-            a_all = self._group_columns(gmeta, x1, x2, z)
-            subs = gmeta[10]
-            res = []
-            for smeta in subs:
-                k0 = smeta[1]
-                k1 = smeta[2]
-                if k0 == 0 and k1 == gmeta[9]:
-                    a = a_all
+        for g in self._groups:
+            x1i, mul1, d1, kind, x2i, mul2, d2, cg_i, k, steps, d3s, kmajor, rows_i, wis = g
+            x1g = x1s[x1i].reshape(z, mul1, d1)
+            if x2i < 0:
+                x2g = x2
+            else:
+                x2g = x2s[x2i].reshape(z * mul2, d2)
+            t = ops.matmul(x2g, self._cg[cg_i])  # [Z*mul2, d1*K]
+            if kmajor:
+                if d1 > 1:
+                    at = ops.bmm(t.reshape(z, k, d1), ops.transpose(x1g, (0, 2, 1)))  # [Z, K, mul1]
                 else:
-                    a = a_all[:, :, k0:k1]
-                if smeta[3] >= 0:
-                    a = ops.gather(a, self._pairs[smeta[3]], 1)
-                res.append(self._apply_weights(smeta, a, w, z, gmeta[2], gmeta[7]))
-            results.append(res)
+                    at = ops.bmm(t.reshape(z, k, 1), x1g.reshape(z, 1, mul1))
+                if rows_i >= 0:  # every path: weighted diag -> one multiply for the group
+                    wl = []
+                    for wi in wis:
+                        wl.append(wch[wi])
+                    if self.shared_weights:
+                        wst = ops.stack(wl, 0) if len(wl) > 1 else wl[0].reshape(1, mul1)
+                        at = at * ops.gather(wst, self._rows[rows_i], 0)
+                    else:
+                        wst = ops.stack(wl, 1) if len(wl) > 1 else wl[0].reshape(z, 1, mul1)
+                        at = at * ops.gather(wst, self._rows[rows_i], 1)
+                if len(steps) > 1:
+                    rows = self._split(at, d3s, 1)
+                else:
+                    rows = (at,)
+                for i in range(len(steps)):
+                    results.append(self._path_kmajor(steps[i], rows[i], wch, z, rows_i >= 0))
+                continue
+            if kind == "diag":
+                a_all = ops.bmm(x1g.reshape(z * mul1, 1, d1), t.reshape(z * mul1, d1, k)).reshape(z, mul1, k)
+            elif mul2 == 1:
+                a_all = ops.bmm(x1g, t.reshape(z, d1, k))
+            else:
+                t = ops.transpose(t.reshape(z, mul2, d1, k), (0, 2, 1, 3)).reshape(z, d1, mul2 * k)
+                a_all = ops.bmm(x1g, t).reshape(z, mul1 * mul2, k)
+            if len(steps) > 1:
+                cols = self._split(a_all, d3s, 2)
+            else:
+                cols = (a_all,)
+            for i in range(len(steps)):
+                results.append(self._path(steps[i], cols[i], wch, z, mul1, mul2))
+        if self._has_ostat:
+            ys = []
+            for x1i, mul1, d1, wis, ws in self._os_blocks:
+                xt = ops.transpose(x1s[x1i].reshape(z, mul1, d1), (0, 2, 1))  # [Z, d1, u]
+                wl = []
+                for j in range(len(wis)):
+                    if self.shared_weights:
+                        wl.append(wch[wis[j]].reshape(mul1, ws[j]))
+                    else:
+                        wl.append(wch[wis[j]].reshape(z, mul1, ws[j]))
+                if len(wl) > 1:
+                    if self.shared_weights:
+                        wcat = ops.concat(wl, 1)
+                    else:
+                        wcat = ops.concat(wl, 2)
+                else:
+                    wcat = wl[0]
+                if self.shared_weights:
+                    y = ops.matmul(xt.reshape(z * d1, mul1), wcat).reshape(z, d1, -1)
+                else:
+                    y = ops.bmm(xt, wcat)
+                if len(ws) > 1:
+                    ys.append(self._split(y, ws, 2))  # [Z, d1, w] per path
+                else:
+                    ys.append((y,))
+            t_all = ops.matmul(x2, self._os_cg)
+            if len(self._os_sizes) > 1:
+                ts = self._split(t_all, self._os_sizes, 1)
+            else:
+                ts = (t_all,)
+            for oi in range(len(self._os_outs)):
+                n, d3, pieces = self._os_outs[oi]
+                yl = []
+                for b, p in pieces:
+                    yl.append(ys[b][p])
+                if len(yl) > 1:
+                    yo = ops.concat(yl, 1)
+                else:
+                    yo = yl[0]
+                r = ops.bmm(ts[oi].reshape(z, d3, n), yo)  # [Z, d3, w]
+                if d3 > 1:
+                    r = ops.transpose(r, (0, 2, 1))
+                else:
+                    r = r.reshape(z, -1, 1)
+                results.append(r)
         pieces = []
         for mul, d, parts in self._outs:
             if mul * d > 0:
                 if len(parts) == 0:
                     pieces.append(ops.zeros((z, mul * d), x1.dtype))
                 else:
-                    acc = None
-                    for gi, si, k0, dd in parts:
-                        r = results[gi][si]
-                        if not (k0 == 0 and dd == r.shape[2]):
-                            r = r[:, :, k0:k0 + dd]
-                        if acc is None:
-                            acc = r
-                        else:
-                            acc = acc + r
+                    acc = results[parts[0]]
+                    for j in range(1, len(parts)):
+                        acc = acc + results[parts[j]]
                     pieces.append(acc.reshape(z, mul * d))
         if len(pieces) == 0:
             return ops.zeros((z, 0), x1.dtype)
