@@ -323,30 +323,30 @@ class Linear(nn.Cell):
                     y = ops.transpose(y.reshape(B, d, fo * mul_out), (0, 2, 1))
                 results.append(y.reshape(B, fo, mul_out, d))
 
+        lead = (B,) if self.f_in is None else (B, fo)  # no channel axis without channels: no reshape copies
         outs = []
         for dim, mul, d, src in self._out_sources:
             if src is None:
-                outs.append(ops.zeros((B, fo, dim), features.dtype))
+                outs.append(ops.zeros(lead + (dim,), features.dtype))
             else:
                 block = None
                 for g, col in src:
                     r = results[g]
                     if not (col == 0 and r.shape[2] == mul):
                         r = r[:, :, col:col + mul, :]
-                    r = r.reshape(B, fo, dim)
+                    r = r.reshape(lead + (dim,))
                     block = r if block is None else block + r
                 outs.append(block)
         if len(outs) == 0:
-            out = ops.zeros((B, fo, 0), features.dtype)
+            out = ops.zeros(lead + (0,), features.dtype)
         elif len(outs) == 1:
             out = outs[0]
         else:
-            out = ops.concat(outs, axis=2)
+            out = ops.concat(outs, axis=len(lead))
 
-        if self.f_in is None:
-            out = out.reshape(batch + (self._dim_out,))
-        else:
-            out = out.reshape(batch + (fo, self._dim_out))
+        out_shape = batch + ((self._dim_out,) if self.f_in is None else (fo, self._dim_out))
+        if out.shape != out_shape:
+            out = out.reshape(out_shape)
         if self._has_bias:
             bflat = bias.reshape(bias.shape[:len(bias.shape) - len(self._bias_shape)] + (fo * self.bias_numel,))
             bz = ops.concat([bflat, ops.zeros(bflat.shape[:-1] + (1,), bflat.dtype)], axis=-1)
