@@ -231,8 +231,7 @@ class Group(NamedTuple):
 class OutputStationary(NamedTuple):
     """``uvw`` paths with ``mul2 = 1``, evaluated output by output (weights contracted with ``x1`` first).
 
-    ``construct``: for each input-1 block ``y = x1^T[Z*d1, mul1] @ W_cat[mul1, sum w]`` (one 2-D MatMul with the
-    concatenated path weights), split into paths ``[Z, d1, w]``; ``T = x2 @ cg`` (one 2-D MatMul for all
+    ``construct``: for each path ``y_p = x1^T[Z*d1, mul1] @ W_p[mul1, w]`` (a 2-D MatMul), i.e. ``[Z, d1, w]``; ``T = x2 @ cg`` (one 2-D MatMul for all
     outputs, columns ``(k, row)``); then per output irrep one BatchMatMul ``T_o[Z, d3, sum d1] @ Y_o[Z, sum d1, w]``
     that also adds its paths, and a small transpose to e3nn's multiplicity-major ``[Z, w, d3]``.
 
@@ -372,6 +371,18 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
         kmajor = kind == "outer" and mul2 == 1 and all(st.template in ("diag", "mix") for st in steps)
         row_path = None
         if kmajor and all(st.template == "diag" and instructions[st.ins].has_weight for st in steps):
+            # reorder the columns by output dimension: the weights then expand to the rows by broadcasting
+            order = sorted(range(len(steps)), key=lambda j: steps[j].d3)
+            cg_new, k, new_steps = np.zeros_like(cg), 0, []
+            for j in order:
+                st = steps[j]
+                cg_new[:, :, k:k + st.d3] = cg[:, :, st.k0:st.k0 + st.d3]
+                new_steps.append(st._replace(k0=k))
+                k += st.d3
+            gi = len(plan_groups)
+            for io in {instructions[st.ins].i_out for st in steps}:  # outputs point at the new step positions
+                outputs[io] = [("g", gi, order.index(x[2])) if x[:2] == ("g", gi) else x for x in outputs[io]]
+            cg, steps = cg_new, new_steps
             row_path = np.concatenate([np.full(st.d3, j) for j, st in enumerate(steps)]).astype(np.int64)
         cg = np.transpose(cg, (0, 2, 1)) if kmajor else cg
         plan_groups.append(Group(i1, mul1, d1, kind, src, mul2, d2, cg.reshape(d2, d1 * K), K, tuple(steps),

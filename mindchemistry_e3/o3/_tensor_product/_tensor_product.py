@@ -12,25 +12,28 @@ with ``C`` the real Wigner 3j symbol, ``c`` the normalisation coefficient and th
 
 How it is lowered (the numpy plan in ``_plan.py`` decides everything once; ``construct`` only executes it):
 
-1. **Group** the paths by their input-1 block ``x1[Z, mul1, d1]``, by whether the multiplicities pair up as
-   ``(u, v)`` or ``u == v``, and by the input-2 source: all multiplicity-1 input-2 irreps together (the
-   spherical-harmonics case: the source is the whole ``x2``), otherwise one input-2 block.
-2. **Contract input 2 with the CG first, for all paths of the group at once**: one 2-D MatMul
-   ``T = x2[Z*mul2, d2] @ Cbig[d2, d1*K]``, where ``Cbig`` stacks every path's CG block (already scaled by
-   its ``path_weight``) side by side and ``K`` counts the output components of all paths.
-3. **One BatchMatMul per group**: ``A = x1[Z, mul1, d1] @ T[Z, d1, mul2*K]`` gives every path's
-   ``sum_ij x_ui y_vj C_ijk`` in one op (``u == v`` groups batch over ``Z*mul``).
-4. **Weights, once per sub-group** of paths that use them alike: elementwise modes (``uvu`` with
-   ``mul2 = 1``, ``uuu``, ``uvuv``, ...) multiply ``A`` by the weights gathered into ``A``'s shape (per-sample:
-   same-shape multiply); mixing modes (``uvw``, ``uuw``, ``u<vw``) with shared weights run one BatchMatMul
-   batched over the output components, ``A^T[K, Z, a] @ W[K, a, w]`` (each a big 2-D product); with
-   per-sample weights one BatchMatMul per path.
-5. **Assemble**: paths into the same output inside a sub-group are added by one 2-D MatMul with a 0/1
-   matrix, pieces are sliced, added across groups and concatenated in e3nn's multiplicity-major layout.
+1. **Split, don't slice.** ``x1``, ``x2``, the flat weights and every per-path result are cut with one
+   ``SplitWithSize`` op each (its gradient is a single concat; a slice per piece would compile slowly and
+   produce one zero-padded full-size gradient per piece).
+2. **Fully connected ``uvw`` paths with ``mul2 = 1`` (FullyConnectedTensorProduct on spherical harmonics) are
+   output-stationary**: the weights meet ``x1`` first, ``y_p = x1^T[Z*d1, mul1] @ W_p[mul1, w]`` (a big 2-D
+   MatMul per path), then each output irrep is **one BatchMatMul** ``T_o[Z, d3, sum d1] @ Y_o[Z, sum d1, w]``
+   whose contraction runs over all its paths at once (so path sums cost nothing), with
+   ``T = x2 @ Cbig`` one 2-D MatMul against the stacked, path-weight-scaled CG blocks of every output.
+3. **All other paths are grouped** by input-1 irrep, multiplicity pattern (``(u, v)`` or ``u == v``) and input-2
+   source (all multiplicity-1 input-2 irreps together, i.e. the whole ``x2``; else one block). Per group:
+   one 2-D MatMul ``T = x2[Z*mul2, d2] @ Cbig[d2, d1*K]`` contracts input 2 with every path's CG block
+   (``K`` = output components of all the group's paths), then **one BatchMatMul** with ``x1``. For
+   ``mul2 = 1`` (NequIP's ``uvu`` convolution) the product is taken *k-major*,
+   ``A^T[Z, K, mul1] = T^T[Z, K, d1] @ x1^T[Z, d1, mul1]``, so that each path is a contiguous block of rows:
+   per-sample ``uvu`` weights are applied to the whole group by **one** row-gather + same-shape multiply,
+   shared mixing weights by one 2-D MatMul per path, and the paths are split apart in one op and transposed
+   to e3nn's multiplicity-major ``[Z, mul_out, d3]``. Other groups use ``A[Z, mul1*mul2, K]`` and apply their
+   weights per path (broadcast multiply, weighted sums, or a MatMul).
+4. **Assemble**: contributions to the same output irrep are added; the output irreps are concatenated once.
 
-The op count is a few per group plus one slice per output piece, so it grows with the number of input-1
-irreps, not with the number of paths; the FLOPs are those of the dense CG contraction restricted to the
-nonzero input-2 rows of each path.
+The heavy ops (MatMul / BatchMatMul) are a fixed few per group or per output irrep, independent of the number
+of paths; per path there remain only a reshape/transpose (and its weight multiply outside the fast cases).
 """
 import mindspore as ms
 import numpy as np
@@ -353,27 +356,15 @@ class TensorProduct(nn.Cell):
             ys = []
             for x1i, mul1, d1, wis, ws in self._os_blocks:
                 xt = ops.transpose(x1s[x1i].reshape(z, mul1, d1), (0, 2, 1))  # [Z, d1, u]
-                wl = []
-                for j in range(len(wis)):
-                    if self.shared_weights:
-                        wl.append(wch[wis[j]].reshape(mul1, ws[j]))
-                    else:
-                        wl.append(wch[wis[j]].reshape(z, mul1, ws[j]))
-                if len(wl) > 1:
-                    if self.shared_weights:
-                        wcat = ops.concat(wl, 1)
-                    else:
-                        wcat = ops.concat(wl, 2)
-                else:
-                    wcat = wl[0]
                 if self.shared_weights:
-                    y = ops.matmul(xt.reshape(z * d1, mul1), wcat).reshape(z, d1, -1)
-                else:
-                    y = ops.bmm(xt, wcat)
-                if len(ws) > 1:
-                    ys.append(self._split(y, ws, 2))  # [Z, d1, w] per path
-                else:
-                    ys.append((y,))
+                    xt = xt.reshape(z * d1, mul1)
+                yb = []
+                for j in range(len(wis)):  # one MatMul per path: [Z*d1, u] @ W_p[u, w]
+                    if self.shared_weights:
+                        yb.append(ops.matmul(xt, wch[wis[j]].reshape(mul1, ws[j])).reshape(z, d1, ws[j]))
+                    else:
+                        yb.append(ops.bmm(xt, wch[wis[j]].reshape(z, mul1, ws[j])))
+                ys.append(yb)
             t_all = ops.matmul(x2, self._os_cg)
             if len(self._os_sizes) > 1:
                 ts = self._split(t_all, self._os_sizes, 1)
