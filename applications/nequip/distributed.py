@@ -175,6 +175,7 @@ class ShardedBatchLoader:
         self.batch_size = loader.batch_size
         self.local_batch_size = -(-loader.batch_size // size)
         self.on_batch = on_batch
+        self._epoch = 0
 
     def __len__(self):
         return len(self.loader)
@@ -220,7 +221,9 @@ class ShardedBatchLoader:
                               num_graphs=self.local_batch_size, dtype=ld.dtype, frame_ids=mine)
 
     def __iter__(self):
-        return self.epoch(0)
+        it = self.epoch(self._epoch)
+        self._epoch += 1
+        return it
 
 
 def _cells():
@@ -265,7 +268,7 @@ def _cells():
             return self.optimizer(self.grad_reducer(grads))
 
     class AllReduceSum(nn.Cell):
-        """Sum of a Tensor over the ranks."""
+        """Sum of a float32 Tensor over the ranks."""
 
         def __init__(self):
             super().__init__()
@@ -274,7 +277,19 @@ def _cells():
         def construct(self, x):
             return self.allreduce(x)
 
-    return GradAllReduceCell, ReducedOptimizer, AllReduceSum
+    class StepReduce(nn.Cell):
+        """``(mean of the scalar loss, sum of the error vector)`` over the ranks: one all-reduce."""
+
+        def __init__(self, size):
+            super().__init__()
+            self.allreduce = ops.AllReduce(ops.ReduceOp.SUM)
+            self.inv_size = ms.Tensor(1.0 / size, ms.float32)
+
+        def construct(self, loss, errors):
+            v = self.allreduce(ops.concat([loss.reshape(1).astype(ms.float32), errors.astype(ms.float32)]))
+            return v[0] * self.inv_size, v[1:]
+
+    return GradAllReduceCell, ReducedOptimizer, AllReduceSum, StepReduce
 
 
 def GradAllReduce(parameters, size):  # pylint: disable=invalid-name
@@ -326,7 +341,7 @@ class DataParallel(SingleProcess):
             comm_init()
         self.rank, self.size = int(get_rank()), int(get_group_size())
         self._ms = ms
-        self._reducer = None
+        self._reducer = self._step_reducer = None
         if timeout_s is None:
             timeout_s = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
         self.timeout_s = float(timeout_s)
@@ -398,12 +413,12 @@ class DataParallel(SingleProcess):
 
     def reduce_step(self, loss, errors):
         """``(mean loss over the ranks, error sums over the ranks)`` of a step: one all-reduce."""
-        ms = self._ms
         self.beat("a train step")
-        v = ms.ops.concat([loss.reshape(1).astype(ms.float32), errors.astype(ms.float32)])
-        v = self._allreduce(v)
+        if self._step_reducer is None:
+            self._step_reducer = _cells()[3](self.size)
+        out = self._step_reducer(loss, errors)
         self.beat("reduced a train step")
-        return v[0] / self.size, v[1:]
+        return out
 
     def from_main(self, *values):
         """Rank 0's values of Python floats, bit for bit, on every rank (a 1-tuple returns its item)."""
