@@ -350,6 +350,17 @@ def test_bad_weight_shape(mode):
         tps(x, y, ms.Tensor(np.ones((3, 4)), ms.float32))
 
 
+def test_bad_dtype(mode):
+    tp = o3.FullyConnectedTensorProduct("2x0e", "0e", "2x0e", dtype=ms.float64)
+    with pytest.raises(ValueError, match=r"2x0e x 1x0e.*dtype Float64, got Float32"):
+        tp(ms.Tensor(np.ones((3, 2)), ms.float32), ms.Tensor(np.ones((3, 1)), ms.float32))
+
+
+def test_output_mask():
+    tp = o3.TensorProduct("2x0e", "0e", "2x0e + 1x1o", [(0, 0, 0, "uvu", True)])
+    np.testing.assert_array_equal(tp.output_mask.asnumpy(), [1, 1, 0, 0, 0])
+
+
 def test_bad_construction():
     with pytest.raises(ValueError, match=r"1x1o x 1x1o -> 1x1e.*unknown connection mode 'uvz'"):
         o3.TensorProduct("1o", "1o", "1e", [(0, 0, 0, "uvz", True)])

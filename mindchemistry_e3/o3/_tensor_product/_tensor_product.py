@@ -158,6 +158,10 @@ class TensorProduct(nn.Cell):
             self.weight = None
         self._pynative = False
         self._setup_constants(plan)
+        live = [any(p for p in parts) for parts in plan.outputs]
+        mask = np.concatenate([np.full(mul * ir.dim, 1.0 if ok else 0.0)
+                               for (mul, ir), ok in zip(self.irreps_out, live)] + [np.zeros(0)])
+        self.output_mask = constant(mask, self.dtype)  # e3nn's output_mask: 1 where some path writes
 
     # ------------------------------------------------------------------------------------------------------
     def _setup_constants(self, plan):
@@ -408,6 +412,9 @@ class TensorProduct(nn.Cell):
         if y.shape[-1] != self._in2_dim:
             raise ValueError(f"{self._name}: input 2 must have last dimension irreps_in2.dim="
                              f"{self._in2_dim}, got shape {y.shape}")
+        if x.dtype != self.dtype or y.dtype != self.dtype:
+            raise ValueError(f"{self._name}: inputs must have the module's dtype {self.dtype}, got {x.dtype} and "
+                             f"{y.dtype} (build the module with dtype=...)")
         lead = _broadcast_shape(x.shape[:-1], y.shape[:-1])
         w = None
         if self.weight_numel > 0:
