@@ -5,7 +5,7 @@ import json
 import numpy as np
 import mindspore as ms
 import pytest
-from mindspore import nn, ops
+from mindspore import nn
 
 from mindchemistry_e3 import o3
 from mindchemistry_e3.o3 import Irreps
@@ -230,7 +230,6 @@ class _ForceLike(nn.Cell):
     def __init__(self, tp):
         super().__init__()
         self.tp = tp
-        self.grad_x = ops.GradOperation()
 
     def energy(self, x1, x2, cot):
         return (self.tp(x1, x2) * cot).sum() + ((self.tp(x1, x2) ** 2) * cot).sum()

@@ -19,9 +19,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def test_plan_module_imports_no_mindspore():
-    code = ("import sys; import mindchemistry_e3.o3._tensor_product._plan as p; "
-            "p.build_plan('2x1o', '1o', '2x0e', [(0, 0, 0, 'uvu', True)]); "
-            "print('mindspore' in sys.modules)")
     env = dict(os.environ, PYTHONPATH=ROOT)
     # import the plan module file directly, bypassing the package __init__ (which loads the Cells)
     code = ("import sys, importlib.util, types\n"
@@ -33,11 +30,6 @@ def test_plan_module_imports_no_mindspore():
             "print('mindspore' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code, ROOT], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
-
-
-def _instr_from_spec(spec):
-    """Instructions (e3nn style) of a fixture case, rebuilt without MindSpore for TensorProduct cases."""
-    return [tuple(x) for x in spec["args"][3]]
 
 
 @pytest.fixture(scope="module")

@@ -194,9 +194,9 @@ class TensorSquare(TensorProduct):
         >>> from mindchemistry_e3.o3 import TensorSquare, Irreps
         >>> ts = TensorSquare("2x1o")
         >>> ts.irreps_out
-        1x0e+3x0e+1x1e+1x2e+3x2e
+        1x0e+2x0e+1x1e+1x2e+2x2e
         >>> ts(Irreps("2x1o").randn(3, -1)).shape
-        (3, 22)
+        (3, 21)
     """
 
     def __init__(self, irreps_in, irreps_out=None, filter_ir_out=None, irrep_normalization=None, **kwargs):
