@@ -10,6 +10,7 @@ from mindspore import nn
 from mindchemistry_e3 import o3
 from mindchemistry_e3.o3 import Irreps
 from mindchemistry_e3.o3._so3_np import wigner_D
+from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product
 
 
 @pytest.fixture
@@ -216,9 +217,12 @@ def test_first_order_grad(mode, shared):
 
     ga, gb, gc = ms.grad(loss, grad_position=(0, 1, 2))(ms.Tensor(x1), ms.Tensor(x2), ms.Tensor(w))
 
-    def lnp(a, b, c):
-        return float(loss(ms.Tensor(a), ms.Tensor(b), ms.Tensor(c)).asnumpy())
+    def lnp(a, b, c):  # the loss through the independent per-path einsum reference (fast, float64)
+        out = naive_tensor_product(tp.irreps_in1, tp.irreps_in2, tp.irreps_out, tp.instructions, a, b, c,
+                                   shared_weights=shared)
+        return float((out * cot).sum())
 
+    assert abs(float(loss(ms.Tensor(x1), ms.Tensor(x2), ms.Tensor(w)).asnumpy()) - lnp(x1, x2, w)) < 1e-10
     np.testing.assert_allclose(ga.asnumpy(), _fd_grad(lambda a: lnp(a, x2, w), x1), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(gb.asnumpy(), _fd_grad(lambda b: lnp(x1, b, w), x2), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(gc.asnumpy(), _fd_grad(lambda c: lnp(x1, x2, c), w), rtol=1e-6, atol=1e-8)
