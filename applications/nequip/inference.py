@@ -48,7 +48,26 @@ class Predictor:
         self.mapper = TypeMapper(stats["species"])
         self.batch_size = int(batch_size)
         self.model = EnergyForceModel(net, compute_stress=False)
-        self.model_stress = EnergyForceModel(net, compute_stress=True)
+        self._model_stress = None
+
+    @property
+    def model_stress(self):
+        """The energy/force/stress wrapper, on its own copy of the network (built on first use).
+
+        A copy, not the same Cells: MindSpore 2.10 can fail to compile a second graph with a different set of
+        gradient inputs on Cells already compiled in another one (see tests/applications/nequip/test_model.py).
+        """
+        if self._model_stress is None:
+            import mindspore as ms
+
+            from applications.nequip.model import EnergyForceModel
+            from applications.nequip.model.build import build_model
+
+            twin, _ = build_model(self.model_cfg, self.stats, self.dtype_name)
+            for (_, a), (_, b) in zip(self.net.parameters_and_names(), twin.parameters_and_names()):
+                b.set_data(ms.Tensor(a.asnumpy(), b.dtype))
+            self._model_stress = EnergyForceModel(twin, compute_stress=True)
+        return self._model_stress
 
     @classmethod
     def from_checkpoint(cls, path, use_ema=True, batch_size=8):

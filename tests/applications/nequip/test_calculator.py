@@ -1,6 +1,6 @@
 """ASE calculator, evaluate and predict: they agree with each other, NVE dynamics conserves energy, and bad
 input (unknown species, non-periodic stress, bad checkpoint) gives clear errors."""
-import os
+import json
 
 import numpy as np
 import pytest
@@ -13,7 +13,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution  # noqa: E4
 from ase.md.verlet import VelocityVerlet  # noqa: E402
 
 from applications.nequip.calculator import NequIPCalculator  # noqa: E402
-from applications.nequip.evaluate import evaluate, main as evaluate_main  # noqa: E402
+from applications.nequip.evaluate import main as evaluate_main  # noqa: E402
 from applications.nequip.inference import Predictor  # noqa: E402
 from applications.nequip.predict import main as predict_main  # noqa: E402
 from tests.applications.nequip.conftest import TINY, needs_model, tiny_frames, write_checkpoint  # noqa: E402
@@ -23,14 +23,15 @@ pytestmark = needs_model
 
 @pytest.fixture(scope="module")
 def predictor(tiny_checkpoint):
-    return Predictor.from_checkpoint(tiny_checkpoint)
+    return Predictor.from_checkpoint(tiny_checkpoint, batch_size=1)
 
 
 def to_atoms(frame):
     return Atoms(numbers=frame.atomic_numbers, positions=frame.pos, cell=frame.cell, pbc=frame.pbc)
 
 
-def test_calculator_agrees_with_predict(tiny_checkpoint, predictor, tmp_path):
+@pytest.mark.slow
+def test_calculator_agrees_with_predict_and_evaluate(tiny_checkpoint, predictor, tmp_path, capsys):
     out = tmp_path / "pred.extxyz"
     assert predict_main(["--checkpoint", tiny_checkpoint, "--data", TINY, "--out", str(out)]) == 0
     images = read(str(out), ":")
@@ -42,24 +43,22 @@ def test_calculator_agrees_with_predict(tiny_checkpoint, predictor, tmp_path):
         np.testing.assert_allclose(atoms.get_potential_energy(), images[k].get_potential_energy(), rtol=1e-6)
         np.testing.assert_allclose(atoms.get_forces(), images[k].get_forces(), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(atoms.get_stress(), images[k].get_stress(), rtol=1e-4, atol=1e-6)
-        assert "ref_energy" in images[k].info and "ref_forces" in images[k].arrays
-    # the CLI's predictions equal the library's, and evaluate's errors are those of the predictions
+    # the file keeps the reference labels next to the predictions ...
     frames = tiny_frames()
-    preds = predictor.predict(frames)
-    e_pred = np.array([p["energy"] for p in preds])
-    e_ref = np.array([f.energy for f in frames])
-    np.testing.assert_allclose([im.get_potential_energy() for im in images], e_pred, rtol=1e-7)
-    res = evaluate(tiny_checkpoint, TINY)
-    np.testing.assert_allclose(res["energy_mae_meV"], 1000 * np.abs(e_pred - e_ref).mean(), rtol=1e-6)
-    f_err = np.concatenate([(p["forces"] - f.forces).ravel() for p, f in zip(preds, frames)])
-    np.testing.assert_allclose(res["force_mae_meV_A"], 1000 * np.abs(f_err).mean(), rtol=1e-6)
-    np.testing.assert_allclose(res["force_rmse_meV_A"], 1000 * np.sqrt((f_err ** 2).mean()), rtol=1e-6)
-
-
-def test_evaluate_cli_prints_the_errors(tiny_checkpoint, capsys):
-    assert evaluate_main(["--checkpoint", tiny_checkpoint, "--data", TINY]) == 0
+    np.testing.assert_allclose([im.info["ref_energy"] for im in images], [f.energy for f in frames])
+    e_err = np.array([im.get_potential_energy() - im.info["ref_energy"] for im in images])
+    f_err = np.concatenate([(im.get_forces() - im.arrays["ref_forces"]).ravel() for im in images])
+    # ... and evaluate reports the errors of exactly these predictions
+    report = tmp_path / "eval.json"
+    assert evaluate_main(["--checkpoint", tiny_checkpoint, "--data", TINY, "--json", str(report)]) == 0
     text = capsys.readouterr().out
     assert "forces (meV/Å)" in text and "energy (meV)" in text and "MAE" in text and "RMSE" in text
+    res = json.loads(report.read_text())
+    np.testing.assert_allclose(res["energy_mae_meV"], 1000 * np.abs(e_err).mean(), rtol=1e-5)
+    np.testing.assert_allclose(res["energy_rmse_meV"], 1000 * np.sqrt((e_err ** 2).mean()), rtol=1e-5)
+    np.testing.assert_allclose(res["force_mae_meV_A"], 1000 * np.abs(f_err).mean(), rtol=1e-5)
+    np.testing.assert_allclose(res["force_rmse_meV_A"], 1000 * np.sqrt((f_err ** 2).mean()), rtol=1e-5)
+    assert res["frames"] == 40 and "stress_mae_meV_A3" in res
 
 
 def test_nve_md_conserves_energy(predictor):
@@ -78,6 +77,7 @@ def test_nve_md_conserves_energy(predictor):
     assert abs(etot[-1] - etot[0]) < 1e-3
 
 
+@pytest.mark.slow
 def test_molecule_has_no_stress_and_unknown_species_is_named(tmp_path):
     rng = np.random.default_rng(0)
     z = np.array([8, 1, 1, 6, 1])
