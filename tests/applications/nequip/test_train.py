@@ -36,6 +36,7 @@ def full_run(tmp_path_factory):
     return out, trainer, summary
 
 
+@pytest.mark.slow
 def test_short_training_lowers_the_loss_and_writes_outputs(full_run):
     out, trainer, summary = full_run
     hist = trainer.history
@@ -60,6 +61,7 @@ def test_short_training_lowers_the_loss_and_writes_outputs(full_run):
     assert not [f for f in os.listdir(run) if f.startswith(".tmp") or f.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(full_run, tmp_path):
     out, reference, _ = full_run
     first = Trainer(tiny_cfg(tmp_path, "split", max_epochs=1))
