@@ -265,11 +265,14 @@ class Linear(nn.Cell):
 
         results = []
         wz = None
+        ws = w
+        if len(self._groups) > 0 and not per_sample:
+            ws = w * self._weight_scale  # shared: scale the (small) flat weight once
         if self._need_gather:
             if per_sample:
                 wz = ops.concat([w * self._weight_scale, ops.zeros((B, 1), w.dtype)], axis=1)
             else:
-                wz = ops.concat([w * self._weight_scale, ops.zeros((1,), w.dtype)], axis=0)
+                wz = ops.concat([ws, ops.zeros((1,), w.dtype)], axis=0)
         blocks = ()
         if len(self._groups) > 0:
             if self.f_in is None:
@@ -282,7 +285,7 @@ class Linear(nn.Cell):
                 if per_sample:
                     W = w[:, offset:offset + K * M].reshape(B, K, M)
                 else:
-                    W = w[offset:offset + K * M].reshape(K, M) * self._path_weights[gi]
+                    W = ws[offset:offset + K * M].reshape(K, M)
             elif per_sample:
                 W = ops.gather(wz, self._weight_index[gi], 1).reshape(B, K, M)
             else:
