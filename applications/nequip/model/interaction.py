@@ -20,12 +20,10 @@ list is symmetric, so this is NequIP's convention.
 import math
 
 import mindspore as ms
-from mindspore import nn, ops, Parameter, ParameterTuple
-from mindspore.common.initializer import Normal, initializer
+from mindspore import nn, ops
 
 from mindchemistry_e3 import o3
 from mindchemistry_e3 import nn as e3nn
-from mindchemistry_e3.math import normalize2mom
 from mindchemistry_e3.util.dtype import constant, check_float_dtype
 
 __all__ = ["InteractionBlock", "ConvLayer", "activation", "tp_path_exists"]
@@ -66,34 +64,6 @@ def tp_path_exists(irreps_in1, irreps_in2, ir_out):
             if ir_out in ir1 * ir2:
                 return True
     return False
-
-
-class _FullyConnectedNet(nn.Cell):
-    """Stand-in for ``mindchemistry_e3.nn.FullyConnectedNet`` until it lands (same maths as e3nn's: no biases,
-    ``x @ W / sqrt(fan_in)``, normalize2mom activation on every layer but the last, ``W ~ N(0, 1)``)."""
-
-    def __init__(self, hs, act, *, dtype=ms.float32):
-        super().__init__()
-        self.hs = tuple(int(h) for h in hs)
-        self.act = normalize2mom(act, dtype=dtype)
-        self.weights = ParameterTuple([Parameter(initializer(Normal(1.0), (a, b), dtype), name=f"layer{i}.weight")
-                                       for i, (a, b) in enumerate(zip(self.hs[:-1], self.hs[1:]))])
-        self.norms = [constant(h ** -0.5, dtype) for h in self.hs[:-1]]
-
-    def construct(self, x):
-        n = len(self.norms)
-        for i in range(n):
-            x = ops.matmul(x, self.weights[i] * self.norms[i])
-            if i < n - 1:
-                x = self.act(x)
-        return x
-
-
-def fully_connected_net(hs, act, dtype=ms.float32):
-    """``mindchemistry_e3.nn.FullyConnectedNet(hs, act)`` (a local stand-in while the library lacks it)."""
-    if hasattr(e3nn, "FullyConnectedNet"):
-        return e3nn.FullyConnectedNet(hs, act, dtype=dtype)
-    return _FullyConnectedNet(hs, act, dtype=dtype)
 
 
 class InteractionBlock(nn.Cell):
@@ -170,8 +140,8 @@ class InteractionBlock(nn.Cell):
         self.tp = o3.TensorProduct(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions,
                                    shared_weights=False, internal_weights=False, dtype=dtype)
         hidden = [int(radial_mlp_neurons)] * int(radial_mlp_layers)
-        self.radial_mlp = fully_connected_net([int(num_basis)] + hidden + [self.tp.weight_numel],
-                                              activation(radial_act), dtype=dtype)
+        self.radial_mlp = e3nn.FullyConnectedNet([int(num_basis)] + hidden + [self.tp.weight_numel],
+                                                 activation(radial_act), dtype=dtype)
         self.linear_2 = o3.Linear(irreps_mid.simplify(), self.irreps_out, dtype=dtype)
         self.self_connection = None
         if self_connection:

@@ -13,7 +13,7 @@ def _library_ready():
     from mindchemistry_e3 import nn as e3nn, o3
 
     return all(hasattr(o3, n) for n in ("Linear", "TensorProduct", "FullyConnectedTensorProduct",
-                                        "SphericalHarmonics")) and hasattr(e3nn, "Gate")
+                                        "SphericalHarmonics")) and all(hasattr(e3nn, n) for n in ("Gate", "FullyConnectedNet"))
 
 
 #: Skip marker for tests that build the NequIP model while library pieces it needs are still missing.
