@@ -42,6 +42,9 @@ Instruction = collections.namedtuple("Instruction", ["i_in", "i_out", "path_shap
 Instruction.__doc__ = """One path of a :class:`Linear`: input block ``i_in`` (``-1`` for a bias) to output block ``i_out``.
 
 ``path_shape`` is ``(mul_in, mul_out)`` (``(dim,)`` for a bias); ``path_weight`` the normalisation factor.
+
+>>> Instruction(0, 1, (4, 2), 0.5).path_shape
+(4, 2)
 """
 
 GroupPlan = collections.namedtuple(
@@ -54,6 +57,10 @@ GroupPlan.__doc__ = """All paths of one irrep, executed as one MatMul.
 ``col`` the block's first column among the group's ``mul_out`` columns. ``weight_index``: ``(K, M)`` indices into the
 scaled flat weight (``f_in * f_out * weight_numel`` entries, then one zero). ``simple``: ``(offset, path_weight)``
 when the block matrix is one instruction's slice of the flat weight (no channels), else ``None``.
+
+>>> g = linear_plan("2x1o", "3x1o").groups[0]
+>>> (g.K, g.M, g.d, g.simple)
+(2, 3, 3, (0, 0.7071067811865476))
 """
 
 PATH_NORMALIZATIONS = ("element", "path")
@@ -73,6 +80,9 @@ class LinearPlan:
         bias_index (ndarray): for each output component (``f_out * dim`` entries), its index in the flat bias,
             or ``f_out * bias_numel`` (an appended zero) where there is no bias.
         output_mask (ndarray): 1 where an output component receives a path or a bias, else 0.
+
+    >>> linear_plan("2x0e", "0e + 1o", biases=True)
+    LinearPlan(2x0e -> 1x0e+1x1o | 2 weights, 1 biases, 1 matmuls)
     """
 
     def __init__(self, irreps_in, irreps_out, f_in, f_out, instructions, weight_numel, bias_numel, groups,
