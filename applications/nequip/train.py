@@ -231,6 +231,9 @@ class Trainer:
             ``last.ckpt`` is an error, so a run is never overwritten by accident.
         run_dir (str, optional): default ``<out_dir>/<run_name>``.
         log (callable, optional): where messages go (default: print, and ``log.txt``).
+        distributed (optional): ``applications.nequip.distributed.DataParallel`` under msrun (shards the batches,
+            averages the gradients in the train step, reduces the metrics; only rank 0 writes files); default
+            ``SingleProcess()``.
 
     Examples:
         >>> from applications.nequip.config import load_config
@@ -239,8 +242,12 @@ class Trainer:
         True
     """
 
-    def __init__(self, cfg, resume=False, run_dir=None, log=None):
+    def __init__(self, cfg, resume=False, run_dir=None, log=None, distributed=None):
         ms = _ms()
+        from applications.nequip.distributed import SingleProcess
+
+        self.distributed = distributed if distributed is not None else SingleProcess()
+        self.distributed.check(cfg)
         from mindspore import nn
 
         from applications.nequip.data import BatchLoader, TypeMapper, build_neighbors
@@ -295,9 +302,9 @@ class Trainer:
             self.stats = fit_statistics(m, self.train_frames, self.mapper)
         self.mapper.check(self.val_frames)
         atom_b, edge_b = _buckets(d)
-        self.train_loader = BatchLoader(self.train_frames, self.mapper, t["batch_size"], shuffle=t["shuffle"],
-                                        seed=cfg["seed"], atom_buckets=atom_b, edge_buckets=edge_b,
-                                        dtype=self.np_dtype)
+        self.train_loader = self.distributed.shard(BatchLoader(
+            self.train_frames, self.mapper, t["batch_size"], shuffle=t["shuffle"], seed=cfg["seed"],
+            atom_buckets=atom_b, edge_buckets=edge_b, dtype=self.np_dtype))
         self.val_loader = (BatchLoader(self.val_frames, self.mapper, t["batch_size"], shuffle=False,
                                        atom_buckets=atom_b, edge_buckets=edge_b, dtype=self.np_dtype)
                            if self.val_frames else None)
@@ -321,7 +328,7 @@ class Trainer:
             self.optimizer = nn.Adam(params, learning_rate=t["learning_rate"], beta1=t["beta1"], beta2=t["beta2"],
                                      eps=t["eps"], use_amsgrad=bool(t["amsgrad"]))
         self.use_ema = bool(t["ema_decay"])
-        self.step = TrainStep(self.loss, self.optimizer, ema=self.use_ema)
+        self.step = TrainStep(self.loss, self.distributed.wrap_optimizer(self.optimizer), ema=self.use_ema)
         # a second copy of the model holds the weights that are evaluated (the EMA ones)
         self.eval_net, self.eval_model = build_model(m, self.stats, self.dtype_name, compute_stress=self.has_stress)
         self._net_names = [name for name, _ in self.net.parameters_and_names()]
@@ -352,6 +359,8 @@ class Trainer:
             self._log(line)
         else:
             print(line, flush=True)
+        if not self.distributed.is_main:
+            return
         with open(self._log_file, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 
@@ -412,7 +421,9 @@ class Trainer:
         self.optimizer.learning_rate.set_data(ms.Tensor(lr, self.optimizer.learning_rate.dtype))
 
     def save(self, path):
-        """Write a checkpoint (atomically)."""
+        """Write a checkpoint (atomically; rank 0 only)."""
+        if not self.distributed.is_main:
+            return
         save_checkpoint(path, self.state_arrays(), self.meta())
 
     def load_eval_weights(self, arrays=None, use_ema=None):
@@ -443,7 +454,7 @@ class Trainer:
             inputs = batch_inputs(batch, self.dtype)
             decay = ms.Tensor(self.ema_decay(), self.dtype)
             t0 = time.perf_counter()
-            loss, errors = self.step(*inputs, decay)
+            loss, errors = self.distributed.reduce_step(*self.step(*inputs, decay))
             loss = float(loss.asnumpy())
             dt = time.perf_counter() - t0
             key = "x".join(map(str, batch.bucket))
@@ -492,6 +503,7 @@ class Trainer:
             else:
                 val = {"loss": train_loss, "e_mae": tr["e_mae"], "e_rmse": tr["e_rmse"], "e_pa_mae": tr["e_pa_mae"],
                        "f_mae": tr["f_mae"], "f_rmse": tr["f_rmse"], "s_mae": tr["s_mae"]}
+            val["loss"] = self.distributed.from_main(val["loss"])   # every rank takes the same decisions
             lr_used = self.scheduler.lr
             new_lr = self.scheduler.step(val["loss"])
             if new_lr != lr_used:
@@ -501,7 +513,7 @@ class Trainer:
             improved = val["loss"] < self.best_val
             if improved:
                 self.best_val, self.best_epoch = float(val["loss"]), self.epoch
-            self.elapsed = time.perf_counter() - run_t0
+            self.elapsed = self.distributed.from_main(time.perf_counter() - run_t0)
             row = {"epoch": self.epoch, "lr": lr_used, "wall_s": round(self.elapsed, 3), "train_loss": train_loss,
                    "train_e_mae_meV": tr["e_mae"] * MEV, "train_e_per_atom_mae_meV": tr["e_pa_mae"] * MEV,
                    "train_f_mae_meV_A": tr["f_mae"] * MEV, "train_f_rmse_meV_A": tr["f_rmse"] * MEV,
@@ -531,6 +543,8 @@ class Trainer:
 
     def finish(self):
         """Final evaluation of the best checkpoint (validation and ``data.test_file``), plots, timing."""
+        if not self.distributed.is_main:
+            return {"epochs": self.epoch, "rank": self.distributed.rank, "run_dir": self.run_dir}
         self.write_csv()
         self.plot_curves()
         timing = self.timing_summary()
@@ -577,7 +591,9 @@ class Trainer:
 
     # ---------------------------------------------------------------- outputs
     def write_csv(self):
-        """Rewrite ``metrics.csv`` from the history (atomic)."""
+        """Rewrite ``metrics.csv`` from the history (atomic; rank 0 only)."""
+        if not self.distributed.is_main:
+            return
         path = os.path.join(self.run_dir, "metrics.csv")
         tmp = path + ".tmp"
         with open(tmp, "w", newline="", encoding="utf-8") as fh:
@@ -589,7 +605,7 @@ class Trainer:
 
     def plot_curves(self):
         """``loss_curves.png``: losses and force / energy MAE per epoch."""
-        if not self.history:
+        if not self.history or not self.distributed.is_main:
             return
         import matplotlib
 
@@ -682,12 +698,15 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="CPU kernel threads (default: MindSpore's)")
     args = parser.parse_args(argv)
     os.environ.setdefault("GLOG_v", "3")
+    from applications.nequip.distributed import from_environment
+
+    distributed = from_environment()   # data parallel under msrun (see applications/nequip/distributed.py)
     try:
         cfg = load_config(args.config, _parse_set(args.set))
         ms = _ms()
         if args.threads:
             ms.device_context.cpu.op_tuning.threads_num(args.threads)
-        summary = Trainer(cfg, resume=args.resume).train()
+        summary = Trainer(cfg, resume=args.resume, distributed=distributed).train()
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
