@@ -22,7 +22,7 @@ setup(
         # regenerating the shipped aspirin GFN2-xTB dataset (applications/nequip/tools/make_aspirin_xtb.py)
         "nequip-data": NEQUIP + ["tblite>=0.4", "rdkit"],
         # everything the test suite touches, the NequIP application included
-        "test": ["pytest>=7"] + NEQUIP,
+        "test": ["pytest>=7", "pytest-xdist>=3"] + NEQUIP,
     },
     license="Apache-2.0",
 )

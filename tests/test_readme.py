@@ -20,7 +20,7 @@ def test_tour_runs_and_is_equivariant(name, capsys):
     namespace = {}
     exec(compile(blocks[0], name, "exec"), namespace)  # noqa: S102 - our own README
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "52 2 16x0e+8x1o+4x2e"
+    assert out[0] == "60 2 16x0e+8x1o+4x2e"
     assert namespace["sh"].shape == (10, 9)
     assert float(out[1]) < 1e-5
     lhs, sh, D = (namespace[k].asnumpy() for k in ("lhs", "sh", "D"))
