@@ -133,16 +133,18 @@ class SphericalHarmonics(nn.Cell):
         # (0, index into low) or (1, index into the recursion results: l - 4)
         self._pieces = tuple((0, p[1]) if p[0] == "low" else (1, p[1] - 4) for p in low.pieces)
         self.eps2 = constant(np.array(_EPS2), dtype)  # 0-d: a broadcasting ``maximum`` is slow on CPU
+        # the MatMul primitive: its backward is ~3x faster than ops.matmul's on CPU (no explicit transposes)
+        self.matmul = ops.MatMul()
 
     def _features(self, v):
         if self._affine:
-            z = ops.bias_add(ops.matmul(v, self.lift), self.lift_bias)
+            z = ops.bias_add(self.matmul(v, self.lift), self.lift_bias)
             if self._power == 3:
                 return z * z * z
             return z * z
         if not self._has_lift:
             return v
-        lin = ops.matmul(v, self.lift)
+        lin = self.matmul(v, self.lift)
         sq = lin * lin
         if self._power == 3:
             return ops.concat([lin, sq, sq * lin], -1)
@@ -165,15 +167,15 @@ class SphericalHarmonics(nn.Cell):
         feats = self._features(v)
         lows = []
         for mat, bias, has_bias in zip(self.low_mats, self.low_bias, self._low_has_bias):
-            out = ops.matmul(feats, mat)
+            out = self.matmul(feats, mat)
             if has_bias:
                 out = ops.bias_add(out, bias)
             lows.append(out)
         highs = []
         if self._has_seed:
-            y = ops.matmul(feats, self.seed_mat)
+            y = self.matmul(feats, self.seed_mat)
             for rep, tile, m in self.steps:
-                y = ops.matmul(ops.matmul(y, rep) * ops.matmul(v, tile), m)
+                y = self.matmul(self.matmul(y, rep) * self.matmul(v, tile), m)
                 highs.append(y)
         pieces = []
         for kind, i in self._pieces:
