@@ -18,7 +18,27 @@ import numpy as np
 _PARITY_NAMES = {1: "e", -1: "o"}
 
 
-class Irrep(tuple):
+class _FromAngles:
+    """``D_from_quaternion / D_from_matrix / D_from_axis_angle``, all through the class's ``D_from_angles``."""
+
+    def D_from_quaternion(self, q, k=None):
+        """Matrix of the representation from quaternions ``(..., 4)``, see ``D_from_angles``."""
+        from . import _rotation
+
+        return self.D_from_angles(*_rotation.quaternion_to_angles(q), k)
+
+    def D_from_matrix(self, R):
+        """Matrix of the representation from (improper) rotation matrices ``(..., 3, 3)``."""
+        return self.D_from_angles(*_matrix_angles_and_k(R))
+
+    def D_from_axis_angle(self, axis, angle):
+        """Matrix of the representation from an axis ``(..., 3)`` and an angle ``(...)``."""
+        from . import _rotation
+
+        return self.D_from_angles(*_rotation.axis_angle_to_angles(axis, angle))
+
+
+class Irrep(_FromAngles, tuple):
     r"""An irreducible representation of O(3): degree ``l >= 0`` and parity ``p = +1`` (even) or ``-1`` (odd).
 
     Built from ``(l, p)``, a string ``"2o"`` (``"ly"`` means parity :math:`(-1)^l`), a ``(l, p)`` tuple or an
@@ -126,21 +146,6 @@ class Irrep(tuple):
         sign = 1 - 2 * ops.remainder(k, 2)  # (-1)^k for integer-valued k
         return d * sign[..., None, None]
 
-    def D_from_quaternion(self, q, k=None):
-        """Matrix of the representation from quaternions ``(..., 4)``, see :meth:`D_from_angles`."""
-        from . import _rotation
-
-        return self.D_from_angles(*_rotation.quaternion_to_angles(q), k)
-
-    def D_from_matrix(self, R):
-        """Matrix of the representation from (improper) rotation matrices ``(..., 3, 3)``."""
-        return self.D_from_angles(*_matrix_angles_and_k(R))
-
-    def D_from_axis_angle(self, axis, angle):
-        """Matrix of the representation from an axis ``(..., 3)`` and an angle ``(...)``."""
-        from . import _rotation
-
-        return self.D_from_angles(*_rotation.axis_angle_to_angles(axis, angle))
 
 
 class _MulIr(tuple):
@@ -193,7 +198,7 @@ def _parse_string(irreps):
     return out
 
 
-class Irreps(tuple):
+class Irreps(_FromAngles, tuple):
     r"""A direct sum of irreps with multiplicities, e.g. ``Irreps("16x0e + 8x1o")``: a tuple of ``(mul, ir)``.
 
     Built from a string, an :class:`Irrep`, ``None`` (empty) or a list of strings / Irreps / ``(mul, ir)``
@@ -423,21 +428,6 @@ class Irreps(tuple):
             blocks.extend([d] * mul)
         return _direct_sum(blocks, _broadcast(alpha, beta, gamma)[0])
 
-    def D_from_quaternion(self, q, k=None):
-        """Matrix of the representation from quaternions ``(..., 4)``."""
-        from . import _rotation
-
-        return self.D_from_angles(*_rotation.quaternion_to_angles(q), k)
-
-    def D_from_matrix(self, R):
-        """Matrix of the representation from (improper) rotation matrices ``(..., 3, 3)``."""
-        return self.D_from_angles(*_matrix_angles_and_k(R))
-
-    def D_from_axis_angle(self, axis, angle):
-        """Matrix of the representation from an axis ``(..., 3)`` and an angle ``(...)``."""
-        from . import _rotation
-
-        return self.D_from_angles(*_rotation.axis_angle_to_angles(axis, angle))
 
 
 class _MulSlicer:
