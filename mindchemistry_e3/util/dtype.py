@@ -8,7 +8,7 @@ Tensor is rounded to float32 by MindSpore 2.10).
 >>> to_numpy_dtype(ms.float64)
 <class 'numpy.float64'>
 >>> constant(np.eye(2), ms.float32).dtype
-Float32
+mindspore.float32
 """
 import numpy as np
 import mindspore as ms
