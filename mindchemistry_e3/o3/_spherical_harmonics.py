@@ -135,6 +135,7 @@ class SphericalHarmonics(nn.Cell):
         self.eps2 = constant(np.array(_EPS2), dtype)  # 0-d: a broadcasting ``maximum`` is slow on CPU
         # the MatMul primitive: its backward is ~3x faster than ops.matmul's on CPU (no explicit transposes)
         self.matmul = ops.MatMul()
+        self.ones31 = constant(np.ones((3, 1)), dtype)
 
     def _features(self, v):
         if self._affine:
@@ -159,11 +160,12 @@ class SphericalHarmonics(nn.Cell):
         flat = len(lead) == 1
         v = x if flat else x.reshape(-1, 3)
         if self.normalize:
-            r2 = (v * v).sum(-1, keepdims=True)
-            # e3nn's |x| clamped at 1e-12, except at exactly x = 0 where 1 is used: same value (u = 0), but
-            # du/dx = I instead of 1e12 I there, so rounding residues of the polynomial are not amplified
-            denom = ops.where(r2 > 0, ops.sqrt(ops.maximum(r2, self.eps2)), ops.ones_like(r2))
-            v = v / denom
+            r2 = self.matmul(v * v, self.ones31)  # a matmul: cheaper backward than sum's Tile on CPU
+            # e3nn's 1/|x| with |x| clamped at 1e-12, except at exactly x = 0 where 1 is used: same value
+            # (u = 0), but du/dx = I instead of 1e12 I there, so rounding residues of the polynomial are not
+            # amplified; a product with rsqrt instead of a division (Div's backward is the costlier)
+            inv = ops.where(r2 > 0, ops.rsqrt(ops.maximum(r2, self.eps2)), ops.ones_like(r2))
+            v = v * inv
         feats = self._features(v)
         lows = []
         for mat, bias, has_bias in zip(self.low_mats, self.low_bias, self._low_has_bias):
