@@ -32,6 +32,7 @@ import numpy as np
 
 from applications.nequip.checkpoint import load_checkpoint, save_checkpoint
 from applications.nequip.config import load_config
+from applications.nequip.data.split import count_or_fraction
 
 __all__ = ["Trainer", "batch_inputs", "main", "Progress", "ReduceLROnPlateau"]
 
@@ -139,16 +140,6 @@ class ReduceLROnPlateau:
         self.lr = float(state["lr"])
         self.best = math.inf if state["best"] is None else float(state["best"])
         self.num_bad = int(state["num_bad"])
-
-
-def _count(x, n, name):
-    if x is None:
-        return None
-    if isinstance(x, float) and 0 < x < 1:
-        return int(round(x * n))
-    if isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 0:
-        return int(x)
-    raise ValueError(f"config: data.{name} must be a count >= 0 or a fraction in (0, 1), got {x!r}")
 
 
 def read_frames(path, data_cfg):
@@ -283,8 +274,8 @@ class Trainer:
         # data
         t0 = time.perf_counter()
         frames = read_frames(d["train_file"], d)
-        n_val = _count(d["n_val"], len(frames), "n_val") or 0
-        n_train = _count(d["n_train"], len(frames), "n_train")
+        n_val = count_or_fraction(d["n_val"], len(frames), "config: data.n_val") or 0
+        n_train = count_or_fraction(d["n_train"], len(frames), "config: data.n_train")
         if n_train is None:
             n_train = len(frames) - n_val
         if n_train < 1:

@@ -24,6 +24,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..o3._irreps import Irreps
+from ..o3._tensor_product._sub import align_multiplicities
 from ..util.dtype import check_float_dtype
 from ._activation import Activation
 from ._extract import extract_plan
@@ -53,18 +54,7 @@ def elementwise_gated_irreps(irreps_gated, irreps_gates):
     >>> elementwise_gated_irreps(Irreps("2x1e + 2o"), Irreps("0e + 2x0o"))
     1x1e+1x1o+1x2e
     """
-    in1 = [tuple(m) for m in Irreps(irreps_gated).simplify()]
-    in2 = [tuple(m) for m in Irreps(irreps_gates).simplify()]
-    i = 0
-    while i < len(in1):
-        (mul_1, ir_1), (mul_2, ir_2) = in1[i], in2[i]
-        if mul_1 < mul_2:
-            in2[i] = (mul_1, ir_2)
-            in2.insert(i + 1, (mul_2 - mul_1, ir_2))
-        if mul_2 < mul_1:
-            in1[i] = (mul_2, ir_1)
-            in1.insert(i + 1, (mul_1 - mul_2, ir_1))
-        i += 1
+    in1, in2 = align_multiplicities(Irreps(irreps_gated).simplify(), Irreps(irreps_gates).simplify())
     return Irreps([(mul, (ir_1.l, ir_1.p * ir_2.p)) for (mul, ir_1), (_, ir_2) in zip(in1, in2)])
 
 

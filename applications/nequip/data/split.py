@@ -2,14 +2,15 @@
 import numpy as np
 
 
-def _count(x, n, name):
+def count_or_fraction(x, n, what):
+    """``x`` frames out of ``n``: a count ``>= 0`` or a fraction in (0, 1) (None stays None); ``what`` names it."""
     if x is None:
         return None
     if isinstance(x, float) and 0 < x < 1:
         return int(round(x * n))
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 0:
         return int(x)
-    raise ValueError(f"split: {name} must be a count >= 0 or a fraction in (0, 1), got {x!r}")
+    raise ValueError(f"{what} must be a count >= 0 or a fraction in (0, 1), got {x!r}")
 
 
 def train_val_test_split(num_frames, n_train, n_val, n_test=None, seed=0):
@@ -30,8 +31,9 @@ def train_val_test_split(num_frames, n_train, n_val, n_test=None, seed=0):
         (6, 2, 2, 10)
     """
     num_frames = int(num_frames)
-    n_train, n_val = _count(n_train, num_frames, "n_train"), _count(n_val, num_frames, "n_val")
-    n_test = _count(n_test, num_frames, "n_test")
+    n_train = count_or_fraction(n_train, num_frames, "split: n_train")
+    n_val = count_or_fraction(n_val, num_frames, "split: n_val")
+    n_test = count_or_fraction(n_test, num_frames, "split: n_test")
     if n_test is None:
         n_test = num_frames - n_train - n_val
     if n_train + n_val + n_test > num_frames or n_test < 0:

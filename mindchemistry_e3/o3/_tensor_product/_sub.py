@@ -59,6 +59,27 @@ class FullyConnectedTensorProduct(TensorProduct):
                          path_normalization=path_normalization, **kwargs)
 
 
+def align_multiplicities(irreps_in1, irreps_in2):
+    """Split the ``(mul, ir)`` blocks of two irreps with equal ``num_irreps`` so that block ``i`` of both has
+    the same multiplicity (the pairing of an elementwise product); returns two lists of ``(mul, ir)``.
+
+    >>> align_multiplicities(Irreps("2x1e + 2o"), Irreps("0e + 2x0o"))
+    ([(1, 1e), (1, 1e), (1, 2o)], [(1, 0e), (1, 0o), (1, 0o)])
+    """
+    in1, in2 = [tuple(m) for m in irreps_in1], [tuple(m) for m in irreps_in2]
+    i = 0
+    while i < len(in1):
+        (mul_1, ir_1), (mul_2, ir_2) = in1[i], in2[i]
+        if mul_1 < mul_2:
+            in2[i] = (mul_1, ir_2)
+            in2.insert(i + 1, (mul_2 - mul_1, ir_2))
+        if mul_2 < mul_1:
+            in1[i] = (mul_2, ir_1)
+            in1.insert(i + 1, (mul_1 - mul_2, ir_1))
+        i += 1
+    return in1, in2
+
+
 class ElementwiseTensorProduct(TensorProduct):
     r"""Elementwise tensor product :math:`z_u = x_u \otimes y_u` (no weights).
 
@@ -93,17 +114,7 @@ class ElementwiseTensorProduct(TensorProduct):
         if irreps_in1.num_irreps != irreps_in2.num_irreps:
             raise ValueError(f"ElementwiseTensorProduct: {irreps_in1} and {irreps_in2} must have the same number of "
                              f"irreps ({irreps_in1.num_irreps} != {irreps_in2.num_irreps})")
-        in1, in2 = list(irreps_in1), list(irreps_in2)
-        i = 0
-        while i < len(in1):
-            (mul_1, ir_1), (mul_2, ir_2) = in1[i], in2[i]
-            if mul_1 < mul_2:
-                in2[i] = (mul_1, ir_2)
-                in2.insert(i + 1, (mul_2 - mul_1, ir_2))
-            if mul_2 < mul_1:
-                in1[i] = (mul_2, ir_1)
-                in1.insert(i + 1, (mul_1 - mul_2, ir_1))
-            i += 1
+        in1, in2 = align_multiplicities(irreps_in1, irreps_in2)
         out, instr = [], []
         for i, ((mul, ir_1), (_, ir_2)) in enumerate(zip(in1, in2)):
             for ir in ir_1 * ir_2:
