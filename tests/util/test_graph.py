@@ -1,4 +1,5 @@
-"""Tests for mindchemistry_e3.util.graph: radius_graph (vs brute force and ASE) and scatter (values, grads)."""
+"""Tests for mindchemistry_e3.util.graph: radius_graph (vs brute force and ASE), scatter, gather_rows and
+segment_sum (values, first- and second-order gradients against finite differences)."""
 import itertools
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 import mindspore as ms
 from mindspore import nn, ops
 
-from mindchemistry_e3.util.graph import radius_graph, scatter
+from mindchemistry_e3.util.graph import gather_rows, radius_graph, scatter, segment_sum
 
 
 def brute_force(pos, r_max, cell=None, pbc=(False, False, False), self_interaction=False, n_img=4):
@@ -142,13 +143,18 @@ def test_scatter_values(mode):
 class _Energy(nn.Cell):
     """E(x, w) = sum_i (scatter_{edges -> i} sin(w * (x[dst] - x[src])))^2: a toy energy on a graph."""
 
-    def __init__(self, src, dst, n, reduce):
+    def __init__(self, src, dst, n, reduce, ours=False):
         super().__init__()
-        self.src, self.dst, self.n, self.reduce = src, dst, n, reduce
+        self.src, self.dst, self.n, self.reduce, self.ours = src, dst, n, reduce, ours
 
     def construct(self, x, w):
-        msg = ops.sin(w * (ops.gather(x, self.dst, 0) - ops.gather(x, self.src, 0)))
-        agg = scatter(msg, self.dst, self.n, reduce=self.reduce)
+        if self.ours:  # our gather and a second scatter back onto the edges (both custom gradients, twice)
+            msg = ops.sin(w * (gather_rows(x, self.dst) - gather_rows(x, self.src)))
+            agg = scatter(msg, self.dst, self.n, reduce=self.reduce)
+            agg = agg + segment_sum(gather_rows(ops.cos(agg), self.src) * msg, self.dst, self.n)
+        else:
+            msg = ops.sin(w * (ops.gather(x, self.dst, 0) - ops.gather(x, self.src, 0)))
+            agg = scatter(msg, self.dst, self.n, reduce=self.reduce)
         return (agg * agg).sum()
 
 
@@ -164,12 +170,13 @@ class _ForceLoss(nn.Cell):
         return (self.grad_x(self.energy)(x, w) * c).sum()
 
 
+@pytest.mark.parametrize("ours", [False, True])
 @pytest.mark.parametrize("reduce", ["sum", "mean"])
-def test_first_order_grad(mode, reduce):
+def test_first_order_grad(mode, reduce, ours):
     rng = np.random.default_rng(5)
     x, w = rng.normal(size=(5, 3)), rng.normal(size=(3,))
     src, dst = np.array([0, 1, 2, 3, 4, 0, 2]), np.array([1, 0, 3, 2, 0, 4, 1])
-    net = _Energy(ms.Tensor(src, ms.int32), ms.Tensor(dst, ms.int32), 5, reduce)
+    net = _Energy(ms.Tensor(src, ms.int32), ms.Tensor(dst, ms.int32), 5, reduce, ours)
     g = ms.grad(net, grad_position=0)(ms.Tensor(x), ms.Tensor(w)).asnumpy()
     eps, fd = 1e-6, np.zeros_like(x)
     for k in np.ndindex(*x.shape):
@@ -180,12 +187,13 @@ def test_first_order_grad(mode, reduce):
     np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-8)
 
 
+@pytest.mark.parametrize("ours", [False, True])
 @pytest.mark.parametrize("reduce", ["sum", "mean"])
-def test_second_order_grad(graph_mode, reduce):
+def test_second_order_grad(graph_mode, reduce, ours):
     rng = np.random.default_rng(6)
     x, w, c = rng.normal(size=(5, 3)), rng.normal(size=(3,)), rng.normal(size=(5, 3))
     src, dst = np.array([0, 1, 2, 3, 4, 0, 2]), np.array([1, 0, 3, 2, 0, 4, 1])
-    loss = _ForceLoss(_Energy(ms.Tensor(src, ms.int32), ms.Tensor(dst, ms.int32), 5, reduce))
+    loss = _ForceLoss(_Energy(ms.Tensor(src, ms.int32), ms.Tensor(dst, ms.int32), 5, reduce, ours))
     gx, gw = ms.grad(loss, grad_position=(0, 1))(ms.Tensor(x), ms.Tensor(w), ms.Tensor(c))
 
     def f(xx, ww):
@@ -200,6 +208,20 @@ def test_second_order_grad(graph_mode, reduce):
         fd_x[k] = (f(x + d, w) - f(x - d, w)) / (2 * eps)
     np.testing.assert_allclose(gw.asnumpy(), fd_w, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(gx.asnumpy(), fd_x, rtol=1e-6, atol=1e-8)
+
+
+def test_gather_rows_and_segment_sum_values(mode):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(4, 2, 3))
+    idx = np.array([3, 0, 0, 2, 3, 1, 3])
+
+    class Net(nn.Cell):
+        def construct(self, a, i):
+            return gather_rows(a, i), segment_sum(gather_rows(a, i), i, 4)
+
+    g, s = Net()(ms.Tensor(x), ms.Tensor(idx, ms.int32))
+    np.testing.assert_array_equal(g.asnumpy(), x[idx])
+    np.testing.assert_allclose(s.asnumpy(), x * np.bincount(idx, minlength=4).reshape(4, 1, 1), rtol=1e-14)
 
 
 def test_scatter_bad_input():

@@ -17,6 +17,8 @@ Inputs follow :data:`MODEL_INPUTS` (all static shapes, padded; the fields of
 import mindspore as ms
 from mindspore import nn, ops
 
+from mindchemistry_e3.util.graph import gather_rows
+
 __all__ = ["EnergyForceModel", "MODEL_INPUTS"]
 
 #: Names and order of the Tensor inputs of :class:`EnergyForceModel`.
@@ -35,9 +37,9 @@ class _StrainedEnergy(nn.Cell):
 
     def construct(self, pos, strain, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec, edge_mask,
                   graph_mask):
-        vec = ops.gather(pos, edge_dst, 0) - ops.gather(pos, edge_src, 0) + edge_shift_vec
+        vec = gather_rows(pos, edge_dst) - gather_rows(pos, edge_src) + edge_shift_vec
         if self.compute_stress:
-            eps = ops.gather(strain, ops.gather(batch, edge_src, 0), 0)            # [E, 3, 3]
+            eps = gather_rows(strain, ops.gather(batch, edge_src, 0))              # [E, 3, 3]
             vec = vec + self.bmm(vec.reshape((-1, 1, 3)), eps).reshape((-1, 3))
         return self.model(vec, atom_types, edge_src, edge_dst, edge_mask, atom_mask, batch, graph_mask)
 

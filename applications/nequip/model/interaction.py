@@ -25,6 +25,7 @@ from mindspore import nn, ops
 from mindchemistry_e3 import o3
 from mindchemistry_e3 import nn as e3nn
 from mindchemistry_e3.util.dtype import constant, check_float_dtype
+from mindchemistry_e3.util.graph import gather_rows, segment_sum
 
 __all__ = ["InteractionBlock", "ConvLayer", "activation", "tp_path_exists"]
 
@@ -157,8 +158,8 @@ class InteractionBlock(nn.Cell):
         num_nodes = x.shape[0]
         weight = self.radial_mlp(edge_embedding)
         h = self.linear_1(x)
-        messages = self.tp(ops.gather(h, edge_src, 0), edge_attr, weight)
-        h = ops.unsorted_segment_sum(messages, edge_dst, num_nodes) * self.inv_sqrt_neighbors
+        messages = self.tp(gather_rows(h, edge_src), edge_attr, weight)
+        h = segment_sum(messages, edge_dst, num_nodes) * self.inv_sqrt_neighbors
         h = self.linear_2(h)
         if self.self_connection is not None:
             h = h + self.self_connection(x, node_attr)

@@ -23,6 +23,7 @@ from mindspore import nn, ops, Parameter
 
 from mindchemistry_e3 import o3
 from mindchemistry_e3.util.dtype import constant, check_float_dtype
+from mindchemistry_e3.util.graph import gather_rows, segment_sum
 
 from .embedding import SpeciesEmbedding
 from .interaction import ConvLayer
@@ -159,10 +160,10 @@ class NequIP(nn.Cell):
         for layer in self.layers:
             x = layer(x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst)
         eps = self.output(self.output_hidden(x)).reshape((-1,))
-        scale = ops.gather(self.per_species_scale, node_type, 0)
-        shift = ops.gather(self.per_species_shift, node_type, 0)
+        scale = gather_rows(self.per_species_scale, node_type)
+        shift = gather_rows(self.per_species_shift, node_type)
         return (scale * eps + shift) * atom_mask.reshape((-1,))
 
     def construct(self, edge_vec, node_type, edge_src, edge_dst, edge_mask, atom_mask, batch, graph_mask):
         atomic = self.atomic_energies(edge_vec, node_type, edge_src, edge_dst, edge_mask, atom_mask)
-        return ops.unsorted_segment_sum(atomic, batch, graph_mask.shape[0])
+        return segment_sum(atomic, batch, graph_mask.shape[0])
