@@ -67,12 +67,14 @@ DEFAULTS = {
         "energy_weight": 1.0,      # on the squared per-atom energy error
         "force_weight": 1.0,       # on the squared force-component error
         "stress_weight": 0.0,      # on the squared stress-component error (periodic data with stress only)
-        "lr_factor": 0.5,          # ReduceLROnPlateau on the validation loss
+        "lr_scheduler": "plateau",  # "plateau" (ReduceLROnPlateau on the validation loss) or "cosine"
+                                    # (cosine decay to min_lr over max_epochs)
+        "lr_factor": 0.5,          # ReduceLROnPlateau
         "lr_patience": 25,
         "lr_threshold": 1e-4,      # relative improvement that counts
         "min_lr": 1e-6,
         "early_stopping_patience": 50,  # epochs without validation improvement
-        "early_stopping_min_lr": 1e-5,  # stop when the learning rate falls below this
+        "early_stopping_min_lr": 1e-5,  # plateau: stop when the learning rate falls below this
         "max_time_s": None,        # stop after this wall time (checked after each epoch)
         "shuffle": True,
         "plot_every": 10,          # epochs between plot refreshes (and always at the end)
@@ -146,6 +148,8 @@ def _check(cfg):
         raise ValueError(f"config: training.learning_rate must be > 0, got {t['learning_rate']}")
     if t["energy_weight"] == 0 and t["force_weight"] == 0 and t["stress_weight"] == 0:
         raise ValueError("config: all loss weights (energy_weight, force_weight, stress_weight) are zero")
+    if t["lr_scheduler"] not in ("plateau", "cosine"):
+        raise ValueError(f"config: training.lr_scheduler must be 'plateau' or 'cosine', got {t['lr_scheduler']!r}")
     ema = t["ema_decay"]
     if ema is not None and not (isinstance(ema, (int, float)) and 0 <= ema < 1):
         raise ValueError(f"config: training.ema_decay must be in [0, 1) or null, got {ema!r}")

@@ -34,7 +34,7 @@ from applications.nequip.checkpoint import load_checkpoint, save_checkpoint
 from applications.nequip.config import load_config
 from applications.nequip.data.split import count_or_fraction
 
-__all__ = ["Trainer", "batch_inputs", "main", "Progress", "ReduceLROnPlateau"]
+__all__ = ["Trainer", "batch_inputs", "main", "Progress", "ReduceLROnPlateau", "CosineAnnealing"]
 
 MEV = 1000.0
 CSV_COLUMNS = ("epoch", "lr", "wall_s", "train_loss", "train_e_mae_meV", "train_e_per_atom_mae_meV",
@@ -140,6 +140,44 @@ class ReduceLROnPlateau:
         self.lr = float(state["lr"])
         self.best = math.inf if state["best"] is None else float(state["best"])
         self.num_bad = int(state["num_bad"])
+
+
+class CosineAnnealing:
+    """Cosine decay of the learning rate from ``lr`` to ``min_lr`` over ``num_epochs`` epochs (PyTorch's
+    ``CosineAnnealingLR`` with ``T_max = num_epochs``, stepped once per epoch; ``step`` ignores its argument).
+
+    >>> s = CosineAnnealing(1.0, num_epochs=4, min_lr=0.0)
+    >>> [round(s.step(None), 3) for _ in range(4)]
+    [0.854, 0.5, 0.146, 0.0]
+    """
+
+    def __init__(self, lr, num_epochs, min_lr=0.0):
+        self.lr0, self.num_epochs, self.min_lr = float(lr), int(num_epochs), float(min_lr)
+        self.epoch = 0
+        self.lr = self.lr0
+
+    def step(self, value=None):
+        """Advance one epoch; returns the learning rate of the next one."""
+        del value
+        self.epoch += 1
+        frac = min(self.epoch, self.num_epochs) / self.num_epochs
+        self.lr = self.min_lr + 0.5 * (self.lr0 - self.min_lr) * (1.0 + math.cos(math.pi * frac))
+        return self.lr
+
+    def state(self):
+        """JSON-serialisable state."""
+        return {"lr": self.lr, "epoch": self.epoch}
+
+    def load(self, state):
+        """Restore :meth:`state`."""
+        self.lr, self.epoch = float(state["lr"]), int(state["epoch"])
+
+
+def make_scheduler(t):
+    """The learning-rate scheduler named by ``training.lr_scheduler`` (``plateau`` or ``cosine``)."""
+    if t["lr_scheduler"] == "cosine":
+        return CosineAnnealing(t["learning_rate"], t["max_epochs"], t["min_lr"])
+    return ReduceLROnPlateau(t["learning_rate"], t["lr_factor"], t["lr_patience"], t["lr_threshold"], t["min_lr"])
 
 
 def read_frames(path, data_cfg):
@@ -325,8 +363,7 @@ class Trainer:
         self._net_names = [name for name, _ in self.net.parameters_and_names()]
         self._trainable_ids = {id(p) for p in params}
 
-        self.scheduler = ReduceLROnPlateau(t["learning_rate"], t["lr_factor"], t["lr_patience"], t["lr_threshold"],
-                                           t["min_lr"])
+        self.scheduler = make_scheduler(t)
         self.epoch = 0
         self.num_updates = 0
         self.best_val = math.inf
@@ -499,7 +536,8 @@ class Trainer:
             new_lr = self.scheduler.step(val["loss"])
             if new_lr != lr_used:
                 self._set_lr(new_lr)
-                self.info(f"learning rate {lr_used:.3g} -> {new_lr:.3g}")
+                if t["lr_scheduler"] == "plateau":
+                    self.info(f"learning rate {lr_used:.3g} -> {new_lr:.3g}")
             self.epoch += 1
             improved = val["loss"] < self.best_val
             if improved:
@@ -515,7 +553,7 @@ class Trainer:
                                  for k, v in row.items()})
             if self.epoch - self.best_epoch >= t["early_stopping_patience"]:
                 self.stopped = f"no validation improvement for {t['early_stopping_patience']} epochs"
-            elif self.scheduler.lr < t["early_stopping_min_lr"]:
+            elif t["lr_scheduler"] == "plateau" and self.scheduler.lr < t["early_stopping_min_lr"]:
                 self.stopped = f"learning rate {self.scheduler.lr:.3g} below {t['early_stopping_min_lr']:.3g}"
             elif t["max_time_s"] is not None and self.elapsed > t["max_time_s"]:
                 self.stopped = f"wall time {self.elapsed:.0f} s over max_time_s={t['max_time_s']}"

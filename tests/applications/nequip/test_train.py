@@ -10,7 +10,7 @@ import pytest
 from applications.nequip import train as train_mod
 from applications.nequip.checkpoint import load_checkpoint, save_checkpoint
 from applications.nequip.config import load_config
-from applications.nequip.train import Progress, ReduceLROnPlateau, Trainer, main
+from applications.nequip.train import CosineAnnealing, Progress, ReduceLROnPlateau, Trainer, main
 from tests.applications.nequip.conftest import REPO, needs_model
 
 pytestmark = needs_model
@@ -142,6 +142,8 @@ def test_bad_input_config_errors_are_named(tmp_path, capsys):
         load_config({"model": {"l_max": -1}})
     with pytest.raises(ValueError, match="all loss weights"):
         load_config({"training": {"energy_weight": 0, "force_weight": 0}})
+    with pytest.raises(ValueError, match="lr_scheduler must be 'plateau' or 'cosine', got 'step'"):
+        load_config({"training": {"lr_scheduler": "step"}})
     with pytest.raises(ValueError, match="not found"):
         load_config(str(tmp_path / "nope.yaml"))
     assert main(["--config", TINY_YAML, "--set", "training.batchsize=3"]) == 2
@@ -177,6 +179,14 @@ def test_scheduler_progress_and_ema_schedule():
     t = ReduceLROnPlateau(9.0)
     t.load(state)
     assert t.step(4) == s.step(4)
+    # cosine decay: PyTorch's CosineAnnealingLR(T_max=n, eta_min) at the end of every epoch, then flat
+    c = CosineAnnealing(2.0, num_epochs=10, min_lr=0.1)
+    lrs = [c.step(None) for _ in range(12)]
+    want = [0.1 + 0.5 * 1.9 * (1 + np.cos(np.pi * min(e, 10) / 10)) for e in range(1, 13)]
+    np.testing.assert_allclose(lrs, want, rtol=1e-12)
+    d = CosineAnnealing(2.0, num_epochs=10, min_lr=0.1)
+    d.load(CosineAnnealing(2.0, 10, 0.1).state() | {"epoch": 3, "lr": lrs[2]})
+    assert d.step(None) == pytest.approx(lrs[3])
     import io
 
     stream = io.StringIO()
