@@ -10,7 +10,7 @@ from mindspore import nn
 from mindchemistry_e3 import o3
 from mindchemistry_e3.o3 import Irreps
 from mindchemistry_e3.o3._so3_np import wigner_D
-from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product
+from mindchemistry_e3.o3._tensor_product._plan import build_plan, naive_tensor_product
 
 
 @pytest.fixture
@@ -263,6 +263,46 @@ def test_second_order_grad(graph_mode):
 
     fd = _fd_grad(lw, w0)
     np.testing.assert_allclose(gw, fd, rtol=1e-6, atol=1e-8)
+
+
+class _ForceLikePerSample(nn.Cell):
+    """L = sum (d E / d x2)^2 with E from a per-sample-weight product (NequIP: x2 = edge harmonics, w = radial)."""
+
+    def __init__(self, tp):
+        super().__init__()
+        self.tp = tp
+
+    def energy(self, x1, x2, w, cot):
+        out = self.tp(x1, x2, w)
+        return (out * cot).sum() + ((out ** 2) * cot).sum()
+
+    def construct(self, x1, x2, w, cot):
+        g = ms.grad(self.energy, grad_position=1)(x1, x2, w, cot)
+        return (g * g).sum()
+
+
+def test_second_order_grad_per_sample_weights(graph_mode):
+    """The multiplicity-major per-sample branch (weights expanded by a MatMul) differentiated twice."""
+    tp = o3.TensorProduct("3x0e + 3x1o", "0e + 1o", "3x0e + 3x1o + 3x1e",
+                          [(0, 0, 0, "uvu", True), (0, 1, 1, "uvu", True), (1, 0, 1, "uvu", True),
+                           (1, 1, 0, "uvu", True), (1, 1, 2, "uvu", True)],
+                          shared_weights=False, internal_weights=False, dtype=ms.float64)
+    assert any(g.expand is not None for g in build_plan(tp.irreps_in1, tp.irreps_in2, tp.irreps_out,
+                                                        tp.instructions, shared_weights=False,
+                                                        normalized=True).groups)
+    rng = np.random.default_rng(8)
+    z = 3
+    x1, x2 = rng.standard_normal((z, tp.irreps_in1.dim)), rng.standard_normal((z, tp.irreps_in2.dim))
+    w = rng.standard_normal((z, tp.weight_numel))
+    cot = ms.Tensor(rng.standard_normal((z, tp.irreps_out.dim)))
+    net = _ForceLikePerSample(tp)
+    g1, gw = ms.grad(net, grad_position=(0, 2))(ms.Tensor(x1), ms.Tensor(x2), ms.Tensor(w), cot)
+
+    def f(a, c):
+        return float(net(ms.Tensor(a), ms.Tensor(x2), ms.Tensor(c), cot).asnumpy())
+
+    np.testing.assert_allclose(gw.asnumpy(), _fd_grad(lambda c: f(x1, c), w), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(g1.asnumpy(), _fd_grad(lambda a: f(a, w), x1), rtol=1e-6, atol=1e-8)
 
 
 # ----------------------------------------------------------------------------------------------------------
