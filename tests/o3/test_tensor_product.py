@@ -282,12 +282,12 @@ class _ForceLikePerSample(nn.Cell):
 
 
 def test_second_order_grad_per_sample_weights(graph_mode):
-    """The multiplicity-major per-sample branch (weights expanded by a MatMul) differentiated twice."""
+    """The per-sample weight branch (weights applied to whole groups by one row gather) differentiated twice."""
     tp = o3.TensorProduct("3x0e + 3x1o", "0e + 1o", "3x0e + 3x1o + 3x1e",
                           [(0, 0, 0, "uvu", True), (0, 1, 1, "uvu", True), (1, 0, 1, "uvu", True),
                            (1, 1, 0, "uvu", True), (1, 1, 2, "uvu", True)],
                           shared_weights=False, internal_weights=False, dtype=ms.float64)
-    assert any(g.expand is not None for g in build_plan(tp.irreps_in1, tp.irreps_in2, tp.irreps_out,
+    assert any(g.row_path is not None for g in build_plan(tp.irreps_in1, tp.irreps_in2, tp.irreps_out,
                                                         tp.instructions, shared_weights=False,
                                                         normalized=True).groups)
     rng = np.random.default_rng(8)
