@@ -301,8 +301,9 @@ def test_second_order_grad_per_sample_weights(graph_mode):
     def f(a, c):
         return float(net(ms.Tensor(a), ms.Tensor(x2), ms.Tensor(c), cot).asnumpy())
 
-    np.testing.assert_allclose(gw.asnumpy(), _fd_grad(lambda c: f(x1, c), w), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(g1.asnumpy(), _fd_grad(lambda a: f(a, w), x1), rtol=1e-6, atol=1e-8)
+    # central differences on a loss of size ~1e3: ~1e-7 absolute rounding
+    np.testing.assert_allclose(gw.asnumpy(), _fd_grad(lambda c: f(x1, c), w), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(g1.asnumpy(), _fd_grad(lambda a: f(a, w), x1), rtol=1e-5, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------------------------------------
