@@ -8,11 +8,11 @@ same-shape elementwise ops):
 
 1. with ``normalize``, :math:`u = x / \max(|x|, 10^{-12})` exactly as e3nn (``sqrt(maximum(|x|^2, 1e-24))``,
    and 1 at exactly :math:`x = 0`, see below);
-2. degrees :math:`\le 3` in one shot. For unit vectors: :math:`Z = uV + a` (20 affine forms), output
-   :math:`= Z^{\odot 3} C` -- every polynomial of degree :math:`\le 3` (constants included) is a combination of
-   cubes of 20 generic affine forms, and :math:`C` (solved in float64, exact) also applies the normalization and
-   the output order. Without ``normalize`` (any :math:`|x|`): :math:`L = xV` (12 linear forms),
-   :math:`F = [L, L^2, L^3]`, output :math:`= F C + b` (each degree from its own block, so no cancellation);
+2. degrees :math:`\le 3` in one shot: every :math:`Y^l` is a homogeneous polynomial of degree :math:`l`, so the
+   monomials :math:`F = (1, x, y, z, x^2, xy, \dots, z^3)` of the (normalized) vector -- built row by row as
+   ``[count, N]``, each a product of an earlier row and ``x``, ``y`` or ``z`` (same-shape multiplies on
+   contiguous rows) -- times one matrix :math:`C` (solved exactly in float64; it also applies the
+   normalization and e3nn's component order) give them all: output :math:`= F^T C`, one MatMul;
 3. degrees :math:`> 3` by the Clebsch-Gordan recursion
    :math:`Y^{l+1} = ((Y^l P_l) \odot (u T_l))\, M_l` (:math:`P_l, T_l` build the outer product
    :math:`Y^l \otimes u` as plain matmuls, :math:`M_l` is :math:`C^{l,1,l+1}` with e3nn's scale and sign);
@@ -119,37 +119,30 @@ class SphericalHarmonics(nn.Cell):
         self._lmax = max(ls)
         self.dim = sum(2 * l + 1 for l in ls)
         low = sh_lowering(ls, normalization, self.normalize)
-        self._affine = low.kind == "affine"
-        self._power = low.low_degree
-        self._has_lift = low.lift is not None
-        self.lift = constant(low.lift if self._has_lift else np.zeros((3, 1)), dtype)
-        self.lift_bias = constant(low.lift_bias if self._affine else np.zeros(1), dtype)
-        self.low_mats = tuple(constant(m, dtype) for m, _ in low.low)
-        self.low_bias = tuple(constant(b if b is not None else np.zeros(1), dtype) for _, b in low.low)
-        self._low_has_bias = tuple(b is not None for _, b in low.low)
+        self._low_degree = low.low_degree
+        self._products = low.products  # monomial 4 + j = monomial[parent] * (x, y, z)[var]
+        self.low_mats = tuple(constant(m, dtype) for m in low.low)
         self._has_seed = low.seed is not None
-        self.seed_mat = constant(low.seed[0] if self._has_seed else np.zeros((1, 1)), dtype)
+        self.seed_mat = constant(low.seed if self._has_seed else np.zeros((1, 1)), dtype)
         self.steps = tuple((constant(r, dtype), constant(t, dtype), constant(m, dtype)) for r, t, m in low.steps)
         # (0, index into low) or (1, index into the recursion results: l - 4)
         self._pieces = tuple((0, p[1]) if p[0] == "low" else (1, p[1] - 4) for p in low.pieces)
         self.eps2 = constant(np.array(_EPS2), dtype)  # 0-d: a broadcasting ``maximum`` is slow on CPU
         # the MatMul primitive: its backward is ~3x faster than ops.matmul's on CPU (no explicit transposes)
         self.matmul = ops.MatMul()
+        self.matmul_ta = ops.MatMul(transpose_a=True)  # [count, N]^T @ [count, d]
         self.ones31 = constant(np.ones((3, 1)), dtype)
 
     def _features(self, v):
-        if self._affine:
-            z = ops.bias_add(self.matmul(v, self.lift), self.lift_bias)
-            if self._power == 3:
-                return z * z * z
-            return z * z
-        if not self._has_lift:
-            return v
-        lin = self.matmul(v, self.lift)
-        sq = lin * lin
-        if self._power == 3:
-            return ops.concat([lin, sq, sq * lin], -1)
-        return ops.concat([lin, sq], -1)
+        """The monomials of ``v`` up to ``low_degree``, stacked as ``[count, N]`` (rows are contiguous)."""
+        if self._low_degree == 0:
+            return ops.ones((1, v.shape[0]), v.dtype)
+        x, y, z = ops.unstack(ops.transpose(v, (1, 0)), 0)
+        mons = [ops.ones_like(x), x, y, z]
+        xyz = (x, y, z)
+        for parent, var in self._products:
+            mons.append(mons[parent] * xyz[var])
+        return ops.stack(mons, 0)
 
     def construct(self, x):
         if x.shape[-1] != 3:
@@ -168,14 +161,11 @@ class SphericalHarmonics(nn.Cell):
             v = v * inv
         feats = self._features(v)
         lows = []
-        for mat, bias, has_bias in zip(self.low_mats, self.low_bias, self._low_has_bias):
-            out = self.matmul(feats, mat)
-            if has_bias:
-                out = ops.bias_add(out, bias)
-            lows.append(out)
+        for mat in self.low_mats:
+            lows.append(self.matmul_ta(feats, mat))
         highs = []
         if self._has_seed:
-            y = self.matmul(feats, self.seed_mat)
+            y = self.matmul_ta(feats, self.seed_mat)
             for rep, tile, m in self.steps:
                 y = self.matmul(self.matmul(y, rep) * self.matmul(v, tile), m)
                 highs.append(y)

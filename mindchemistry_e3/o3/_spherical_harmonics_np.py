@@ -148,34 +148,61 @@ def spherical_harmonics_np(ls, x, normalize, normalization="integral"):
     return np.concatenate([states[l] * plan.out_scale[l] for l in plan.ls], axis=-1)
 
 
-def _fibonacci_directions(k):
-    """``k`` unit vectors of a Fibonacci lattice on the sphere, shape (k, 3)."""
-    i = np.arange(k) + 0.5
-    polar = np.arccos(1 - 2 * i / k)
-    azimuth = np.pi * (1 + 5 ** 0.5) * i
-    return np.stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar), np.cos(polar)], axis=1)
+LOW_LMAX = 3  # degrees <= 3 come from the monomials of degree <= 3 in one matmul
 
 
-LOW_LMAX = 3          # degrees <= 3 come from powers of linear (or affine) forms in one shot
-N_DIRECTIONS = 12     # homogeneous path: squares / cubes of 12 Fibonacci forms span all quadratics / cubics
-# affine path (unit vectors): W = dim of the polynomials of degree <= d in 3 variables; forms s v_i . u + a_i
-AFFINE_FORMS = {2: (10, 2.5, 0.7, 1.5), 3: (20, 2.0, 0.5, 1.0)}  # d: (W, scale s, a for even i, a for odd i)
+@functools.lru_cache(maxsize=None)
+def monomials(degree):
+    r"""The monomials :math:`x^a y^b z^c` of degree :math:`\le` ``degree`` and how to build them by products.
+
+    Returns ``(exponents, products)``: ``exponents[i] = (a, b, c)`` in the order degree 0, 1 (``x, y, z``), 2, 3,
+    ... (within a degree, lexicographically decreasing); ``products[j] = (parent, var)`` builds monomial
+    ``4 + j`` (every one of degree >= 2) as ``monomial[parent] * (x, y, z)[var]``.
+
+    >>> e, p = monomials(2)
+    >>> e
+    ((0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (2, 0, 0), (1, 1, 0), (1, 0, 1), (0, 2, 0), (0, 1, 1), (0, 0, 2))
+    >>> p
+    ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
+    """
+    exps = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)][:1 + 3 * min(degree, 1)]
+    products = []
+    for d in range(2, degree + 1):
+        for a in range(d, -1, -1):
+            for b in range(d - a, -1, -1):
+                e = (a, b, d - a - b)
+                var = next(k for k in range(3) if e[k] > 0)  # divide by the first variable present
+                parent = tuple(e[k] - (k == var) for k in range(3))
+                products.append((exps.index(parent), var))
+                exps.append(e)
+    return tuple(exps), tuple(products)
+
+
+def monomial_features_np(v, degree):
+    """The monomials of :func:`monomials` evaluated at ``v [N, 3]`` -> ``[N, count]`` (float64).
+
+    >>> monomial_features_np(np.array([[2.0, 3.0, 5.0]]), 2).tolist()
+    [[1.0, 2.0, 3.0, 5.0, 4.0, 6.0, 10.0, 9.0, 15.0, 25.0]]
+    """
+    exps, products = monomials(degree)
+    cols = [np.ones(len(v))] + ([v[:, 0], v[:, 1], v[:, 2]] if degree >= 1 else [])
+    for parent, var in products:
+        cols.append(cols[parent] * v[:, var])
+    assert len(cols) == len(exps)
+    return np.stack(cols, axis=1)
 
 
 class ShLowering(NamedTuple):
     r"""The lowering the MindSpore side executes (every array float64, read-only).
 
-    ``v`` is the input vector (``normalize=False``) or the unit vector ``u`` (``normalize=True``).
+    ``v`` is the input vector (``normalize=False``) or the unit vector ``u`` (``normalize=True``). Every
+    :math:`Y^l` is a homogeneous polynomial of degree :math:`l` in ``v``, so for :math:`l \le 3`:
 
-    * ``kind == "affine"`` (``normalize=True``, degrees up to :math:`d = 2, 3`): :math:`Z = v\,\mathrm{lift} +
-      \mathrm{lift\_bias}` (W affine forms, W = number of polynomials of degree :math:`\le d`), features
-      :math:`F = Z^d`; every polynomial of degree :math:`\le d` -- constants included -- is a combination of
-      them, exactly (W generic forms span that space);
-    * ``kind == "homogeneous"``: :math:`L = v\,\mathrm{lift}` (12 linear forms), :math:`F = [L, L^2, L^3]` up to
-      ``low_degree`` (:math:`F = v` when ``lift`` is None); each degree is solved on its own block, so the
-      result is exact for any :math:`|v|`; :math:`Y^0` comes from a bias;
-    * ``low``: one ``(matrix, bias or None)`` per run of consecutive degrees :math:`\le 3` in ``ls``:
-      ``F @ matrix (+ bias)``; ``seed``: the same for :math:`Y^3` when ``lmax > 3`` (else None);
+    * ``F``: the monomials of ``v`` up to ``low_degree`` (:func:`monomials`: ``1``, ``x, y, z``, then each
+      monomial as the product of an earlier one with ``x``, ``y`` or ``z``: one same-shape multiply each);
+    * ``low``: one matrix per run of consecutive degrees :math:`\le 3` in ``ls``: output ``F @ matrix``
+      (exact: each :math:`Y^l` uses only the monomials of degree :math:`l`; the matrix also applies the
+      normalization and e3nn's component order); ``seed``: the same for :math:`Y^3` when ``lmax > 3`` (else None);
     * ``steps``: for :math:`l = 3..lmax-1`, ``(rep, tile, m)`` with
       :math:`Y^{l+1} = ((Y^l\, \mathrm{rep}) \odot (v\, \mathrm{tile}))\, m` (``rep``/``tile`` build the flattened
       outer product :math:`Y^l \otimes v` with plain matmuls, ``m`` is the recursion matrix);
@@ -184,10 +211,8 @@ class ShLowering(NamedTuple):
 
     ls: Tuple[int, ...]
     dim: int
-    kind: str
     low_degree: int
-    lift: object
-    lift_bias: object
+    products: tuple
     low: tuple
     seed: object
     steps: tuple
@@ -200,77 +225,48 @@ def _readonly(a):
     return a
 
 
-def _fit_points(normalize):
+def _fit_points():
     rng = np.random.default_rng(0)
     pts = rng.normal(size=(300, 3))
-    pts /= np.linalg.norm(pts, axis=1, keepdims=True)
-    inner = rng.normal(size=(100, 3)) * rng.uniform(0.0, 1.0, (100, 1))
-    if not normalize:
-        inner = inner * 3.0
-    return np.concatenate([pts, inner, np.zeros((1, 3))])
+    return pts * rng.uniform(0.2, 3.0, (300, 1))
 
 
 @functools.lru_cache(maxsize=None)
 def sh_lowering(ls, normalization, normalize):
     r"""The :class:`ShLowering` for degrees ``ls`` (tuple), ``normalization`` and ``normalize``; cached.
 
-    The coefficients are solved here in float64 against :func:`spherical_harmonics_np` (least squares on
-    401 points; the residual is checked to be below 1e-12, i.e. the identities are exact).
+    The coefficients of each :math:`Y^l` on the monomials of degree :math:`l` are solved here in float64 against
+    :func:`spherical_harmonics_np` (least squares on 300 points; the residual is checked to be below 1e-12,
+    i.e. the identities are exact). ``normalize`` only decides, on the MindSpore side, whether ``v`` is the unit
+    vector.
 
     >>> low = sh_lowering((0, 1, 2, 3), "component", True)
-    >>> low.kind, low.lift.shape, low.low[0][0].shape, low.pieces
-    ('affine', (3, 20), (20, 16), (('low', 0),))
+    >>> low.low_degree, low.low[0].shape, low.pieces
+    (3, (20, 16), (('low', 0),))
     """
     plan = sh_plan(check_ls(ls), normalization)
     ls, lmax = plan.ls, plan.lmax
-    normalize = bool(normalize)
     low_degree = min(lmax, LOW_LMAX)
-    pts = _fit_points(normalize)
-    kind = "affine" if normalize and low_degree >= 2 else "homogeneous"
-    lift_bias = None
-    if kind == "affine":
-        width, scale, a_even, a_odd = AFFINE_FORMS[low_degree]
-        lift = _fibonacci_directions(width).T * scale
-        lift_bias = np.where(np.arange(width) % 2 == 1, a_odd, a_even).astype(np.float64)
-        feats = (pts @ lift + lift_bias) ** low_degree
-    elif low_degree >= 2:
-        lift = _fibonacci_directions(N_DIRECTIONS).T
-        lin = pts @ lift
-        feats = np.concatenate([lin ** d for d in range(1, low_degree + 1)], axis=1)
-    else:
-        lift = None
-        feats = pts
-
-    def block(l):  # feature columns that may carry degree l (homogeneous path), or all of them (affine)
-        if kind == "affine":
-            return 0, feats.shape[1]
-        if l == 0:
-            return 0, 0
-        if lift is None:
-            return 0, 3
-        return (l - 1) * N_DIRECTIONS, l * N_DIRECTIONS
+    exps, products = monomials(low_degree)
+    pts = _fit_points()
+    feats = monomial_features_np(pts, low_degree)
+    degree = np.array([sum(e) for e in exps])
 
     def solve(degrees):
-        cols, bias = [], np.zeros(sum(2 * l + 1 for l in degrees))
-        at = 0
+        cols = []
         for l in degrees:
             target = spherical_harmonics_np([l], pts, False, normalization)
-            coef = np.zeros((feats.shape[1], 2 * l + 1))
-            a, b = block(l)
-            if kind == "homogeneous" and l == 0:
-                bias[at] = target[0, 0]
-            else:
-                coef[a:b], *_ = np.linalg.lstsq(feats[:, a:b], target, rcond=None)
+            coef = np.zeros((len(exps), 2 * l + 1))
+            rows = degree == l
+            coef[rows], *_ = np.linalg.lstsq(feats[:, rows], target, rcond=None)
+            coef[np.abs(coef) < 1e-13] = 0.0
             cols.append(coef)
-            at += 2 * l + 1
         matrix = np.concatenate(cols, axis=1)
-        got = feats @ matrix + bias
         ref = np.concatenate([spherical_harmonics_np([l], pts, False, normalization) for l in degrees], axis=1)
-        err = np.abs(got - ref).max() / max(1.0, np.abs(ref).max())
-        if err > 1e-12:  # pragma: no cover - a degenerate set of forms
+        err = np.abs(feats @ matrix - ref).max() / max(1.0, np.abs(ref).max())
+        if err > 1e-12:  # pragma: no cover - the monomials span every homogeneous polynomial
             raise AssertionError(f"spherical harmonics lowering is inexact for l={degrees}: {err}")
-        has_bias = kind == "homogeneous" and 0 in degrees
-        return _readonly(matrix), (_readonly(bias) if has_bias else None)
+        return _readonly(matrix)
 
     pieces, low, run = [], [], []
     for l in ls + (None,):
@@ -291,9 +287,7 @@ def sh_lowering(ls, normalization, normalize):
         rep = np.kron(np.eye(d), np.ones((1, 3)))      # (d, 3d): column 3j+k <- Y_j
         tile = np.kron(np.ones((1, d)), np.eye(3))     # (3, 3d): column 3j+k <- v_k
         steps.append((_readonly(rep), _readonly(tile), _readonly(plan.matrices[l - 1])))
-    return ShLowering(ls=ls, dim=plan.dim, kind=kind, low_degree=low_degree,
-                      lift=None if lift is None else _readonly(lift),
-                      lift_bias=None if lift_bias is None else _readonly(lift_bias), low=tuple(low), seed=seed,
+    return ShLowering(ls=ls, dim=plan.dim, low_degree=low_degree, products=products, low=tuple(low), seed=seed,
                       steps=tuple(steps), pieces=tuple(pieces))
 
 
@@ -307,17 +301,10 @@ def evaluate_lowering_np(lowering, x, normalize):
     v = np.asarray(x, dtype=np.float64).reshape(-1, 3)
     if normalize:
         v = v / np.sqrt(np.maximum((v * v).sum(-1, keepdims=True), 1e-24))
-    if lowering.kind == "affine":
-        feats = (v @ lowering.lift + lowering.lift_bias) ** lowering.low_degree
-    elif lowering.lift is None:
-        feats = v
-    else:
-        lin = v @ lowering.lift
-        feats = np.concatenate([lin ** d for d in range(1, lowering.low_degree + 1)], axis=1)
+    feats = monomial_features_np(v, lowering.low_degree)
 
-    def apply(mb):
-        out = feats @ mb[0]
-        return out if mb[1] is None else out + mb[1]
+    def apply(matrix):
+        return feats @ matrix
 
     highs = {}
     if lowering.seed is not None:
@@ -329,5 +316,6 @@ def evaluate_lowering_np(lowering, x, normalize):
                           axis=1)
 
 
-__all__ = ["sh_lowering", "ShLowering", "evaluate_lowering_np", "component_recursion_matrix", "component_sh_at", "sh_plan", "ShPlan", "spherical_harmonics_np",
+__all__ = ["sh_lowering", "ShLowering", "evaluate_lowering_np", "monomials", "monomial_features_np",
+           "component_recursion_matrix", "component_sh_at", "sh_plan", "ShPlan", "spherical_harmonics_np",
            "NORMALIZATIONS", "check_ls"]
