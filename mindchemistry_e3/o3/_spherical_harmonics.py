@@ -121,7 +121,9 @@ class SphericalHarmonics(nn.Cell):
         low = sh_lowering(ls, normalization, self.normalize)
         self._low_degree = low.low_degree
         self._products = low.products  # monomial 4 + j = monomial[parent] * (x, y, z)[var]
-        self.low_mats = tuple(constant(m, dtype) for m in low.low)
+        # degree <= 1: F^T C = x C[1:] + C[0] (a MatMul and a BiasAdd on [N, 3], no transposes)
+        self.low_mats = tuple(constant(m[1:] if low.low_degree == 1 else m, dtype) for m in low.low)
+        self.low_bias = tuple(constant(m[0], dtype) for m in low.low)
         self._has_seed = low.seed is not None
         self.seed_mat = constant(low.seed if self._has_seed else np.zeros((1, 1)), dtype)
         self.steps = tuple((constant(r, dtype), constant(t, dtype), constant(m, dtype)) for r, t, m in low.steps)
@@ -159,10 +161,15 @@ class SphericalHarmonics(nn.Cell):
             # amplified; a product with rsqrt instead of a division (Div's backward is the costlier)
             inv = ops.where(r2 > 0, ops.rsqrt(ops.maximum(r2, self.eps2)), ops.ones_like(r2))
             v = v * inv
-        feats = self._features(v)
         lows = []
-        for mat in self.low_mats:
-            lows.append(self.matmul_ta(feats, mat))
+        feats = v
+        if self._low_degree == 1:
+            for mat, bias in zip(self.low_mats, self.low_bias):
+                lows.append(ops.bias_add(self.matmul(v, mat), bias))
+        else:
+            feats = self._features(v)
+            for mat in self.low_mats:
+                lows.append(self.matmul_ta(feats, mat))
         highs = []
         if self._has_seed:
             y = self.matmul_ta(feats, self.seed_mat)
