@@ -32,20 +32,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_YAML = os.path.join(REPO, "applications", "nequip", "configs", "tiny.yaml")
 
 
-def _parse_set(items):
-    import yaml
-
-    out = {}
-    for item in items or ():
-        key, value = item.split("=", 1)
-        node = out
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return out
-
-
 def _free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -96,7 +82,10 @@ def run(procs, args, work):
     os.makedirs(out_dir, exist_ok=True)
     overrides = {"out_dir": out_dir, "run_name": "run", "data": {"n_val": 0},
                  "training": {"batch_size": 8, "progress": False, "plot_every": 0, "early_stopping_patience": 10**6}}
-    user = _parse_set(args.set)
+    sys.path.insert(0, REPO)
+    from applications.nequip.config import parse_set
+
+    user = parse_set(args.set)
     for section, value in user.items():
         if isinstance(value, dict):
             overrides.setdefault(section, {}).update(value)

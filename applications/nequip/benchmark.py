@@ -63,8 +63,7 @@ def benchmark(cfg, steps=20, threads=1):
 
 def main(argv=None):
     """``python -m applications.nequip.benchmark --config FILE [--steps N] [--threads T]``."""
-    from applications.nequip.config import load_config
-    from applications.nequip.train import _parse_set
+    from applications.nequip.config import load_config, parse_set
 
     parser = argparse.ArgumentParser(prog="python -m applications.nequip.benchmark", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True)
@@ -73,7 +72,7 @@ def main(argv=None):
     parser.add_argument("--set", action="append", metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     os.environ.setdefault("GLOG_v", "3")
-    cfg = load_config(args.config, _parse_set(args.set))
+    cfg = load_config(args.config, parse_set(args.set))
     cfg["training"]["progress"] = False
     print(json.dumps(benchmark(cfg, args.steps, args.threads), indent=2))
     return 0

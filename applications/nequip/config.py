@@ -17,7 +17,7 @@ never passes silently::
 import copy
 import os
 
-__all__ = ["DEFAULTS", "load_config", "merge_config"]
+__all__ = ["DEFAULTS", "load_config", "merge_config", "parse_set"]
 
 DEFAULTS = {
     "run_name": "nequip",
@@ -84,6 +84,27 @@ DEFAULTS = {
 }
 
 _DTYPES = ("float32", "float64")
+
+
+def parse_set(items):
+    """Command-line overrides ``--set a.b=value`` (each value parsed as YAML) -> a nested dict.
+
+    >>> parse_set(["training.max_epochs=5", "model.l_max=2", "run_name=x"])
+    {'training': {'max_epochs': 5}, 'model': {'l_max': 2}, 'run_name': 'x'}
+    """
+    import yaml
+
+    out = {}
+    for item in items or ():
+        if "=" not in item:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
 
 
 def merge_config(base, override, path=""):

@@ -71,10 +71,7 @@ def load_structure(structure, frame=0):
             raise ValueError(f"{structure}: cannot read it as a dataset ({type(err).__name__}: {err})") from None
         if not -len(frames) <= frame < len(frames):
             raise ValueError(f"{structure} has {len(frames)} frames, no frame {frame}")
-        f = frames[frame]
-        pbc = np.zeros(3, bool) if f.pbc is None else np.asarray(f.pbc, bool)
-        return Atoms(numbers=np.asarray(f.atomic_numbers), positions=np.asarray(f.pos, np.float64),
-                     cell=f.cell if f.cell is not None else None, pbc=pbc)
+        return frames[frame].to_ase()
     from ase.io import read
 
     try:

@@ -30,14 +30,12 @@ def predict(checkpoint, data, fmt="auto", energy_unit=None, length_unit=None, ba
 
 def write_extxyz(path, frames, predictions):
     """Write frames with predicted results as extended XYZ (atomically: temp file + rename)."""
-    from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io import write
 
     images = []
     for frame, pred in zip(frames, predictions):
-        atoms = Atoms(numbers=frame.atomic_numbers, positions=frame.pos,
-                      cell=frame.cell if frame.cell is not None else None, pbc=frame.pbc)
+        atoms = frame.to_ase()
         if frame.energy is not None:
             atoms.info["ref_energy"] = frame.energy
         if frame.forces is not None:

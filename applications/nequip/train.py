@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from applications.nequip.checkpoint import load_checkpoint, save_checkpoint
-from applications.nequip.config import load_config
+from applications.nequip.config import load_config, parse_set
 from applications.nequip.data.split import count_or_fraction
 
 __all__ = ["Trainer", "batch_inputs", "main", "Progress", "ReduceLROnPlateau", "CosineAnnealing"]
@@ -115,6 +115,10 @@ class ReduceLROnPlateau:
     [1.0, 1.0, 0.5, 0.5]
     """
 
+    #: the learning rate follows the validation loss: its changes are logged, and a rate below
+    #: ``training.early_stopping_min_lr`` means training has converged
+    adaptive = True
+
     def __init__(self, lr, factor=0.5, patience=10, threshold=1e-4, min_lr=0.0):
         self.lr, self.factor, self.patience = float(lr), float(factor), int(patience)
         self.threshold, self.min_lr = float(threshold), float(min_lr)
@@ -150,6 +154,8 @@ class CosineAnnealing:
     >>> [round(s.step(None), 3) for _ in range(4)]
     [0.854, 0.5, 0.146, 0.0]
     """
+
+    adaptive = False  #: a fixed schedule: nothing to log, a low rate at the end is planned, not convergence
 
     def __init__(self, lr, num_epochs, min_lr=0.0):
         self.lr0, self.num_epochs, self.min_lr = float(lr), int(num_epochs), float(min_lr)
@@ -536,7 +542,7 @@ class Trainer:
             new_lr = self.scheduler.step(val["loss"])
             if new_lr != lr_used:
                 self._set_lr(new_lr)
-                if t["lr_scheduler"] == "plateau":
+                if self.scheduler.adaptive:
                     self.info(f"learning rate {lr_used:.3g} -> {new_lr:.3g}")
             self.epoch += 1
             improved = val["loss"] < self.best_val
@@ -553,7 +559,7 @@ class Trainer:
                                  for k, v in row.items()})
             if self.epoch - self.best_epoch >= t["early_stopping_patience"]:
                 self.stopped = f"no validation improvement for {t['early_stopping_patience']} epochs"
-            elif t["lr_scheduler"] == "plateau" and self.scheduler.lr < t["early_stopping_min_lr"]:
+            elif self.scheduler.adaptive and self.scheduler.lr < t["early_stopping_min_lr"]:
                 self.stopped = f"learning rate {self.scheduler.lr:.3g} below {t['early_stopping_min_lr']:.3g}"
             elif t["max_time_s"] is not None and self.elapsed > t["max_time_s"]:
                 self.stopped = f"wall time {self.elapsed:.0f} s over max_time_s={t['max_time_s']}"
@@ -700,23 +706,6 @@ def _save_fig(fig, path):
     os.replace(tmp, path)
 
 
-def _parse_set(items):
-    """``--set a.b=value`` (value parsed as YAML) -> nested dict."""
-    import yaml
-
-    out = {}
-    for item in items or ():
-        if "=" not in item:
-            raise ValueError(f"--set expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        node = out
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return out
-
-
 def main(argv=None):
     """Command-line entry point: ``python -m applications.nequip.train --config FILE [--resume]``."""
     parser = argparse.ArgumentParser(prog="python -m applications.nequip.train", description=__doc__.split("\n")[0])
@@ -731,7 +720,7 @@ def main(argv=None):
 
     distributed = from_environment()   # data parallel under msrun (see applications/nequip/distributed.py)
     try:
-        cfg = load_config(args.config, _parse_set(args.set))
+        cfg = load_config(args.config, parse_set(args.set))
         ms = _ms()
         if args.threads:
             ms.device_context.cpu.op_tuning.threads_num(args.threads)

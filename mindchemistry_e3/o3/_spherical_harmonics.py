@@ -115,15 +115,16 @@ class SphericalHarmonics(nn.Cell):
         ls, self.irreps_in, self.irreps_out = _parse_request(irreps_out, irreps_in)
         self.normalize = bool(normalize)
         self.normalization = normalization
-        self._ls_list = list(ls)
-        self._lmax = max(ls)
         self.dim = sum(2 * l + 1 for l in ls)
         low = sh_lowering(ls, normalization, self.normalize)
         self._low_degree = low.low_degree
         self._products = low.products  # monomial 4 + j = monomial[parent] * (x, y, z)[var]
-        # degree <= 1: F^T C = x C[1:] + C[0] (a MatMul and a BiasAdd on [N, 3], no transposes)
-        self.low_mats = tuple(constant(m[1:] if low.low_degree == 1 else m, dtype) for m in low.low)
-        self.low_bias = tuple(constant(m[0], dtype) for m in low.low)
+        if low.low_degree == 1:  # F = (1, x, y, z): F^T C = v C[1:] + C[0], a MatMul and a BiasAdd on [N, 3]
+            self.low_mats = tuple(constant(m[1:], dtype) for m in low.low)
+            self.low_bias = tuple(constant(m[0], dtype) for m in low.low)
+        else:
+            self.low_mats = tuple(constant(m, dtype) for m in low.low)
+            self.low_bias = ()
         self._has_seed = low.seed is not None
         self.seed_mat = constant(low.seed if self._has_seed else np.zeros((1, 1)), dtype)
         self.steps = tuple((constant(r, dtype), constant(t, dtype), constant(m, dtype)) for r, t, m in low.steps)

@@ -18,7 +18,7 @@ Edge convention (the one of ``ase.neighborlist.neighbor_list('ijS')`` and of Neq
 differentiable to any order, each the other's gradient. MindSpore's own ``Gather`` / ``UnsortedSegmentSum``
 gradients guard against out-of-range indices with masks and transposes (``LogicalAnd``, ``Select``,
 ``Transpose`` over the whole feature tensor), which cost more than the gather itself; the CPU kernels already
-reject such indices, so these two skip the guards (a NequIP train step spends ~20 % less time).
+reject such indices, so these two skip the guards (~15 % of the kernel time of a NequIP train step).
 """
 import numpy as np
 from scipy.spatial import cKDTree

@@ -107,6 +107,16 @@ class AtomicData:
         """Number of atoms."""
         return self.pos.shape[0]
 
+    def to_ase(self):
+        """The structure (no labels) as ``ase.Atoms``.
+
+        >>> AtomicData(pos=[[0, 0, 0], [0, 0, 0.74]], atomic_numbers=[1, 1]).to_ase().get_chemical_formula()
+        'H2'
+        """
+        from ase import Atoms
+
+        return Atoms(numbers=self.atomic_numbers, positions=self.pos, cell=self.cell, pbc=self.pbc)
+
     @property
     def num_edges(self):
         """Number of edges of the neighbour list (raises if it was not built)."""

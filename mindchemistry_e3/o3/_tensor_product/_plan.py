@@ -294,6 +294,12 @@ def _pair_index(mul):
     return np.array([u * mul + v for u in range(mul) for v in range(u + 1, mul)], dtype=np.int64)
 
 
+def _cg_block(irreps_in1, irreps_in2, irreps_out, ins):
+    """The CG block of an instruction scaled by its ``path_weight``, input-2 index first: ``(d2, d1, d3)``."""
+    ir1, ir2, ir_out = irreps_in1[ins.i_in1].ir, irreps_in2[ins.i_in2].ir, irreps_out[ins.i_out].ir
+    return np.transpose(wigner_3j(ir1.l, ir2.l, ir_out.l) * ins.path_weight, (1, 0, 2))
+
+
 def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=True, normalized=False,
                output_stationary=True, **norm):
     """Group the paths of a tensor product for batched evaluation.
@@ -359,9 +365,8 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
             ins = instructions[i]
             ir2 = irreps_in2[ins.i_in2].ir
             mul_out, ir_out = irreps_out[ins.i_out]
-            block = wigner_3j(ir1.l, ir2.l, ir_out.l) * ins.path_weight  # (d1, d2, d3)
             r0 = 0 if src != -1 else sl2[ins.i_in2].start
-            cg[r0:r0 + ir2.dim, :, k:k + ir_out.dim] = np.transpose(block, (1, 0, 2))
+            cg[r0:r0 + ir2.dim, :, k:k + ir_out.dim] = _cg_block(irreps_in1, irreps_in2, irreps_out, ins)
             mode = ins.connection_mode
             pairs = _pair_index(mul1) if mode in ("uvu<v", "u<vw") else None
             a = len(pairs) if pairs is not None else (mul1 if kind == "diag" else mul1 * mul2)
@@ -371,18 +376,6 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
         kmajor = kind == "outer" and mul2 == 1 and all(st.template in ("diag", "mix") for st in steps)
         row_path = None
         if kmajor and all(st.template == "diag" and instructions[st.ins].has_weight for st in steps):
-            # reorder the columns by output dimension: the weights then expand to the rows by broadcasting
-            order = sorted(range(len(steps)), key=lambda j: steps[j].d3)
-            cg_new, k, new_steps = np.zeros_like(cg), 0, []
-            for j in order:
-                st = steps[j]
-                cg_new[:, :, k:k + st.d3] = cg[:, :, st.k0:st.k0 + st.d3]
-                new_steps.append(st._replace(k0=k))
-                k += st.d3
-            gi = len(plan_groups)
-            for io in {instructions[st.ins].i_out for st in steps}:  # outputs point at the new step positions
-                outputs[io] = [("g", gi, order.index(x[2])) if x[:2] == ("g", gi) else x for x in outputs[io]]
-            cg, steps = cg_new, new_steps
             row_path = np.concatenate([np.full(st.d3, j) for j, st in enumerate(steps)]).astype(np.int64)
         cg = np.transpose(cg, (0, 2, 1)) if kmajor else cg
         plan_groups.append(Group(i1, mul1, d1, kind, src, mul2, d2, cg.reshape(d2, d1 * K), K, tuple(steps),
@@ -411,11 +404,10 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
             r = 0
             for i in paths:
                 ins = instructions[i]
-                ir1, ir2 = irreps_in1[ins.i_in1].ir, irreps_in2[ins.i_in2].ir
-                block = wigner_3j(ir1.l, ir2.l, ir_out.l) * ins.path_weight  # (d1, d2, d3)
+                d1, d2 = irreps_in1[ins.i_in1].ir.dim, irreps_in2[ins.i_in2].ir.dim
                 s2 = sl2[ins.i_in2].start
-                c[s2:s2 + ir2.dim, r:r + ir1.dim, :] = np.transpose(block, (1, 0, 2))
-                r += ir1.dim
+                c[s2:s2 + d2, r:r + d1, :] = _cg_block(irreps_in1, irreps_in2, irreps_out, ins)
+                r += d1
             cols.append(np.transpose(c, (0, 2, 1)).reshape(irreps_in2.dim, ir_out.dim * n))  # columns (k, row)
             outputs[io].append(("o", len(outs)))
             outs.append((io, n, ir_out.dim, mul_out, tuple(where[i] for i in paths)))

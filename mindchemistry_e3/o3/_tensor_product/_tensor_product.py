@@ -273,6 +273,9 @@ class TensorProduct(nn.Cell):
         return super().__call__(*args, **kwargs)
 
     def _split(self, x, sizes, axis):
+        """``x`` cut along ``axis`` into pieces of ``sizes`` (a 1-tuple of ``x`` itself for one piece)."""
+        if len(sizes) <= 1:
+            return (x,)
         if self._pynative:
             return ops.split(x, sizes, axis)
         return _split_with_size(x, sizes, axis)
@@ -299,19 +302,11 @@ class TensorProduct(nn.Cell):
 
     def _forward(self, x1, x2, w, z):
         """``x1 [Z, dim1]``, ``x2 [Z, dim2]``, ``w`` flat ``[numel]`` / ``[Z, numel]`` (or None) -> ``[Z, dim_out]``."""
-        if len(self._x1_sizes) > 1:
-            x1s = self._split(x1, self._x1_sizes, 1)
-        else:
-            x1s = (x1,)
-        if len(self._x2_sizes) > 1:
-            x2s = self._split(x2, self._x2_sizes, 1)
-        else:
-            x2s = (x2,)
+        x1s = self._split(x1, self._x1_sizes, 1)
+        x2s = self._split(x2, self._x2_sizes, 1)
         wch = ()
-        if len(self._w_sizes) > 1:
+        if len(self._w_sizes) > 0:
             wch = self._split(w, self._w_sizes, len(w.shape) - 1)
-        elif len(self._w_sizes) == 1:
-            wch = (w,)
         results = []
         for g in self._groups:
             x1i, mul1, d1, kind, x2i, mul2, d2, cg_i, k, steps, d3s, kmajor, rows_i, wis = g
@@ -336,10 +331,7 @@ class TensorProduct(nn.Cell):
                     else:
                         wst = ops.stack(wl, 1) if len(wl) > 1 else wl[0].reshape(z, 1, mul1)
                         at = at * ops.gather(wst, self._rows[rows_i], 1)
-                if len(steps) > 1:
-                    rows = self._split(at, d3s, 1)
-                else:
-                    rows = (at,)
+                rows = self._split(at, d3s, 1)
                 for i in range(len(steps)):
                     results.append(self._path_kmajor(steps[i], rows[i], wch, z, rows_i >= 0))
                 continue
@@ -350,10 +342,7 @@ class TensorProduct(nn.Cell):
             else:
                 t = ops.transpose(t.reshape(z, mul2, d1, k), (0, 2, 1, 3)).reshape(z, d1, mul2 * k)
                 a_all = ops.bmm(x1g, t).reshape(z, mul1 * mul2, k)
-            if len(steps) > 1:
-                cols = self._split(a_all, d3s, 2)
-            else:
-                cols = (a_all,)
+            cols = self._split(a_all, d3s, 2)
             for i in range(len(steps)):
                 results.append(self._path(steps[i], cols[i], wch, z, mul1, mul2))
         if self._has_ostat:
@@ -370,10 +359,7 @@ class TensorProduct(nn.Cell):
                         yb.append(ops.bmm(xt, wch[wis[j]].reshape(z, mul1, ws[j])))
                 ys.append(yb)
             t_all = ops.matmul(x2, self._os_cg)
-            if len(self._os_sizes) > 1:
-                ts = self._split(t_all, self._os_sizes, 1)
-            else:
-                ts = (t_all,)
+            ts = self._split(t_all, self._os_sizes, 1)
             for oi in range(len(self._os_outs)):
                 n, d3, pieces = self._os_outs[oi]
                 yl = []
