@@ -28,6 +28,7 @@ class _Layer(nn.Cell):
 
     def __init__(self, h_in, h_out, act, var_in, var_out, dtype=ms.float32):
         super().__init__()
+        self._matmul = ops.MatMul()  # the primitive: a faster backward than ops.matmul's on CPU
         self.h_in = int(h_in)
         self.h_out = int(h_out)
         self.var_in = var_in
@@ -56,7 +57,7 @@ class _Layer(nn.Cell):
                              f"{self.h_in}, got shape {x.shape}")
         lead = x.shape[:-1]
         w = self.weight * self._w_scale
-        x = ops.matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (self.h_out,))
+        x = self._matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (self.h_out,))
         if self._has_act:
             x = self.act(x)
             if self._scale_out:
