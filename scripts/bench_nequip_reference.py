@@ -3,7 +3,8 @@
 Usage (repository root; the reference runs in its own venv, never needed by the project)::
 
     python -m venv /work/nequip-venv
-    /work/nequip-venv/bin/pip install torch==2.13.0 && /work/nequip-venv/bin/pip install "nequip==0.6.2" "e3nn<0.6"
+    /work/nequip-venv/bin/pip install torch==2.13.0
+    /work/nequip-venv/bin/pip install "nequip==0.6.2" "numpy<2.4"    # nequip 0.6.2 calls np.in1d
     python scripts/bench_nequip_reference.py --reference-python /work/nequip-venv/bin/python
 
 Both sides train the model of ``--config`` (default ``applications/nequip/configs/aspirin.yaml``: l_max 1,
@@ -134,7 +135,9 @@ def _run_side(python, side, spec, core):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(spec, fh)
         spec_path = fh.name
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", GLOG_v="3")
+    # nequip 0.6 reloads its processed dataset with torch.load, which torch >= 2.6 refuses by default
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", GLOG_v="3",
+               TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")
     cmd = [python, os.path.abspath(__file__), "--worker", side, spec_path]
     if core is not None:
         cmd = ["taskset", "-c", str(core)] + cmd
@@ -162,7 +165,7 @@ def main(argv=None):
     parser.add_argument("--reference-python", help="python of a venv with the reference nequip package")
     parser.add_argument("--batch-size", type=int, default=5)
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5, help="reference steps not timed (PyTorch warm-up)")
+    parser.add_argument("--warmup", type=int, default=10, help="reference steps not timed (PyTorch warm-up)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--core", type=int, default=0, help="CPU core both sides are pinned to (-1: none)")
     parser.add_argument("--out")
@@ -196,8 +199,9 @@ def main(argv=None):
     for r in range(args.rounds):
         for side, python in sides:
             results[side].append(_run_side(python, side, spec, core))
-            print(f"round {r + 1}/{args.rounds} {side}: median step {1e3 * statistics.median(results[side][-1]['wall']):.1f} ms "
-                  f"wall, {1e3 * statistics.median(results[side][-1]['cpu']):.1f} ms CPU", flush=True)
+            last = results[side][-1]
+            print(f"round {r + 1}/{args.rounds} {side}: median step {1e3 * statistics.median(last['wall']):.1f} ms "
+                  f"wall, {1e3 * statistics.median(last['cpu']):.1f} ms CPU", flush=True)
     table = {side: _summary(rs) for side, rs in results.items()}
     if "reference" in results:
         table["reference"]["version"] = results["reference"][0]["version"]
