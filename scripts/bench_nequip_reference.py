@@ -180,15 +180,16 @@ def main(argv=None):
 
     sys.path.insert(0, REPO)
     from applications.nequip.config import load_config
-    from applications.nequip.data import read_dataset, symbol
+    from applications.nequip.data import symbol
 
     cfg = load_config(args.config)
     data_file = cfg["data"]["train_file"]
     if not os.path.isabs(data_file):
         data_file = os.path.join(REPO, data_file)
-    if cfg["data"]["format"] not in ("rmd17", "auto") or "nuclear_charges" not in np.load(data_file).files:
+    data = np.load(data_file)
+    if "nuclear_charges" not in data.files:  # both sides read the rMD17 keys of this one file
         raise SystemExit(f"bench_nequip_reference: {data_file} must be an rMD17-layout npz (kcal/mol, Å)")
-    species = sorted({int(z) for f in read_dataset(data_file)[:1] for z in f.atomic_numbers})
+    species = sorted({int(z) for z in data["nuclear_charges"]})
     spec = {"config": args.config, "batch_size": args.batch_size, "steps": args.steps, "warmup": args.warmup,
             "model": cfg["model"], "data_file": data_file, "symbols": [symbol(z) for z in species],
             "n_train": cfg["data"]["n_train"], "n_val": cfg["data"]["n_val"],
