@@ -51,12 +51,16 @@ class _Layer(nn.Cell):
         name = getattr(act, "__name__", act.__class__.__name__ if act is not None else None)
         return f"Layer({self.h_in}->{self.h_out}, act={name})"
 
+    def scaled_weight(self):
+        """The weight as applied, ``W / sqrt(h_in var_in [/ var_out])`` (``[h_in, h_out]``)."""
+        return self.weight * self._w_scale
+
     def construct(self, x):
         if x.shape[-1] != self.h_in:
             raise ValueError(f"FullyConnectedNet layer {self.h_in}->{self.h_out}: input needs a last axis of size "
                              f"{self.h_in}, got shape {x.shape}")
         lead = x.shape[:-1]
-        w = self.weight * self._w_scale
+        w = self.scaled_weight()
         x = self._matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (self.h_out,))
         if self._has_act:
             x = self.act(x)

@@ -27,6 +27,9 @@ from mindchemistry_e3 import nn as e3nn
 from mindchemistry_e3.util.dtype import constant, check_float_dtype
 from mindchemistry_e3.util.graph import gather_rows, segment_sum
 
+from .convolution import Convolution
+from .convolution_plan import convolution_plan_supported
+
 __all__ = ["InteractionBlock", "ConvLayer", "activation", "tp_path_exists"]
 
 
@@ -153,13 +156,34 @@ class InteractionBlock(nn.Cell):
             raise ValueError(f"InteractionBlock: avg_num_neighbors must be > 0, got {avg_num_neighbors}")
         self.avg_num_neighbors = aan
         self.inv_sqrt_neighbors = constant(1.0 / math.sqrt(aan), dtype)
+        # The same product, summed over edges, executed by the component-major plan (one BatchMatMul for all
+        # paths, layout changes on the node side); it needs the radial MLP's output in its block order, which
+        # a column permutation of the MLP's last weight matrix gives.
+        self.convolution = None
+        if convolution_plan_supported(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions):
+            self.convolution = Convolution(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions,
+                                           scale=1.0 / math.sqrt(aan), dtype=dtype)
+            self._weight_perm = ms.Tensor(self.convolution.weight_perm.astype("int32"))
+            self._mlp_depth = len(hidden) + 1
+            self._matmul = ops.MatMul()
+
+    def _radial_weights_in_block_order(self, edge_embedding):
+        """The radial MLP with its last weight matrix's columns permuted into the convolution's block order."""
+        h = edge_embedding
+        for i in range(self._mlp_depth - 1):
+            h = self.radial_mlp[i](h)
+        last = ops.gather(self.radial_mlp[self._mlp_depth - 1].scaled_weight(), self._weight_perm, 1)
+        return self._matmul(h, last)
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
-        num_nodes = x.shape[0]
-        weight = self.radial_mlp(edge_embedding)
         h = self.linear_1(x)
-        messages = self.tp(gather_rows(h, edge_src), edge_attr, weight)
-        h = segment_sum(messages, edge_dst, num_nodes) * self.inv_sqrt_neighbors
+        if self.convolution is not None:
+            weight = self._radial_weights_in_block_order(edge_embedding)
+            h = self.convolution(h, edge_attr, weight, edge_src, edge_dst)
+        else:
+            weight = self.radial_mlp(edge_embedding)
+            messages = self.tp(gather_rows(h, edge_src), edge_attr, weight)
+            h = segment_sum(messages, edge_dst, x.shape[0]) * self.inv_sqrt_neighbors
         h = self.linear_2(h)
         if self.self_connection is not None:
             h = h + self.self_connection(x, node_attr)
