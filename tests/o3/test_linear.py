@@ -270,10 +270,13 @@ class _ForceLoss(nn.Cell):
         return (c * f * f).sum()
 
 
-def test_second_order_grad(graph_mode):
-    lin = o3.Linear("3x0e + 2x1o + 1x2e", "2x0e + 2x1o + 1x2e", biases=True, dtype=ms.float64)
+@pytest.mark.parametrize("biases", [True, False])  # without biases: the lean path of the common case
+def test_second_order_grad(biases, graph_mode):
+    lin = o3.Linear("3x0e + 2x1o + 1x2e + 2x0e", "2x0e + 2x1o + 1x2e", biases=biases, dtype=ms.float64)
+    assert lin._lean is not biases and lin._need_gather  # two 0e input blocks: the gathered weight table
     rng = np.random.default_rng(5)
-    lin.bias.set_data(ms.Tensor(rng.standard_normal(lin.bias_numel)))
+    if biases:
+        lin.bias.set_data(ms.Tensor(rng.standard_normal(lin.bias_numel)))
     x = ms.Tensor(rng.standard_normal((4, lin.irreps_in.dim)))
     c = ms.Tensor(rng.standard_normal((4, lin.irreps_in.dim)))
     net = _ForceLoss(lin)
