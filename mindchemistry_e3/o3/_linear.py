@@ -9,6 +9,7 @@ from mindspore import nn, ops
 from mindspore.common.initializer import Normal, initializer
 
 from ..util.dtype import check_float_dtype, constant
+from ..util.split import split
 from ._irreps import Irreps
 from ._linear_plan import linear_plan
 
@@ -21,7 +22,6 @@ _TRANSPOSE = ops.Transpose()
 _CONCAT0 = ops.Concat(0)
 _CONCAT1 = ops.Concat(1)
 _GATHER = ops.Gather()
-_SPLIT_WITH_SIZE = ops.auto_generate.SplitWithSize()
 
 
 def _prod(shape):
@@ -249,10 +249,7 @@ class Linear(nn.Cell):
         if self._need_gather:
             wz = _CONCAT0((ws, ops.zeros((1,), ws.dtype)))
         x = _RESHAPE(features, (b, self._dim_in))
-        if self._pynative or len(self._in_sizes) == 1:
-            blocks = self._split_in(x)
-        else:  # one SplitWithSize op (gradient: one concat); its PyNative gradient is wrong in MindSpore 2.10
-            blocks = _SPLIT_WITH_SIZE(x, self._in_sizes, 1)
+        blocks = split(x, self._in_sizes, 1, self._pynative)
         results = []
         for gi in range(len(self._groups)):
             d, in_blocks, k, m, mul_out, offset, _ = self._groups[gi]

@@ -21,15 +21,11 @@ from mindspore import nn, ops
 
 from mindchemistry_e3.util.dtype import check_float_dtype, constant
 from mindchemistry_e3.util.graph import gather_rows, segment_sum
+from mindchemistry_e3.util.split import split
 
 from .convolution_plan import build_convolution_plan
 
 __all__ = ["Convolution"]
-
-# One-op split (its gradient is one concat); PyNative gets the slicing split, whose gradient is right there
-# (see mindchemistry_e3.o3._tensor_product._tensor_product).
-_SPLIT_WITH_SIZE = ops.auto_generate.SplitWithSize()
-
 
 class Convolution(nn.Cell):
     r"""Sum over edges of ``TensorProduct(h[src], Y, w)`` for weighted ``uvu`` paths, at ``dst``.
@@ -89,11 +85,7 @@ class Convolution(nn.Cell):
         return super().__call__(*args, **kwargs)
 
     def _split(self, x, sizes, axis):
-        if len(sizes) <= 1:
-            return (x,)
-        if self._pynative:
-            return ops.split(x, sizes, axis)
-        return _SPLIT_WITH_SIZE(x, sizes, axis)
+        return split(x, sizes, axis, self._pynative)
 
     def _component_major(self, x):
         """``[N, irreps_in.dim]`` (e3nn layout) -> ``[N, d1 * mul]`` (rows of components)."""

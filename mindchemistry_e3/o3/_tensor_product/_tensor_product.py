@@ -42,15 +42,10 @@ from mindspore.common.initializer import Normal, initializer
 
 from .._irreps import Irreps
 from ...util.dtype import check_float_dtype, constant
+from ...util.split import split
 from ._plan import build_plan
 
 __all__ = ["TensorProduct"]
-
-# One-op split into unequal sizes (its gradient is one concat). ``ops.split`` with a list of sizes lowers to one
-# StridedSlice per piece: slow to compile, and each piece's gradient is a zero-padded full-size tensor.
-# In PyNative (MindSpore 2.10) the gradient of SplitWithSize -> reshape -> concat is wrong (pieces get each
-# other's gradients), so PyNative uses the slicing split (correct there, speed matters only in graph mode).
-_split_with_size = ops.auto_generate.SplitWithSize()
 
 
 def _broadcast_shape(a, b):
@@ -277,12 +272,8 @@ class TensorProduct(nn.Cell):
         return super().__call__(*args, **kwargs)
 
     def _split(self, x, sizes, axis):
-        """``x`` cut along ``axis`` into pieces of ``sizes`` (a 1-tuple of ``x`` itself for one piece)."""
-        if len(sizes) <= 1:
-            return (x,)
-        if self._pynative:
-            return ops.split(x, sizes, axis)
-        return _split_with_size(x, sizes, axis)
+        """``x`` cut along ``axis`` into pieces of ``sizes`` (see :func:`mindchemistry_e3.util.split.split`)."""
+        return split(x, sizes, axis, self._pynative)
 
     def _path_kmajor(self, st, at, wch, z, weighted):
         """One path's rows ``at [Z, d3, mul1]`` (k-major) -> ``[Z, mul_out, d3]``."""
