@@ -322,6 +322,20 @@ def test_broadcasting_and_per_sample_weights(mode):
     np.testing.assert_allclose(out.reshape(12, 7), flat, atol=1e-12)
 
 
+@pytest.mark.parametrize("shapes", [((4, 5), (3, 4, 4)), ((3, 4, 5), (4, 4)), ((1, 5), (4, 4))])
+def test_broadcasting_with_internal_weights(shapes, mode):
+    """Rows paired one to one take the lean path; every other leading shape must still broadcast."""
+    tp = o3.FullyConnectedTensorProduct("2x0e + 1o", "0e + 1o", "0e + 2x1o", dtype=ms.float64)
+    rng = np.random.default_rng(2)
+    x1, x2 = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    lead = np.broadcast_shapes(x1.shape[:-1], x2.shape[:-1])
+    out = tp(ms.Tensor(x1), ms.Tensor(x2)).asnumpy()
+    flat = tp(ms.Tensor(np.broadcast_to(x1, lead + (5,)).reshape(-1, 5)),
+              ms.Tensor(np.broadcast_to(x2, lead + (4,)).reshape(-1, 4))).asnumpy()
+    assert out.shape == lead + (7,)
+    np.testing.assert_allclose(out.reshape(-1, 7), flat, atol=1e-12)
+
+
 def test_right(mode):
     tp = o3.FullyConnectedTensorProduct("2x0e + 1o", "0e + 1o", "0e + 2x1o + 1e", dtype=ms.float64)
     rng = np.random.default_rng(1)
