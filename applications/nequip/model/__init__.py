@@ -9,11 +9,12 @@ Examples:
 """
 from .radial import BesselBasis, PolynomialCutoff, RadialEmbedding
 from .embedding import SpeciesEmbedding
+from .convolution import Convolution
 from .interaction import InteractionBlock, ConvLayer, activation, tp_path_exists
 from .nequip import NequIP, edge_length_and_direction
 from .forces import EnergyForceModel, MODEL_INPUTS
 from .loss import LossNet, TrainStep, LABEL_INPUTS, METRIC_NAMES
 
-__all__ = ["BesselBasis", "PolynomialCutoff", "RadialEmbedding", "SpeciesEmbedding", "InteractionBlock",
-           "ConvLayer", "activation", "tp_path_exists", "NequIP", "edge_length_and_direction", "EnergyForceModel",
-           "MODEL_INPUTS", "LossNet", "TrainStep", "LABEL_INPUTS", "METRIC_NAMES"]
+__all__ = ["BesselBasis", "PolynomialCutoff", "RadialEmbedding", "SpeciesEmbedding", "Convolution",
+           "InteractionBlock", "ConvLayer", "activation", "tp_path_exists", "NequIP", "edge_length_and_direction",
+           "EnergyForceModel", "MODEL_INPUTS", "LossNet", "TrainStep", "LABEL_INPUTS", "METRIC_NAMES"]

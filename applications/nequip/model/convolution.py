@@ -27,6 +27,7 @@ from .convolution_plan import build_convolution_plan
 
 __all__ = ["Convolution"]
 
+
 class Convolution(nn.Cell):
     r"""Sum over edges of ``TensorProduct(h[src], Y, w)`` for weighted ``uvu`` paths, at ``dst``.
 

@@ -114,7 +114,8 @@ def test_interaction_block_fused_equals_tensor_product_path(case, mode):
         np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
     rng = np.random.default_rng(1)
     n, e = 7, 20
-    args = (ms.Tensor(rng.normal(size=(n, Irreps(irreps_in).dim)), F64), ms.Tensor(np.eye(2)[rng.integers(0, 2, n)], F64),
+    args = (ms.Tensor(rng.normal(size=(n, Irreps(irreps_in).dim)), F64),
+            ms.Tensor(np.eye(2)[rng.integers(0, 2, n)], F64),
             ms.Tensor(rng.normal(size=(e, Irreps(irreps_sh).dim)), F64), ms.Tensor(rng.normal(size=(e, 8)), F64),
             ms.Tensor(rng.integers(0, n, e).astype(np.int32)), ms.Tensor(rng.integers(0, n, e).astype(np.int32)))
     ref = plain(*args).asnumpy()
