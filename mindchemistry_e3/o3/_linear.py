@@ -16,14 +16,6 @@ from ._linear_plan import linear_plan
 import numpy as np
 
 
-# primitive instances: cheaper for MindSpore's type inference than the functional wrappers and Tensor methods
-_RESHAPE = ops.Reshape()
-_TRANSPOSE = ops.Transpose()
-_CONCAT0 = ops.Concat(0)
-_CONCAT1 = ops.Concat(1)
-_GATHER = ops.Gather()
-
-
 def _prod(shape):
     n = 1
     for s in shape:
@@ -196,8 +188,8 @@ class Linear(nn.Cell):
                     if mul_ir.dim > 0]
         piece_of = {(start, mul): i for i, (start, mul, _) in enumerate(nonempty)}
         self._groups = tuple(g[:1] + (tuple(piece_of[blk] for blk in g[1]),) + g[2:] for g in self._groups)
-        self._split_in = SplitLastAxis(tuple(dim for _, _, dim in nonempty))
         self._in_sizes = tuple(dim for _, _, dim in nonempty)
+        self._split_in = SplitLastAxis(self._in_sizes)
         self._pynative = False
         self._bmm_ta = ops.BatchMatMul(transpose_a=True)
         # the MatMul primitive: its backward uses transposed-operand MatMuls (about 3x faster on CPU than the
@@ -213,7 +205,7 @@ class Linear(nn.Cell):
         else:
             self.bias = None
         # The common case (own shared weights, no channels, no biases) has a path of its own: the same ops, but
-        # MindSpore's type inference of a graph without the general path's branches is about twice faster.
+        # MindSpore's type inference of a graph without the general path's branches is ~2x faster (measured).
         self._lean = (self.f_in is None and self.internal_weights and self.bias_numel == 0 and self.weight_numel > 0
                       and self._dim_out > 0 and len(self._groups) > 0)
 
@@ -241,48 +233,55 @@ class Linear(nn.Cell):
         return self._forward(features, weight, bias)
 
     def _forward_lean(self, features):
-        """The common case (see ``_lean``): split, one MatMul per irrep group, concatenate (primitives only)."""
+        """The common case (see ``_lean``): split, one MatMul per irrep group, :meth:`_assemble`."""
         batch = features.shape[:-1]
         b = _prod(batch)
         ws = self.weight * self._weight_scale
         wz = None
         if self._need_gather:
-            wz = _CONCAT0((ws, ops.zeros((1,), ws.dtype)))
-        x = _RESHAPE(features, (b, self._dim_in))
-        blocks = split(x, self._in_sizes, 1, self._pynative)
+            wz = ops.concat([ws, ops.zeros((1,), ws.dtype)], axis=0)
+        blocks = split(features.reshape(b, self._dim_in), self._in_sizes, 1, self._pynative)
         results = []
         for gi in range(len(self._groups)):
             d, in_blocks, k, m, mul_out, offset, _ = self._groups[gi]
             if offset >= 0:
-                w = _RESHAPE(ws[offset:offset + k * m], (k, m))
+                w = ws[offset:offset + k * m].reshape(k, m)
             else:
-                w = _RESHAPE(_GATHER(wz, self._weight_index[gi], 0), (k, m))
-            pieces = ()
+                w = ops.gather(wz, self._weight_index[gi], 0).reshape(k, m)
+            pieces = []
             for i in in_blocks:
                 blk = blocks[i]
                 if d > 1:
-                    blk = _TRANSPOSE(_RESHAPE(blk, (b, -1, d)), (0, 2, 1))
-                pieces = pieces + (_RESHAPE(blk, (b * d, -1)),)
-            xs = pieces[0] if len(pieces) == 1 else _CONCAT1(pieces)
+                    blk = ops.transpose(blk.reshape(b, -1, d), (0, 2, 1))
+                pieces.append(blk.reshape(b * d, -1))
+            xs = pieces[0] if len(pieces) == 1 else ops.concat(pieces, axis=1)
             y = self._matmul(xs, w)
             if d > 1:
-                y = _TRANSPOSE(_RESHAPE(y, (b, d, mul_out)), (0, 2, 1))
-            results.append(_RESHAPE(y, (b, mul_out, d)))
-        outs = ()
+                y = ops.transpose(y.reshape(b, d, mul_out), (0, 2, 1))
+            results.append(y.reshape(b, 1, mul_out, d))
+        return self._assemble(results, (b,), features.dtype).reshape(batch + (self._dim_out,))
+
+    def _assemble(self, results, lead, dtype):
+        """Output blocks from the groups' results ``(B, f_out, mul_out, d)`` (sums of column ranges where several
+        groups feed one block, zeros where none does), concatenated: ``lead + (irreps_out.dim,)``."""
+        outs = []
         for dim, mul, _, src in self._out_sources:
             if src is None:
-                outs = outs + (ops.zeros((b, dim), features.dtype),)
+                outs.append(ops.zeros(lead + (dim,), dtype))
             else:
                 block = None
                 for g, col in src:
                     r = results[g]
-                    if not (col == 0 and r.shape[1] == mul):
-                        r = r[:, col:col + mul, :]
-                    r = _RESHAPE(r, (b, dim))
+                    if not (col == 0 and r.shape[2] == mul):
+                        r = r[:, :, col:col + mul, :]
+                    r = r.reshape(lead + (dim,))
                     block = r if block is None else block + r
-                outs = outs + (block,)
-        out = outs[0] if len(outs) == 1 else _CONCAT1(outs)
-        return _RESHAPE(out, batch + (self._dim_out,))
+                outs.append(block)
+        if len(outs) == 0:
+            return ops.zeros(lead + (0,), dtype)
+        if len(outs) == 1:
+            return outs[0]
+        return ops.concat(outs, axis=len(lead))
 
     def _forward(self, features, weight, bias):
         """The general case: channels, per-sample or given weights, biases."""
@@ -396,25 +395,7 @@ class Linear(nn.Cell):
                 results.append(y.reshape(B, fo, mul_out, d))
 
         lead = (B,) if self.f_in is None else (B, fo)  # no channel axis without channels: no reshape copies
-        outs = []
-        for dim, mul, d, src in self._out_sources:
-            if src is None:
-                outs.append(ops.zeros(lead + (dim,), features.dtype))
-            else:
-                block = None
-                for g, col in src:
-                    r = results[g]
-                    if not (col == 0 and r.shape[2] == mul):
-                        r = r[:, :, col:col + mul, :]
-                    r = r.reshape(lead + (dim,))
-                    block = r if block is None else block + r
-                outs.append(block)
-        if len(outs) == 0:
-            out = ops.zeros(lead + (0,), features.dtype)
-        elif len(outs) == 1:
-            out = outs[0]
-        else:
-            out = ops.concat(outs, axis=len(lead))
+        out = self._assemble(results, lead, features.dtype)
 
         out_shape = batch + ((self._dim_out,) if self.f_in is None else (fo, self._dim_out))
         if out.shape != out_shape:

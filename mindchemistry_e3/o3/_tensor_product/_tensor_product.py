@@ -154,7 +154,6 @@ class TensorProduct(nn.Cell):
             self.weight = ms.Parameter(initializer(Normal(1.0), [self.weight_numel], self.dtype), name="weight")
         else:
             self.weight = None
-        self._plain = self.internal_weights  # own shared weights: the lean path of construct applies
         self._pynative = False
         self._setup_constants(plan)
         live = [any(p for p in parts) for parts in plan.outputs]
@@ -396,7 +395,7 @@ class TensorProduct(nn.Cell):
         if x.dtype != self.dtype or y.dtype != self.dtype:
             raise ValueError(f"{self._name}: inputs must have the module's dtype {self.dtype}, got {x.dtype} and "
                              f"{y.dtype} (build the module with dtype=...)")
-        if (weight is None and self._plain and len(x.shape) == 2 and len(y.shape) == 2
+        if (weight is None and self.internal_weights and len(x.shape) == 2 and len(y.shape) == 2
                 and x.shape[0] == y.shape[0]):
             # rows of x and y paired one to one, own shared weights: no broadcasting to plan (a smaller graph,
             # about twice faster through MindSpore's type inference)
