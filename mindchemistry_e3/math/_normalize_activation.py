@@ -122,7 +122,8 @@ class normalize2mom(nn.Cell):  # pylint: disable=invalid-name  (e3nn's name)
 
     Args:
         f (Callable): elementwise activation: a MindSpore function (``ops.silu``, ``ops.tanh``, ...) or Cell.
-        dtype (mindspore.dtype): dtype of the constant :math:`c_f`. Default: float32.
+        dtype (mindspore.dtype): dtype of the constant :math:`c_f`. Default: the default dtype
+            (``get_default_dtype()``).
         f_numpy (Callable, optional): numpy twin of ``f`` to compute :math:`c_f` with (keyword-only).
 
     Inputs:
@@ -147,9 +148,9 @@ class normalize2mom(nn.Cell):  # pylint: disable=invalid-name  (e3nn's name)
         (2,)
     """
 
-    def __init__(self, f, dtype=ms.float32, *, f_numpy=None):
+    def __init__(self, f, dtype=None, *, f_numpy=None):
         super().__init__()
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         if not callable(f):
             raise ValueError(f"normalize2mom needs a callable activation, got {f!r}")
         self.f = f

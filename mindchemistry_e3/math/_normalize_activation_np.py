@@ -1,8 +1,8 @@
 r"""numpy side of :class:`normalize2mom` (no MindSpore): the exact sample e3nn uses and the second moment.
 
 e3nn estimates :math:`c_f = \langle f(z)^2 \rangle^{-1/2}` by Monte Carlo over ``z = torch.randn(1_000_000)``
-drawn in float64 on CPU from a generator seeded with 0. That stream is reproduced here bit for bit without
-torch: MT19937 seeded with ``init_genrand(seed)``; each uniform double takes two consecutive 32-bit outputs
+drawn in float64 on CPU from a generator seeded with 0. That stream is reproduced here without torch (the
+uniforms bit for bit, the normals to an ulp of the platform's libm): MT19937 seeded with ``init_genrand(seed)``; each uniform double takes two consecutive 32-bit outputs
 (high word first) and keeps the low 53 bits of ``hi << 32 | lo`` times :math:`2^{-53}`; normals come from
 Box-Muller on blocks of 16 uniforms, :math:`z_j = r_j \cos(2\pi u_{j+8})`, :math:`z_{j+8} = r_j \sin(2\pi
 u_{j+8})` with :math:`r_j = \sqrt{-2 \ln(1 - u_j)}`, :math:`j = 0..7`.

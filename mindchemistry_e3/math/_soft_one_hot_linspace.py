@@ -160,7 +160,8 @@ class SoftOneHotLinspace(nn.Cell):
         number (int): number of basis functions :math:`N`.
         basis (str): one of ``'gaussian', 'cosine', 'smooth_finite', 'fourier', 'bessel'``.
         cutoff (bool): whether every function vanishes outside ``(start, end)``.
-        dtype (mindspore.dtype): dtype of the constants (and of the expected input). Default: float32.
+        dtype (mindspore.dtype): dtype of the constants (and of the expected input). Default: the default dtype
+            (``get_default_dtype()``).
 
     Inputs:
         - **x** (Tensor) - shape ``(...)``.
@@ -178,9 +179,9 @@ class SoftOneHotLinspace(nn.Cell):
         (2, 8)
     """
 
-    def __init__(self, start, end, number, basis=None, cutoff=None, *, dtype=ms.float32):
+    def __init__(self, start, end, number, basis=None, cutoff=None, *, dtype=None):
         super().__init__()
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         plan = soft_one_hot_linspace_plan(start, end, number, basis, cutoff)
         self.start, self.end, self.number, self.basis, self.cutoff = float(start), float(end), int(number), basis, cutoff
         self.consts = _tensors(plan, dtype)

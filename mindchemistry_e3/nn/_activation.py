@@ -22,7 +22,7 @@ from ..o3._irreps import Irreps
 from ..util.dtype import check_float_dtype, constant
 
 
-def activation_parity(act, cst=1.0, dtype=ms.float32):
+def activation_parity(act, cst=1.0, dtype=None):
     """+1 (even), -1 (odd) or 0 (neither) for ``cst * act``, from ``act`` on ``linspace(0, 10, 256)`` (e3nn's test).
 
     >>> from mindspore import ops
@@ -53,7 +53,8 @@ class Activation(nn.Cell):
         irreps_in (Union[str, Irreps]): representation of the input.
         acts (list[Union[Callable, None]]): one per block of ``irreps_in``: an elementwise MindSpore function or
             Cell (``ops.silu``, ``ops.tanh``, ``nn.SiLU()``, ...), or None for no activation.
-        dtype (mindspore.dtype): keyword-only, dtype of the normalisation constants (float32 default).
+        dtype (mindspore.dtype): keyword-only, dtype of the normalisation constants (default: the default dtype
+            (``get_default_dtype()``)).
 
     Inputs:
         - **features** (Tensor) - shape ``(..., irreps_in.dim)`` (the irreps axis is ``dim``).
@@ -77,11 +78,11 @@ class Activation(nn.Cell):
         (2x0e+1x0o+1x1o, (3, 6))
     """
 
-    def __init__(self, irreps_in, acts, *, dtype=ms.float32):
+    def __init__(self, irreps_in, acts, *, dtype=None):
         super().__init__()
         irreps_in = Irreps(irreps_in)
         acts = list(acts)
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
         if len(irreps_in) != len(acts):
             raise ValueError(f"Activation: irreps_in {irreps_in} has {len(irreps_in)} blocks but {len(acts)} "
                              f"activation functions were given")

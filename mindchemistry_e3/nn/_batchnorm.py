@@ -41,7 +41,8 @@ class BatchNorm(nn.Cell):
         instance (bool): instance normalisation (statistics per batch entry, no running statistics).
         include_bias (bool): with ``affine``, learn a bias for the scalars. Default True.
         normalization (str): ``'component'`` (mean square component) or ``'norm'`` (squared norm).
-        dtype (mindspore.dtype): keyword-only, dtype of parameters and constants (float32 default).
+        dtype (mindspore.dtype): keyword-only, dtype of parameters and constants (default: the default dtype
+            (``get_default_dtype()``)).
 
     Inputs:
         - **input** (Tensor) - shape ``(batch, ..., irreps.dim)``.
@@ -64,7 +65,7 @@ class BatchNorm(nn.Cell):
     """
 
     def __init__(self, irreps, eps=1e-5, momentum=0.1, affine=True, reduce="mean", instance=False,
-                 include_bias=True, normalization="component", *, dtype=ms.float32):
+                 include_bias=True, normalization="component", *, dtype=None):
         super().__init__()
         self.irreps = Irreps(irreps)
         self.eps = float(eps)
@@ -72,7 +73,7 @@ class BatchNorm(nn.Cell):
         self.affine = bool(affine)
         self.instance = bool(instance)
         self.include_bias = bool(include_bias)
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
         if not isinstance(reduce, str) or reduce not in ("mean", "max"):
             raise ValueError(f"BatchNorm({self.irreps}): reduce must be 'mean' or 'max', got {reduce!r}")
         if normalization not in ("norm", "component"):

@@ -24,7 +24,8 @@ class Dropout(nn.Cell):
     Args:
         irreps (Union[str, Irreps]): representation of the input.
         p (float): probability to drop an irrep copy.
-        dtype (mindspore.dtype): keyword-only, dtype of the scale constant (float32 default).
+        dtype (mindspore.dtype): keyword-only, dtype of the scale constant (default: the default dtype
+            (``get_default_dtype()``)).
 
     Inputs:
         - **x** (Tensor) - shape ``(batch, ..., irreps.dim)``.
@@ -46,14 +47,14 @@ class Dropout(nn.Cell):
         (8, 4)
     """
 
-    def __init__(self, irreps, p, *, dtype=ms.float32):
+    def __init__(self, irreps, p, *, dtype=None):
         super().__init__()
         self.irreps = Irreps(irreps)
         try:
             self.p = float(p)
         except (TypeError, ValueError):
             raise ValueError(f"Dropout: p must be a probability, got {p!r}") from None
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
         self._dim = self.irreps.dim
         self._irreps_str = str(self.irreps)
         self._num = self.irreps.num_irreps

@@ -73,7 +73,8 @@ class Extract(nn.Cell):
         instructions (list[tuple[int]]): one tuple per output, giving for each of its blocks the index of the
             ``irreps_in`` block it copies.
         squeeze_out (bool): if True and there is a single output, return a Tensor instead of a 1-tuple.
-        dtype (mindspore.dtype): keyword-only, only used for empty outputs (float32 default).
+        dtype (mindspore.dtype): keyword-only, only used for empty outputs (default: the default dtype
+            (``get_default_dtype()``)).
 
     Inputs:
         - **x** (Tensor) - shape ``(..., irreps_in.dim)``.
@@ -94,13 +95,13 @@ class Extract(nn.Cell):
         2
     """
 
-    def __init__(self, irreps_in, irreps_outs, instructions, squeeze_out=False, *, dtype=ms.float32):
+    def __init__(self, irreps_in, irreps_outs, instructions, squeeze_out=False, *, dtype=None):
         super().__init__()
         self.irreps_in = Irreps(irreps_in)
         self.irreps_outs = tuple(Irreps(irreps) for irreps in irreps_outs)
         self.instructions = [tuple(ins) for ins in instructions]
         self.squeeze_out = bool(squeeze_out)
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
         self._plan = extract_plan(self.irreps_in, self.irreps_outs, self.instructions)
         self._dim_in = self.irreps_in.dim
         self._irreps_str = str(self.irreps_in)
@@ -150,7 +151,7 @@ class ExtractIr(Extract):
         (2x0e+3x0e, [0.0, 1.0, 5.0, 6.0, 7.0])
     """
 
-    def __init__(self, irreps_in, ir, *, dtype=ms.float32):
+    def __init__(self, irreps_in, ir, *, dtype=None):
         ir = Irrep(ir)
         irreps_in = Irreps(irreps_in)
         irreps_out = Irreps([mul_ir for mul_ir in irreps_in if mul_ir.ir == ir])

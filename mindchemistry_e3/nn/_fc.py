@@ -26,7 +26,7 @@ from ..util.dtype import check_float_dtype, constant
 class _Layer(nn.Cell):
     r"""One layer ``x @ W / sqrt(h_in var_in)``, then ``act`` and ``* sqrt(var_out)`` (see the module doc)."""
 
-    def __init__(self, h_in, h_out, act, var_in, var_out, dtype=ms.float32):
+    def __init__(self, h_in, h_out, act, var_in, var_out, dtype=None):
         super().__init__()
         self._matmul = ops.MatMul()  # the primitive: a faster backward than ops.matmul's on CPU
         self.h_in = int(h_in)
@@ -79,7 +79,8 @@ class FullyConnectedNet(nn.SequentialCell):
         variance_in (float): variance of the input features. Default 1.
         variance_out (float): target variance of the output. Default 1.
         out_act (bool): apply the activation after the last layer too. Default False.
-        dtype (mindspore.dtype): keyword-only, dtype of the weights and constants (float32 default).
+        dtype (mindspore.dtype): keyword-only, dtype of the weights and constants (default: the default dtype
+            (``get_default_dtype()``)).
 
     Inputs:
         - **x** (Tensor) - shape ``(..., hs[0])``.
@@ -101,11 +102,11 @@ class FullyConnectedNet(nn.SequentialCell):
         (5, 1)
     """
 
-    def __init__(self, hs, act=None, variance_in=1, variance_out=1, out_act=False, *, dtype=ms.float32):
+    def __init__(self, hs, act=None, variance_in=1, variance_out=1, out_act=False, *, dtype=None):
         hs = [int(h) for h in hs]
         if len(hs) < 2 or any(h <= 0 for h in hs):
             raise ValueError(f"FullyConnectedNet: hs must list at least two positive sizes, got {hs}")
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         if act is not None and not isinstance(act, normalize2mom):
             act = normalize2mom(act, dtype=dtype)
         layers = collections.OrderedDict()

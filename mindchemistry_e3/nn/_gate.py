@@ -77,7 +77,8 @@ class Gate(nn.Cell):
         act_gates (list[Union[Callable, None]]): one activation per block of ``irreps_gates``.
         irreps_gated (Union[str, Irreps]): irreps multiplied by the gates; ``irreps_gated.num_irreps`` must equal
             ``irreps_gates.num_irreps``.
-        dtype (mindspore.dtype): keyword-only, dtype of the constants (float32 default).
+        dtype (mindspore.dtype): keyword-only, dtype of the constants (default: the default dtype
+            (``get_default_dtype()``)).
 
     Inputs:
         - **features** (Tensor) - shape ``(..., irreps_in.dim)`` in e3nn's sorted layout (see the module doc).
@@ -102,9 +103,9 @@ class Gate(nn.Cell):
         (2, 40)
     """
 
-    def __init__(self, irreps_scalars, act_scalars, irreps_gates, act_gates, irreps_gated, *, dtype=ms.float32):
+    def __init__(self, irreps_scalars, act_scalars, irreps_gates, act_gates, irreps_gated, *, dtype=None):
         super().__init__()
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
         irreps_scalars = Irreps(irreps_scalars)
         irreps_gates = Irreps(irreps_gates)
         irreps_gated = Irreps(irreps_gated)

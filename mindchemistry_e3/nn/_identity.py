@@ -38,11 +38,11 @@ class Identity(nn.Cell):
         2x0e
     """
 
-    def __init__(self, irreps_in, irreps_out, *, dtype=ms.float32):
+    def __init__(self, irreps_in, irreps_out, *, dtype=None):
         super().__init__()
         self.irreps_in = Irreps(irreps_in).simplify()
         self.irreps_out = Irreps(irreps_out).simplify()
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
         if self.irreps_in != self.irreps_out:
             raise ValueError(f"Identity: irreps_in {self.irreps_in} and irreps_out {self.irreps_out} differ")
         self._dim = self.irreps_in.dim

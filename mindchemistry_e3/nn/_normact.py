@@ -52,7 +52,8 @@ class NormActivation(nn.Cell):
             (default ``1e-8``). Not allowed when ``normalize`` is False.
         bias (bool): learnable additive biases ``biases`` (one per copy, initialised to 0) inside the
             nonlinearity. Default False.
-        dtype (mindspore.dtype): keyword-only, dtype of parameters and constants (float32 default).
+        dtype (mindspore.dtype): keyword-only, dtype of parameters and constants (default: the default dtype
+            (``get_default_dtype()``)).
 
     Inputs:
         - **features** (Tensor) - shape ``(..., irreps_in.dim)``.
@@ -78,11 +79,11 @@ class NormActivation(nn.Cell):
     """
 
     def __init__(self, irreps_in, scalar_nonlinearity, normalize=True, epsilon=None, bias=False, *,
-                 dtype=ms.float32):
+                 dtype=None):
         super().__init__()
         self.irreps_in = Irreps(irreps_in)
         self.irreps_out = Irreps(irreps_in)
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
         if epsilon is None and normalize:
             epsilon = 1e-8
         elif epsilon is not None and not normalize:

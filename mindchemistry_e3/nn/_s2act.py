@@ -61,7 +61,7 @@ class S2Activation(nn.Cell):
         normalization (str): ``'component'`` (default), ``'norm'`` or ``'integral'``.
         lmax_out (int, optional): highest ``l`` of the output (default: the input's).
         random_rot (bool): rotate the grid randomly at each call. Default False.
-        dtype (mindspore.dtype): dtype of the tables (keyword). Default float32.
+        dtype (mindspore.dtype): dtype of the tables (keyword). Default: the default dtype (``get_default_dtype()``).
 
     Attributes:
         irreps_in, irreps_out (Irreps).
@@ -88,9 +88,9 @@ class S2Activation(nn.Cell):
     """
 
     def __init__(self, irreps, act, res, normalization="component", lmax_out=None, random_rot=False, *,
-                 dtype=ms.float32):
+                 dtype=None):
         super().__init__()
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         irreps, lmax, p_val, p_arg = _s2_parities(irreps)
         self.irreps_in = irreps
         if lmax_out is None:

@@ -22,7 +22,7 @@ class SO3Activation(nn.Cell):
         resolution (int): SO(3) grid resolution.
         normalization (str): ``'component'`` (the only one, as e3nn).
         aspect_ratio (float): default 2.
-        dtype (mindspore.dtype): dtype of the tables (keyword). Default float32.
+        dtype (mindspore.dtype): dtype of the tables (keyword). Default: the default dtype (``get_default_dtype()``).
 
     Inputs:
         - **features** (Tensor) - shape ``(..., sum_{l <= lmax_in} (2l+1)^2)``.
@@ -41,9 +41,9 @@ class SO3Activation(nn.Cell):
     """
 
     def __init__(self, lmax_in, lmax_out, act, resolution, *, normalization="component", aspect_ratio=2,
-                 dtype=ms.float32):
+                 dtype=None):
         super().__init__()
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         self.grid_in = SO3Grid(lmax_in, resolution, normalization=normalization, aspect_ratio=aspect_ratio,
                                dtype=dtype)
         self.grid_out = SO3Grid(lmax_out, resolution, normalization=normalization, aspect_ratio=aspect_ratio,

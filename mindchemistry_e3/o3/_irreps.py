@@ -258,7 +258,7 @@ class Irreps(_FromAngles, tuple):
         """A random MindSpore Tensor of shape ``size`` with the ``-1`` replaced by ``self.dim``.
 
         ``normalization='component'`` draws standard normals; ``'norm'`` gives each irrep unit norm.
-        Drawn with numpy (``seed`` optional); ``dtype`` defaults to float32.
+        Drawn with numpy (``seed`` optional); ``dtype`` defaults to the default dtype (float32).
 
         >>> Irreps("5x0e + 10x1o").randn(5, -1, normalization='norm').shape
         (5, 35)
@@ -269,7 +269,9 @@ class Irreps(_FromAngles, tuple):
 
         if size.count(-1) != 1:
             raise ValueError(f"size must contain exactly one -1 (the irreps axis), got {size}")
-        dtype = ms.float32 if dtype is None else dtype
+        from ..util.dtype import check_float_dtype
+
+        dtype = check_float_dtype(dtype)
         axis = size.index(-1)
         shape = size[:axis] + (self.dim,) + size[axis + 1:]
         rng = np.random.default_rng(seed)

@@ -95,7 +95,8 @@ class Linear(nn.Cell):
             output block. Biases start at zero (Parameter ``bias``).
         path_normalization (str): ``'element'`` (fan-in counts every input multiplicity feeding the output
             block) or ``'path'`` (each path normalised by its own fan-in times the number of paths).
-        dtype (mindspore.dtype): dtype of Parameters and constants, float32 by default (keyword only).
+        dtype (mindspore.dtype): dtype of Parameters and constants, default: the default dtype
+            (``get_default_dtype()``) (keyword only).
 
     Inputs:
         - **features** (Tensor) - shape ``(..., irreps_in.dim)``, or ``(..., f_in, irreps_in.dim)``.
@@ -127,12 +128,12 @@ class Linear(nn.Cell):
 
     def __init__(self, irreps_in, irreps_out, *, f_in=None, f_out=None, internal_weights=None,
                  shared_weights=None, instructions=None, biases=False, path_normalization="element",
-                 dtype=ms.float32, _optimize_einsums=None):
+                 dtype=None, _optimize_einsums=None):
         super().__init__()
         self.irreps_in = Irreps(irreps_in)
         self.irreps_out = Irreps(irreps_out)
         self._name = f"Linear({self.irreps_in} -> {self.irreps_out})"
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
 
         if shared_weights is False and internal_weights is None:
             internal_weights = False

@@ -30,7 +30,8 @@ class Norm(nn.Cell):
     Args:
         irreps_in (Irreps): representation of the input.
         squared (bool): return the squared norms instead of the norms. Default ``False``.
-        dtype (mindspore.dtype): the floating dtype the Cell is used with (keyword only), float32 by default.
+        dtype (mindspore.dtype): the floating dtype the Cell is used with (keyword only). Default: the default dtype
+            (``get_default_dtype()``).
 
     Inputs:
         - **features** (Tensor) - shape ``(..., irreps_in.dim)``.
@@ -51,12 +52,12 @@ class Norm(nn.Cell):
         (17,)
     """
 
-    def __init__(self, irreps_in, squared=False, *, dtype=ms.float32):
+    def __init__(self, irreps_in, squared=False, *, dtype=None):
         super().__init__()
         self.irreps_in = Irreps(irreps_in).simplify()
         self.irreps_out = Irreps([(mul, "0e") for mul, _ in self.irreps_in]).simplify()
         self.squared = bool(squared)
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
         self._name = f"Norm({self.irreps_in})"
         self._dim_in = self.irreps_in.dim
         self._dim_out = self.irreps_out.dim

@@ -26,7 +26,8 @@ class ReducedTensorProducts(nn.Cell):
         filter_ir_out (list of Irrep, optional): irreps allowed in the output.
         filter_ir_mid (list of Irrep, optional): irreps allowed in the intermediate couplings.
         eps (float): numerical threshold of the reduction. Default ``1e-9``.
-        dtype (mindspore.dtype): dtype of the change of basis and of the computation (keyword). Default float32.
+        dtype (mindspore.dtype): dtype of the change of basis and of the computation (keyword). Default: the default
+            dtype (``get_default_dtype()``).
         **irreps: the irreps of each index letter (indices related by the formula may be left out).
 
     Attributes:
@@ -56,9 +57,9 @@ class ReducedTensorProducts(nn.Cell):
         [0.0, 0.0, 0.0]
     """
 
-    def __init__(self, formula, filter_ir_out=None, filter_ir_mid=None, eps=1e-9, *, dtype=ms.float32, **irreps):
+    def __init__(self, formula, filter_ir_out=None, filter_ir_mid=None, eps=1e-9, *, dtype=None, **irreps):
         super().__init__()
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         plan = reduced_tensor_products_plan(formula, filter_ir_out, filter_ir_mid, eps, **irreps)
         self.formula = formula
         self.irreps_in = [Irreps(irr) for irr in plan.irreps_in]

@@ -151,13 +151,13 @@ def _np_rand_angles(shape, seed):
 # random / identity constructors (numpy float64, cast to dtype)
 
 
-def rand_matrix(*shape, requires_grad=False, dtype=ms.float32, seed=None):
+def rand_matrix(*shape, requires_grad=False, dtype=None, seed=None):
     r"""Random rotation matrices, uniform (Haar) on SO(3).
 
     Args:
         *shape (int): batch shape.
         requires_grad (bool): ignored (e3nn compatibility).
-        dtype (mindspore.dtype): floating dtype of the result. Default: ``mindspore.float32``.
+        dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
         seed (None, int, numpy.random.Generator): random source, see the module docstring.
 
     Returns:
@@ -168,14 +168,14 @@ def rand_matrix(*shape, requires_grad=False, dtype=ms.float32, seed=None):
         (5, 3, 3)
     """
     del requires_grad
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     a, b, c = _np_rand_angles(shape, seed)
     r = _np_matrix_y(a) @ _np_matrix_x(b) @ _np_matrix_y(c)
     return constant(r, dtype)
 
 
-def identity_angles(*shape, requires_grad=False, dtype=ms.float32):
+def identity_angles(*shape, requires_grad=False, dtype=None):
     r"""Euler angles of the identity rotation: three zero Tensors of shape ``shape``.
 
     Examples:
@@ -184,19 +184,19 @@ def identity_angles(*shape, requires_grad=False, dtype=ms.float32):
         (2, 3)
     """
     del requires_grad
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     return tuple(constant(np.zeros(shape), dtype) for _ in range(3))
 
 
-def rand_angles(*shape, requires_grad=False, dtype=ms.float32, seed=None):
+def rand_angles(*shape, requires_grad=False, dtype=None, seed=None):
     r"""Euler angles of uniformly random rotations: :math:`\alpha, \gamma \sim U[0, 2\pi)`,
     :math:`\beta = \arccos(U[-1, 1])`.
 
     Args:
         *shape (int): batch shape.
         requires_grad (bool): ignored (e3nn compatibility).
-        dtype (mindspore.dtype): floating dtype of the result. Default: ``mindspore.float32``.
+        dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
         seed (None, int, numpy.random.Generator): random source, see the module docstring.
 
     Returns:
@@ -208,12 +208,12 @@ def rand_angles(*shape, requires_grad=False, dtype=ms.float32, seed=None):
         (10,)
     """
     del requires_grad
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     return tuple(constant(x, dtype) for x in _np_rand_angles(shape, seed))
 
 
-def identity_quaternion(*shape, requires_grad=False, dtype=ms.float32):
+def identity_quaternion(*shape, requires_grad=False, dtype=None):
     r"""Quaternion :math:`(1, 0, 0, 0)` of the identity, shape ``(*shape, 4)``.
 
     Examples:
@@ -221,20 +221,20 @@ def identity_quaternion(*shape, requires_grad=False, dtype=ms.float32):
         [[1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]
     """
     del requires_grad
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     q = np.zeros(shape + (4,))
     q[..., 0] = 1.0
     return constant(q, dtype)
 
 
-def rand_quaternion(*shape, requires_grad=False, dtype=ms.float32, seed=None):
+def rand_quaternion(*shape, requires_grad=False, dtype=None, seed=None):
     r"""Unit quaternions of uniformly random rotations, shape ``(*shape, 4)``.
 
     Args:
         *shape (int): batch shape.
         requires_grad (bool): ignored (e3nn compatibility).
-        dtype (mindspore.dtype): floating dtype of the result. Default: ``mindspore.float32``.
+        dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
         seed (None, int, numpy.random.Generator): random source, see the module docstring.
 
     Examples:
@@ -242,20 +242,20 @@ def rand_quaternion(*shape, requires_grad=False, dtype=ms.float32, seed=None):
         (3, 4)
     """
     del requires_grad
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     angles = [ms.Tensor(x, ms.float64) for x in _np_rand_angles(shape, seed)]
     return angles_to_quaternion(*angles).astype(dtype)
 
 
-def rand_axis_angle(*shape, requires_grad=False, dtype=ms.float32, seed=None):
+def rand_axis_angle(*shape, requires_grad=False, dtype=None, seed=None):
     r"""Uniformly random rotations as ``(axis, angle)``: unit axes ``(*shape, 3)``, angles in
     :math:`[0, \pi]` of shape ``shape``.
 
     Args:
         *shape (int): batch shape.
         requires_grad (bool): ignored (e3nn compatibility).
-        dtype (mindspore.dtype): floating dtype of the result. Default: ``mindspore.float32``.
+        dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
         seed (None, int, numpy.random.Generator): random source, see the module docstring.
 
     Examples:
@@ -264,7 +264,7 @@ def rand_axis_angle(*shape, requires_grad=False, dtype=ms.float32, seed=None):
         ((4, 3), (4,))
     """
     del requires_grad
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     angles = [ms.Tensor(x, ms.float64) for x in _np_rand_angles(shape, seed)]
     axis, angle = angles_to_axis_angle(*angles)

@@ -24,13 +24,13 @@ from ._s2grid_np import (
 )
 
 
-def s2_grid(res_beta, res_alpha, *, dtype=ms.float32):
+def s2_grid(res_beta, res_alpha, *, dtype=None):
     r"""The grid on the sphere: :math:`\beta_i = \pi (i + 1/2) / N` and :math:`\alpha_j = 2 \pi j / M`.
 
     Args:
         res_beta (int): :math:`N`.
         res_alpha (int): :math:`M`.
-        dtype (mindspore.dtype): dtype of the outputs (keyword). Default float32.
+        dtype (mindspore.dtype): dtype of the outputs (keyword). Default: the default dtype (``get_default_dtype()``).
 
     Returns:
         ``(betas, alphas)``: Tensors of shape ``(res_beta,)`` and ``(res_alpha,)``.
@@ -40,19 +40,19 @@ def s2_grid(res_beta, res_alpha, *, dtype=ms.float32):
         >>> betas.shape, alphas.shape
         ((4,), (5,))
     """
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     betas, alphas = s2_grid_np(res_beta, res_alpha)
     return constant(betas, dtype), constant(alphas, dtype)
 
 
-def spherical_harmonics_s2_grid(lmax, res_beta, res_alpha, *, dtype=ms.float32):
+def spherical_harmonics_s2_grid(lmax, res_beta, res_alpha, *, dtype=None):
     r"""Spherical harmonics on the grid, split as :math:`Y^l_m(\beta, \alpha) = P^l_{|m|}(\cos\beta) S_m(\alpha)`.
 
     Args:
         lmax (int): :math:`l_{max}`.
         res_beta (int): :math:`N`.
         res_alpha (int): :math:`M`.
-        dtype (mindspore.dtype): dtype of the outputs (keyword). Default float32.
+        dtype (mindspore.dtype): dtype of the outputs (keyword). Default: the default dtype (``get_default_dtype()``).
 
     Returns:
         ``(betas, alphas, shb, sha)`` with ``shb`` of shape ``(res_beta, (lmax+1)^2)`` and ``sha`` of shape
@@ -63,7 +63,7 @@ def spherical_harmonics_s2_grid(lmax, res_beta, res_alpha, *, dtype=ms.float32):
         >>> shb.shape, sha.shape
         ((6, 9), (5, 5))
     """
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     return tuple(constant(a, dtype) for a in spherical_harmonics_s2_grid_np(lmax, res_beta, res_alpha))
 
 
@@ -127,7 +127,7 @@ class ToS2Grid(nn.Cell):
             grid that resolves ``lmax``.
         normalization (str or array): ``'component'`` (default), ``'norm'``, ``'integral'``, or one factor per
             ``l``.
-        dtype (mindspore.dtype): dtype of the tables (keyword). Default float32.
+        dtype (mindspore.dtype): dtype of the tables (keyword). Default: the default dtype (``get_default_dtype()``).
 
     Attributes:
         lmax, res_beta, res_alpha (int): the resolved sizes.
@@ -153,9 +153,9 @@ class ToS2Grid(nn.Cell):
         (3, 100, 101)
     """
 
-    def __init__(self, lmax=None, res=None, normalization="component", *, dtype=ms.float32):
+    def __init__(self, lmax=None, res=None, normalization="component", *, dtype=None):
         super().__init__()
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         lmax, res_beta, res_alpha, betas, alphas, sha, shb = to_s2_grid_plan(lmax, res, normalization)
         self.lmax, self.res_beta, self.res_alpha = lmax, res_beta, res_alpha
         self.dim = (lmax + 1) ** 2
@@ -189,7 +189,7 @@ class FromS2Grid(nn.Cell):
         normalization (str or array): ``'component'`` (default), ``'norm'``, ``'integral'``, or one factor per
             ``l``.
         lmax_in (int, optional): :math:`l_{max}` of the signal (for the normalisation); default ``lmax``.
-        dtype (mindspore.dtype): dtype of the tables (keyword). Default float32.
+        dtype (mindspore.dtype): dtype of the tables (keyword). Default: the default dtype (``get_default_dtype()``).
 
     Attributes:
         lmax, res_beta, res_alpha (int); betas, alphas, grid, shb, sha (Tensor), as in :class:`ToS2Grid`
@@ -214,9 +214,9 @@ class FromS2Grid(nn.Cell):
         (3, 49)
     """
 
-    def __init__(self, res=None, lmax=None, normalization="component", lmax_in=None, *, dtype=ms.float32):
+    def __init__(self, res=None, lmax=None, normalization="component", lmax_in=None, *, dtype=None):
         super().__init__()
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         lmax, res_beta, res_alpha, betas, alphas, sha, shb = from_s2_grid_plan(res, lmax, normalization, lmax_in)
         self.lmax, self.res_beta, self.res_alpha = lmax, res_beta, res_alpha
         self.dim = (lmax + 1) ** 2

@@ -21,7 +21,7 @@ class SO3Grid(nn.Cell):
             resolution)``.
         normalization (str): only ``'component'`` (as e3nn).
         aspect_ratio (float): default 2.
-        dtype (mindspore.dtype): dtype of the tables (keyword). Default float32.
+        dtype (mindspore.dtype): dtype of the tables (keyword). Default: the default dtype (``get_default_dtype()``).
 
     Attributes:
         D (Tensor): ``(res_alpha, res_beta, res_gamma, dim)``; qw (Tensor): ``(res_beta,)``; alpha, beta, gamma.
@@ -44,9 +44,9 @@ class SO3Grid(nn.Cell):
         (3, 10)
     """
 
-    def __init__(self, lmax, resolution, *, normalization="component", aspect_ratio=2, dtype=ms.float32):
+    def __init__(self, lmax, resolution, *, normalization="component", aspect_ratio=2, dtype=None):
         super().__init__()
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         if normalization != "component":
             raise ValueError(f"SO3Grid only supports normalization='component', got {normalization!r}")
         alphas, betas, d, qw = so3_grid_plan(lmax, resolution, aspect_ratio)

@@ -82,7 +82,8 @@ class SphericalHarmonics(nn.Cell):
         normalization (str): ``'integral'``, ``'component'`` or ``'norm'``. Default: ``'integral'``.
         irreps_in (Union[str, Irreps], optional): ``1x1o`` (vector, default) or ``1x1e`` (pseudovector; the
             default when ``irreps_out`` asks for an odd ``l`` with even parity).
-        dtype (mindspore.dtype): dtype of the constants (keyword-only). Default: float32.
+        dtype (mindspore.dtype): dtype of the constants (keyword-only). Default: the default dtype
+            (``get_default_dtype()``).
 
     Inputs:
         - **x** (Tensor) - shape ``(..., 3)``.
@@ -105,9 +106,9 @@ class SphericalHarmonics(nn.Cell):
         [[1.0, 0.0, 1.7321, 0.0, 0.0, 0.0, 2.2361, 0.0, 0.0]]
     """
 
-    def __init__(self, irreps_out, normalize, normalization="integral", irreps_in=None, *, dtype=ms.float32):
+    def __init__(self, irreps_out, normalize, normalization="integral", irreps_in=None, *, dtype=None):
         super().__init__()
-        check_float_dtype(dtype)
+        dtype = check_float_dtype(dtype)
         self.dtype = dtype
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"SphericalHarmonics: normalization must be one of {NORMALIZATIONS}, "

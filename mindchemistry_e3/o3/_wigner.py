@@ -103,7 +103,7 @@ def wigner_D(l, alpha, beta, gamma):
     return ops.matmul(ops.matmul(_rot_y(alpha, m_abs, k, eye), d_x), _rot_y(gamma, m_abs, k, eye))
 
 
-def wigner_3j(l1, l2, l3, dtype=ms.float32):
+def wigner_3j(l1, l2, l3, dtype=None):
     r"""Wigner 3j symbols :math:`C^{l_1 l_2 l_3}` in e3nn's real basis, a constant Tensor.
 
     :math:`C_{lmn} = C_{ijk} D^{l_1}_{il}(g) D^{l_2}_{jm}(g) D^{l_3}_{kn}(g)` for every rotation :math:`g`, and
@@ -111,7 +111,7 @@ def wigner_3j(l1, l2, l3, dtype=ms.float32):
 
     Args:
         l1, l2, l3 (int): degrees with :math:`|l_1 - l_2| \le l_3 \le l_1 + l_2`.
-        dtype (mindspore.dtype): floating dtype of the result. Default: ``mindspore.float32``.
+        dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
 
     Returns:
         Tensor of shape ``(2l1+1, 2l2+1, 2l3+1)``.
@@ -125,7 +125,7 @@ def wigner_3j(l1, l2, l3, dtype=ms.float32):
         >>> C.shape, round(float((C ** 2).sum()), 12)
         ((3, 5, 7), 1.0)
     """
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     l1, l2, l3 = _check_l(l1, "l1"), _check_l(l2, "l2"), _check_l(l3, "l3")
     return constant(_so3_np.wigner_3j(l1, l2, l3), dtype)
 
@@ -134,6 +134,7 @@ _COMPLEX = {ms.float32: (np.complex64, ms.complex64), ms.float64: (np.complex128
 
 
 def _complex_constant(array, dtype):
+    dtype = check_float_dtype(dtype)
     if dtype not in _COMPLEX:
         raise ValueError(f"dtype must be mindspore.float32 or mindspore.float64 (giving complex64 / complex128), "
                          f"got {dtype}")
@@ -141,7 +142,7 @@ def _complex_constant(array, dtype):
     return ms.Tensor(np.asarray(array).astype(np_dtype), ms_dtype)
 
 
-def su2_generators(j, dtype=ms.float32):
+def su2_generators(j, dtype=None):
     r"""Generators of SU(2) for spin ``j`` (integer) in the complex :math:`|j, m\rangle` basis, as e3nn orders them.
 
     Args:
@@ -161,7 +162,7 @@ def su2_generators(j, dtype=ms.float32):
     return _complex_constant(_so3_np.su2_generators(j), dtype)
 
 
-def change_basis_real_to_complex(l, dtype=ms.float32):
+def change_basis_real_to_complex(l, dtype=None):
     r"""Unitary :math:`Q^l` from e3nn's real basis to the complex spherical-harmonic basis (rows: complex
     :math:`m`, columns: real index), including e3nn's global phase :math:`(-i)^l`.
 
@@ -181,12 +182,12 @@ def change_basis_real_to_complex(l, dtype=ms.float32):
     return _complex_constant(_so3_np.change_basis_real_to_complex(l), dtype)
 
 
-def so3_generators(l, dtype=ms.float32):
+def so3_generators(l, dtype=None):
     r"""Generators :math:`X^l_x, X^l_y, X^l_z` of SO(3) in e3nn's real basis, :math:`D_x(\theta) = \exp(\theta X_x)`.
 
     Args:
         l (int): degree, ``l >= 0``.
-        dtype (mindspore.dtype): floating dtype of the result. Default: ``mindspore.float32``.
+        dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
 
     Returns:
         Tensor of shape ``(3, 2l+1, 2l+1)``.
@@ -196,6 +197,6 @@ def so3_generators(l, dtype=ms.float32):
         >>> so3_generators(1, dtype=ms.float64).shape
         (3, 3, 3)
     """
-    check_float_dtype(dtype)
+    dtype = check_float_dtype(dtype)
     l = _check_l(l)
     return constant(_so3_np.so3_generators(l), dtype)

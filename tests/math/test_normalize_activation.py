@@ -9,9 +9,11 @@ from mindchemistry_e3.math import moment, normalize2mom
 from mindchemistry_e3.math._normalize_activation_np import NUMPY_ACTIVATIONS, torch_randn_float64
 
 
-def test_sample_is_torch_randn_bit_for_bit(e3nn_fixture):
+def test_sample_is_torch_randn(e3nn_fixture):
+    # the uniforms are torch's bit for bit; log / cos / sin may differ by an ulp between libm builds and CPUs
+    # (seen: 328 of 4096 values one ulp apart on an AVX-512 host), so compare to a few ulp
     ref = e3nn_fixture("math_normalize2mom")
-    np.testing.assert_array_equal(torch_randn_float64(4096, 0), ref["randn_4096"])
+    np.testing.assert_allclose(torch_randn_float64(4096, 0), ref["randn_4096"], rtol=4e-16, atol=1e-15)
 
 
 def test_constants_match_e3nn(e3nn_fixture):

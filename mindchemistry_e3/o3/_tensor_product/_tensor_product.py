@@ -86,7 +86,8 @@ class TensorProduct(nn.Cell):
             ``weight`` of shape ``(..., weight_numel)``.
         compile_left_right, compile_right, normalization, _specialized_code, _optimize_einsums: accepted for
             e3nn compatibility (``normalization`` is the deprecated name of ``irrep_normalization``).
-        dtype (mindspore.dtype): float32 (default), float64 or float16; keyword only.
+        dtype (mindspore.dtype): float32, float64, float16 or bfloat16; keyword only. Default: the default dtype
+            (``get_default_dtype()``).
 
     Inputs:
         - **x** (Tensor) - shape ``(..., irreps_in1.dim)``.
@@ -115,13 +116,13 @@ class TensorProduct(nn.Cell):
     def __init__(self, irreps_in1, irreps_in2, irreps_out, instructions, in1_var=None, in2_var=None,
                  out_var=None, irrep_normalization=None, path_normalization=None, internal_weights=None,
                  shared_weights=None, compile_left_right=True, compile_right=False, normalization=None,
-                 _specialized_code=None, _optimize_einsums=None, *, dtype=ms.float32):
+                 _specialized_code=None, _optimize_einsums=None, *, dtype=None):
         super().__init__()
         # the MatMul primitive (2-D products): its backward is transposed-operand MatMuls, ~3x faster on CPU than
         # the backward of ops.matmul, which materialises the transposes
         self._matmul = ops.MatMul()
         del compile_left_right, compile_right, _specialized_code, _optimize_einsums
-        self.dtype = check_float_dtype(dtype)
+        self.dtype = dtype = check_float_dtype(dtype)
         if normalization is not None:
             irrep_normalization = normalization
         self.irreps_in1 = Irreps(irreps_in1)
