@@ -47,4 +47,5 @@ from ._tensor_product import (  # noqa: F401
     FullTensorProduct,
     ElementwiseTensorProduct,
     TensorSquare,
+    TensorProductConv,
 )

@@ -1,0 +1,57 @@
+"""Execute a :class:`~mindchemistry_e3.util._column_map_np.ColumnMap` in ``construct``: one column gather (and a
+sum over the sources), whose gradient is the adjoint map executed the same way -- so every derivative order is a
+gather, where MindSpore's own gradient of a gather along axis 1 is a transpose, a segment sum and a transpose back
+(with out-of-range masks in the second order).
+
+One module-level Cell per :attr:`~mindchemistry_e3.util._column_map_np.ColumnMap.kind` (padding and summation
+of the map and of its adjoint): a custom ``bprop`` is differentiated again in graph mode only when it calls
+primitives and Cells and branches on nothing but constant attributes (an ``if`` on an input there fails with
+"The func graph is empty").
+
+>>> import numpy as np, mindspore as ms
+>>> from mindchemistry_e3.util._cell import plan_tensors
+>>> from mindchemistry_e3.util._column_map_np import column_map
+>>> cmap = plan_tensors(column_map([[2], [0, 1], []], 3), ms.float32)
+>>> take_columns(ms.Tensor([[1.0, 2.0, 4.0]]), cmap).asnumpy().tolist()
+[[4.0, 3.0, 0.0]]
+"""
+from mindspore import nn, ops
+
+from ._column_map_np import PAD, SUM, transpose_kind
+
+__all__ = ["take_columns"]
+
+_GATHER = ops.Gather()
+_CONCAT = ops.Concat(axis=1)
+_ZEROS_LIKE = ops.ZerosLike()  # primitives: the functional forms break a second-order custom bprop
+_REDUCE_SUM = ops.ReduceSum()
+
+
+class _TakeColumns(nn.Cell):
+    """``x [R, n]`` -> ``sum_s x_pad[:, index[..., s]]`` for one kind of map; its gradient is the adjoint's kind."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.pad = bool(kind & PAD)
+        self.summed = bool(kind & SUM)
+        self.adjoint_kind = transpose_kind(kind)
+
+    def construct(self, x, index, adjoint):
+        if self.pad:
+            x = _CONCAT((x, _ZEROS_LIKE(x[:, :1])))
+        y = _GATHER(x, index, 1)
+        if self.summed:
+            y = _REDUCE_SUM(y, 2)
+        return y
+
+    def bprop(self, x, index, adjoint, out, dout):
+        return _TAKE[self.adjoint_kind](dout, adjoint, index), _ZEROS_LIKE(index), _ZEROS_LIKE(adjoint)
+
+
+_TAKE = tuple(_TakeColumns(kind) for kind in range(16))
+
+
+def take_columns(x, cmap):
+    """Apply a :class:`~mindchemistry_e3.util._column_map_np.ColumnMap` (its arrays as Tensors, see
+    :func:`mindchemistry_e3.util._cell.plan_tensors`) to the rows of ``x [R, n_in]``; call it inside ``construct``."""
+    return _TAKE[cmap.kind](x, cmap.index, cmap.adjoint)

@@ -1,0 +1,95 @@
+r"""Linear maps that pick and add columns (permutations, repetitions, sums), with adjoints of the same form.
+
+A :class:`ColumnMap` sends ``x [R, n_in]`` to ``y [R, width]`` with ``y[:, j] = sum_s x[:, sources[j][s]]``:
+a permutation, a repetition of columns, or a sum of several. It is executed as one column gather (plus a sum
+over ``S`` when a column has several sources, and a zero column appended when some have fewer than ``S``), and
+its adjoint -- the gradient -- is a map of the same kind (the transposed incidence), so first, second and higher
+derivatives stay one gather each (MindSpore's own gradient of a gather along axis 1 is a transpose, a segment
+sum and a transpose back, with out-of-range masks in the second order).
+
+:func:`column_map` plans it (this module imports no MindSpore);
+:func:`mindchemistry_e3.util._column_map.take_columns` executes it inside ``construct``.
+
+>>> cmap = column_map([[2], [0, 1], []], 3)
+>>> cmap.index.tolist(), cmap.adjoint.tolist(), cmap.kind
+([[2, 3], [0, 1], [3, 3]], [1, 1, 0], 12)
+>>> apply_column_map(cmap, np.array([[1.0, 2.0, 4.0]])).tolist()
+[[4.0, 3.0, 0.0]]
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["ColumnMap", "column_map", "transpose", "is_identity", "apply_column_map", "PAD", "SUM",
+           "ADJOINT_PAD", "ADJOINT_SUM", "transpose_kind"]
+
+#: Bits of :attr:`ColumnMap.kind`: append a zero column / sum over the sources (the map, then its adjoint).
+PAD, SUM, ADJOINT_PAD, ADJOINT_SUM = 8, 4, 2, 1
+
+
+class ColumnMap(NamedTuple):
+    """``y[:, j] = sum_s x_pad[:, index[j, s]]`` (``index[j]`` alone when there is one source) and its adjoint.
+
+    Fields:
+        index (ndarray): int ``[width]``, or ``[width, S]`` when some output column has several sources; the
+            value ``n_in`` is an appended zero column.
+        adjoint (ndarray): the same for the transposed map ``[R, width] -> [R, n_in]``.
+        kind (int): the bits :data:`PAD`, :data:`SUM` (of the map) and :data:`ADJOINT_PAD`, :data:`ADJOINT_SUM`.
+    """
+
+    index: np.ndarray
+    adjoint: np.ndarray
+    kind: int
+
+
+def _table(sources, n_in):
+    s = max([len(src) for src in sources] + [1])
+    table = np.full((len(sources), s), n_in, dtype=np.int64)
+    for j, src in enumerate(sources):
+        table[j, :len(src)] = src
+    pad = any(len(src) < s for src in sources)
+    return (table if s > 1 else table.reshape(-1)), pad, s > 1
+
+
+def column_map(sources, n_in):
+    """Plan the map whose output column ``j`` is the sum of the input columns ``sources[j]`` (``n_in`` inputs)."""
+    sources = [[int(i) for i in src] for src in sources]
+    for src in sources:
+        for i in src:
+            if not 0 <= i < n_in:
+                raise ValueError(f"column_map: source column {i} out of range [0, {n_in})")
+    back = [[] for _ in range(n_in)]
+    for j, src in enumerate(sources):
+        for i in src:
+            back[i].append(j)
+    index, pad, summed = _table(sources, n_in)
+    adjoint, adjoint_pad, adjoint_summed = _table(back, len(sources))
+    kind = PAD * pad + SUM * summed + ADJOINT_PAD * adjoint_pad + ADJOINT_SUM * adjoint_summed
+    return ColumnMap(index, adjoint, int(kind))
+
+
+def transpose_kind(kind):
+    """The :attr:`ColumnMap.kind` of the adjoint map (the map's bits and the adjoint's swapped)."""
+    return ((kind & (ADJOINT_PAD | ADJOINT_SUM)) << 2) | (kind >> 2)
+
+
+def transpose(cmap):
+    """The adjoint map (``y @ M.T`` where the map is ``x @ M``).
+
+    >>> transpose(column_map([[1], [0, 1]], 2)).kind
+    3
+    """
+    return ColumnMap(cmap.adjoint, cmap.index, transpose_kind(cmap.kind))
+
+
+def is_identity(cmap, n_in):
+    """Whether the map is the identity of ``n_in`` columns (then nothing needs to run)."""
+    return cmap.index.ndim == 1 and np.array_equal(cmap.index, np.arange(n_in))
+
+
+def apply_column_map(cmap, x):
+    """numpy reference of :func:`~mindchemistry_e3.util._column_map.take_columns`."""
+    if cmap.kind & PAD:
+        x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), x.dtype)], axis=-1)
+    y = x[..., cmap.index]
+    return y.sum(-1) if cmap.index.ndim == 2 else y
