@@ -76,8 +76,8 @@ def transpose_kind(kind):
 def transpose(cmap):
     """The adjoint map (``y @ M.T`` where the map is ``x @ M``).
 
-    >>> transpose(column_map([[1], [0, 1]], 2)).kind
-    3
+    >>> transpose(column_map([[2], [0], [0]], 3)).index.tolist()
+    [[1, 2], [3, 3], [0, 3]]
     """
     return ColumnMap(cmap.adjoint, cmap.index, transpose_kind(cmap.kind))
 
