@@ -24,11 +24,7 @@ from mindspore import nn, ops
 
 from mindchemistry_e3 import o3
 from mindchemistry_e3 import nn as e3nn
-from mindchemistry_e3.util.dtype import constant, check_float_dtype
-from mindchemistry_e3.util.graph import gather_rows, segment_sum
-
-from .convolution import Convolution
-from .convolution_plan import convolution_plan_supported
+from mindchemistry_e3.util.dtype import check_float_dtype
 
 __all__ = ["InteractionBlock", "ConvLayer", "activation", "tp_path_exists"]
 
@@ -73,6 +69,9 @@ def tp_path_exists(irreps_in1, irreps_in2, ir_out):
 class InteractionBlock(nn.Cell):
     r"""NequIP interaction block: Linear -> per-edge ``uvu`` tensor product with the edge harmonics (weights from
     a radial MLP) -> scatter-sum / sqrt(avg_num_neighbors) -> Linear, plus a self-connection.
+
+    The product and the sums over edges are one :class:`~mindchemistry_e3.o3.TensorProductConv` (``tp``, no
+    parameters of its own); its weights are the radial MLP's output in e3nn's flat layout.
 
     Args:
         irreps_in (Irreps): node features in.
@@ -141,8 +140,13 @@ class InteractionBlock(nn.Cell):
         instructions = [(i1, i2, perm[i_out], mode, train) for i1, i2, i_out, mode, train in instructions]
         self.irreps_mid = irreps_mid
 
-        self.tp = o3.TensorProduct(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions,
-                                   shared_weights=False, internal_weights=False, dtype=dtype)
+        aan = 1.0 if avg_num_neighbors is None else float(avg_num_neighbors)
+        if not aan > 0:
+            raise ValueError(f"InteractionBlock: avg_num_neighbors must be > 0, got {avg_num_neighbors}")
+        self.avg_num_neighbors = aan
+        # gather -> uvu product with the edge harmonics -> scatter-sum / sqrt(avg_num_neighbors), fused
+        self.tp = o3.TensorProductConv(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions,
+                                       scale=1.0 / math.sqrt(aan), dtype=dtype)
         hidden = [int(radial_mlp_neurons)] * int(radial_mlp_layers)
         self.radial_mlp = e3nn.FullyConnectedNet([int(num_basis)] + hidden + [self.tp.weight_numel],
                                                  activation(radial_act), dtype=dtype)
@@ -151,39 +155,9 @@ class InteractionBlock(nn.Cell):
         if self_connection:
             self.self_connection = o3.FullyConnectedTensorProduct(self.irreps_in, irreps_node_attr, self.irreps_out,
                                                                   dtype=dtype)
-        aan = 1.0 if avg_num_neighbors is None else float(avg_num_neighbors)
-        if not aan > 0:
-            raise ValueError(f"InteractionBlock: avg_num_neighbors must be > 0, got {avg_num_neighbors}")
-        self.avg_num_neighbors = aan
-        self.inv_sqrt_neighbors = constant(1.0 / math.sqrt(aan), dtype)
-        # The same product, summed over edges, executed by the component-major plan (one BatchMatMul for all
-        # paths, layout changes on the node side); it needs the radial MLP's output in its block order, which
-        # a column permutation of the MLP's last weight matrix gives.
-        self.convolution = None
-        if convolution_plan_supported(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions):
-            self.convolution = Convolution(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions,
-                                           scale=1.0 / math.sqrt(aan), dtype=dtype)
-            self._weight_perm = ms.Tensor(self.convolution.weight_perm.astype("int32"))
-            self._mlp_depth = len(hidden) + 1
-            self._matmul = ops.MatMul()
-
-    def _radial_weights_in_block_order(self, edge_embedding):
-        """The radial MLP with its last weight matrix's columns permuted into the convolution's block order."""
-        h = edge_embedding
-        for i in range(self._mlp_depth - 1):
-            h = self.radial_mlp[i](h)
-        last = ops.gather(self.radial_mlp[self._mlp_depth - 1].scaled_weight(), self._weight_perm, 1)
-        return self._matmul(h, last)
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
-        h = self.linear_1(x)
-        if self.convolution is not None:
-            weight = self._radial_weights_in_block_order(edge_embedding)
-            h = self.convolution(h, edge_attr, weight, edge_src, edge_dst)
-        else:
-            weight = self.radial_mlp(edge_embedding)
-            messages = self.tp(gather_rows(h, edge_src), edge_attr, weight)
-            h = segment_sum(messages, edge_dst, x.shape[0]) * self.inv_sqrt_neighbors
+        h = self.tp(self.linear_1(x), edge_attr, self.radial_mlp(edge_embedding), edge_src, edge_dst)
         h = self.linear_2(h)
         if self.self_connection is not None:
             h = h + self.self_connection(x, node_attr)
