@@ -56,12 +56,15 @@ class _Layer(nn.Cell):
         return self.weight * self._w_scale
 
     def construct(self, x):
+        return self.forward_with(x, self.scaled_weight())
+
+    def forward_with(self, x, w):
+        """The layer with the applied weight ``w`` (``[h_in, n]``, e.g. some columns of :meth:`scaled_weight`)."""
         if x.shape[-1] != self.h_in:
             raise ValueError(f"FullyConnectedNet layer {self.h_in}->{self.h_out}: input needs a last axis of size "
                              f"{self.h_in}, got shape {x.shape}")
         lead = x.shape[:-1]
-        w = self.scaled_weight()
-        x = self._matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (self.h_out,))
+        x = self._matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (w.shape[1],))
         if self._has_act:
             x = self.act(x)
             if self._scale_out:
@@ -126,3 +129,29 @@ class FullyConnectedNet(nn.SequentialCell):
 
     def __repr__(self):
         return f"{self.__class__.__name__}{self.hs}"
+
+    def output_columns(self, x, columns):
+        """``self(x)[..., columns]``, computed by picking the columns of the last weight matrix (cheaper than
+        picking them from the output when ``x`` has many rows). Call it inside ``construct``.
+
+        Args:
+            x (Tensor): ``(..., hs[0])``.
+            columns (Tensor): int32 ``[n]`` output columns.
+
+        Outputs:
+            Tensor ``(..., n)``.
+
+        Examples:
+            >>> import numpy as np, mindspore as ms
+            >>> from mindspore import ops
+            >>> net = FullyConnectedNet([3, 4, 5], ops.silu)
+            >>> x = ms.Tensor(np.ones((2, 3)), ms.float32)
+            >>> cols = ms.Tensor([4, 0], ms.int32)
+            >>> bool(np.allclose(net.output_columns(x, cols).asnumpy(), net(x).asnumpy()[:, [4, 0]]))
+            True
+        """
+        depth = len(self.hs) - 1
+        for i in range(depth - 1):
+            x = self[i](x)
+        last = self[depth - 1]
+        return last.forward_with(x, ops.gather(last.scaled_weight(), columns, 1))

@@ -1,26 +1,23 @@
 r"""Equivariant linear layer :class:`Linear` (e3nn's ``o3.Linear``) as a MindSpore Cell.
 
-The maths and the lowering live in :mod:`._linear_plan` (numpy only): one MatMul per irrep, a 2-D
-``(B*d, K) @ (K, M)`` for shared weights and a ``BatchMatMul`` for per-sample weights. ``construct`` only executes
-that plan with slices, reshapes, transposes, gathers of the small weight tables and concatenations.
+The maths and the lowering live in numpy plans (:mod:`._linear_plan`, :mod:`._stacked_np`). Shared weights
+without channels (the common case) run as **one** BatchMatMul over the output components
+(:func:`~mindchemistry_e3.o3._linear_plan.linear_stacked_plan`): a column gather and a transpose in, the product
+with the block weights gathered from the flat weight, a transpose and a column gather out -- a fixed handful of
+ops whatever the number of irreps, which keeps MindSpore's compile short. Channels (``f_in``/``f_out``) and
+per-sample weights run the per-irrep lowering: one MatMul per irrep, a 2-D ``(B*d, K) @ (K, M)`` for shared
+weights and a ``BatchMatMul`` for per-sample weights.
 """
 import mindspore as ms
+import numpy as np
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal, initializer
 
-from ..util.dtype import check_float_dtype, constant
-from ..util.split import split
+from ..util._cell import PlanCell, plan_tensors, prod as _prod
+from ..util._column_map import take_columns
+from ..util.dtype import constant
 from ._irreps import Irreps
-from ._linear_plan import linear_plan
-
-import numpy as np
-
-
-def _prod(shape):
-    n = 1
-    for s in shape:
-        n = n * s
-    return n
+from ._linear_plan import linear_plan, linear_stacked_plan
 
 
 def _broadcast_shapes(a, b, name):
@@ -72,7 +69,7 @@ class SplitLastAxis(nn.Cell):
         return (ops.concat(dout, axis=-1),)
 
 
-class Linear(nn.Cell):
+class Linear(PlanCell):
     r"""Linear map between direct sums of irreps, equivariant to :math:`O(3)` (e3nn 0.6.0's ``o3.Linear``).
 
     Every instruction ``(i_in, i_out)`` maps block ``i_in`` of the input to block ``i_out`` of the output (same
@@ -129,11 +126,11 @@ class Linear(nn.Cell):
     def __init__(self, irreps_in, irreps_out, *, f_in=None, f_out=None, internal_weights=None,
                  shared_weights=None, instructions=None, biases=False, path_normalization="element",
                  dtype=None, _optimize_einsums=None):
-        super().__init__()
-        self.irreps_in = Irreps(irreps_in)
-        self.irreps_out = Irreps(irreps_out)
-        self._name = f"Linear({self.irreps_in} -> {self.irreps_out})"
-        self.dtype = dtype = check_float_dtype(dtype)
+        irreps_in, irreps_out = Irreps(irreps_in), Irreps(irreps_out)
+        super().__init__(f"Linear({irreps_in} -> {irreps_out})", dtype)
+        self.irreps_in = irreps_in
+        self.irreps_out = irreps_out
+        dtype = self.dtype
 
         if shared_weights is False and internal_weights is None:
             internal_weights = False
@@ -191,11 +188,14 @@ class Linear(nn.Cell):
         self._groups = tuple(g[:1] + (tuple(piece_of[blk] for blk in g[1]),) + g[2:] for g in self._groups)
         self._in_sizes = tuple(dim for _, _, dim in nonempty)
         self._split_in = SplitLastAxis(self._in_sizes)
-        self._pynative = False
         self._bmm_ta = ops.BatchMatMul(transpose_a=True)
-        # the MatMul primitive: its backward uses transposed-operand MatMuls (about 3x faster on CPU than the
-        # backward of ops.matmul, which materialises x.T)
-        self._matmul = ops.MatMul()
+        self._bmm = ops.BatchMatMul()
+        # shared weights without channels: one BatchMatMul over the output components
+        self._stacked = None
+        if f_in is None and self.shared_weights and self.weight_numel > 0:
+            stacked = linear_stacked_plan(plan)
+            if stacked is not None:
+                self._stacked = plan_tensors(stacked, dtype)
 
         if self.internal_weights and self.weight_numel > 0:
             self.weight = ms.Parameter(initializer(Normal(sigma=1.0), self._weight_shape, dtype), name="weight")
@@ -205,10 +205,6 @@ class Linear(nn.Cell):
             self.bias = ms.Parameter(initializer("zeros", self._bias_shape, dtype), name="bias")
         else:
             self.bias = None
-        # The common case (own shared weights, no channels, no biases) has a path of its own: the same ops, but
-        # MindSpore's type inference of a graph without the general path's branches is ~2x faster (measured).
-        self._lean = (self.f_in is None and self.internal_weights and self.bias_numel == 0 and self.weight_numel > 0
-                      and self._dim_out > 0 and len(self._groups) > 0)
 
     def __repr__(self):
         return f"{self.__class__.__name__}({self.irreps_in} -> {self.irreps_out} | {self.weight_numel} weights)"
@@ -223,44 +219,43 @@ class Linear(nn.Cell):
             raise ValueError(f"{self._name}: expected features of shape (..., {self._fi}, {self._dim_in}), "
                              f"got {x.shape}")
 
-    def __call__(self, *args, **kwargs):
-        self._pynative = ms.get_context("mode") == ms.PYNATIVE_MODE
-        return super().__call__(*args, **kwargs)
-
     def construct(self, features, weight=None, bias=None):
         self._check_features(features)
-        if self._lean and weight is None and bias is None:
-            return self._forward_lean(features)
+        self.check_dtype(features)
+        if self._stacked is not None and (weight is None or weight.shape == (self.weight_numel,)):
+            return self._forward_stacked(features, weight, bias)
         return self._forward(features, weight, bias)
 
-    def _forward_lean(self, features):
-        """The common case (see ``_lean``): split, one MatMul per irrep group, :meth:`_assemble`."""
+    def _forward_stacked(self, features, weight, bias):
+        """Shared weights, no channels: one BatchMatMul ``[C, B, X] @ [C, X, M]`` over the output components."""
         batch = features.shape[:-1]
         b = _prod(batch)
-        ws = self.weight * self._weight_scale
-        wz = None
-        if self._need_gather:
-            wz = ops.concat([ws, ops.zeros((1,), ws.dtype)], axis=0)
-        blocks = split(features.reshape(b, self._dim_in), self._in_sizes, 1, self._pynative)
-        results = []
-        for gi in range(len(self._groups)):
-            d, in_blocks, k, m, mul_out, offset, _ = self._groups[gi]
-            if offset >= 0:
-                w = ws[offset:offset + k * m].reshape(k, m)
-            else:
-                w = ops.gather(wz, self._weight_index[gi], 0).reshape(k, m)
-            pieces = []
-            for i in in_blocks:
-                blk = blocks[i]
-                if d > 1:
-                    blk = ops.transpose(blk.reshape(b, -1, d), (0, 2, 1))
-                pieces.append(blk.reshape(b * d, -1))
-            xs = pieces[0] if len(pieces) == 1 else ops.concat(pieces, axis=1)
-            y = self._matmul(xs, w)
-            if d > 1:
-                y = ops.transpose(y.reshape(b, d, mul_out), (0, 2, 1))
-            results.append(y.reshape(b, 1, mul_out, d))
-        return self._assemble(results, (b,), features.dtype).reshape(batch + (self._dim_out,))
+        if b == 0:
+            return ops.zeros(batch + (self._dim_out,), features.dtype)
+        if weight is None:
+            weight = self.weight
+        sp = self._stacked
+        x = features if len(batch) == 1 else features.reshape(b, self._dim_in)
+        # ops.gather, not util.graph.gather_rows: a Parameter fed straight into a custom-bprop Cell comes out
+        # rounded to float32 when a graph differentiates w.r.t. inputs and Parameters (MindSpore 2.10)
+        w = ops.gather(weight, sp.weight_index, 0) * sp.weight_coef  # [C, X, M]
+        if sp.components == 1:
+            f = x if sp.in_map is None else take_columns(x, sp.in_map)
+            y = self._matmul(f, w.reshape(sp.slots, sp.chunk))
+        else:
+            f = ops.transpose(take_columns(x, sp.in_map).reshape(b, sp.components, sp.slots), (1, 0, 2))
+            y = ops.transpose(self._bmm(f, w), (1, 0, 2)).reshape(b, sp.components * sp.chunk)
+        if sp.out_map is not None:
+            y = take_columns(y, sp.out_map)
+        if self._has_bias:
+            y = y + self._bias_full(self.bias if bias is None else bias)
+        return y if len(batch) == 1 else y.reshape(batch + (self._dim_out,))
+
+    def _bias_full(self, bias):
+        """The flat bias ``([f_out,] bias_numel)`` scattered onto the output components (zeros elsewhere)."""
+        bflat = bias.reshape(bias.shape[:len(bias.shape) - len(self._bias_shape)] + (self._fo * self.bias_numel,))
+        bz = ops.concat([bflat, ops.zeros(bflat.shape[:-1] + (1,), bflat.dtype)], axis=-1)
+        return ops.gather(bz, self._bias_index, len(bz.shape) - 1)
 
     def _assemble(self, results, lead, dtype):
         """Output blocks from the groups' results ``(B, f_out, mul_out, d)`` (sums of column ranges where several
@@ -329,6 +324,8 @@ class Linear(nn.Cell):
                 w = weight.reshape(_prod(batch), self._size)
 
         B = _prod(batch)
+        if B == 0:  # an empty batch: no kernel runs (some divide by the row count)
+            return ops.zeros(batch + ((self._dim_out,) if self.f_in is None else (fo, self._dim_out)), features.dtype)
         x = features.reshape(B, fi * self._dim_in)
         x3 = features.reshape(B, fi, self._dim_in)
 
@@ -402,9 +399,7 @@ class Linear(nn.Cell):
         if out.shape != out_shape:
             out = out.reshape(out_shape)
         if self._has_bias:
-            bflat = bias.reshape(bias.shape[:len(bias.shape) - len(self._bias_shape)] + (fo * self.bias_numel,))
-            bz = ops.concat([bflat, ops.zeros(bflat.shape[:-1] + (1,), bflat.dtype)], axis=-1)
-            bfull = ops.gather(bz, self._bias_index, len(bz.shape) - 1)
+            bfull = self._bias_full(bias)
             if self.f_in is not None:
                 bfull = bfull.reshape(bfull.shape[:-1] + (fo, self._dim_out))
             out = out + bfull

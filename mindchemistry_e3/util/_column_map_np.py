@@ -12,7 +12,7 @@ sum and a transpose back, with out-of-range masks in the second order).
 
 >>> cmap = column_map([[2], [0, 1], []], 3)
 >>> cmap.index.tolist(), cmap.adjoint.tolist(), cmap.kind
-([[2, 3], [0, 1], [3, 3]], [1, 1, 0], 12)
+([[2, 0, 3], [3, 1, 3]], [1, 1, 0], 12)
 >>> apply_column_map(cmap, np.array([[1.0, 2.0, 4.0]])).tolist()
 [[4.0, 3.0, 0.0]]
 """
@@ -28,11 +28,12 @@ PAD, SUM, ADJOINT_PAD, ADJOINT_SUM = 8, 4, 2, 1
 
 
 class ColumnMap(NamedTuple):
-    """``y[:, j] = sum_s x_pad[:, index[j, s]]`` (``index[j]`` alone when there is one source) and its adjoint.
+    """``y[:, j] = sum_s x_pad[:, index[s, j]]`` (``index[j]`` alone when there is one source) and its adjoint.
 
     Fields:
-        index (ndarray): int ``[width]``, or ``[width, S]`` when some output column has several sources; the
-            value ``n_in`` is an appended zero column.
+        index (ndarray): int ``[width]``, or ``[S, width]`` when some output column has several sources (one row
+            per source: the gather gives ``[R, S, width]`` whose rows are added); the value ``n_in`` is an
+            appended zero column.
         adjoint (ndarray): the same for the transposed map ``[R, width] -> [R, n_in]``.
         kind (int): the bits :data:`PAD`, :data:`SUM` (of the map) and :data:`ADJOINT_PAD`, :data:`ADJOINT_SUM`.
     """
@@ -48,7 +49,7 @@ def _table(sources, n_in):
     for j, src in enumerate(sources):
         table[j, :len(src)] = src
     pad = any(len(src) < s for src in sources)
-    return (table if s > 1 else table.reshape(-1)), pad, s > 1
+    return (table.T.copy() if s > 1 else table.reshape(-1)), pad, s > 1
 
 
 def column_map(sources, n_in):
@@ -77,7 +78,7 @@ def transpose(cmap):
     """The adjoint map (``y @ M.T`` where the map is ``x @ M``).
 
     >>> transpose(column_map([[2], [0], [0]], 3)).index.tolist()
-    [[1, 2], [3, 3], [0, 3]]
+    [[1, 3, 0], [2, 3, 3]]
     """
     return ColumnMap(cmap.adjoint, cmap.index, transpose_kind(cmap.kind))
 
@@ -91,5 +92,6 @@ def apply_column_map(cmap, x):
     """numpy reference of :func:`~mindchemistry_e3.util._column_map.take_columns`."""
     if cmap.kind & PAD:
         x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), x.dtype)], axis=-1)
-    y = x[..., cmap.index]
-    return y.sum(-1) if cmap.index.ndim == 2 else y
+    if cmap.index.ndim == 2:
+        return sum(x[..., row] for row in cmap.index)
+    return x[..., cmap.index]

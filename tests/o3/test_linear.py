@@ -88,7 +88,8 @@ def test_plan_module_imports_no_mindspore():
     code = textwrap.dedent("""
         import importlib, sys, types
         root = sys.argv[1]
-        for name, path in (("mindchemistry_e3", root), ("mindchemistry_e3.o3", root + "/o3")):
+        for name, path in (("mindchemistry_e3", root), ("mindchemistry_e3.o3", root + "/o3"),
+                           ("mindchemistry_e3.util", root + "/util")):
             module = types.ModuleType(name)
             module.__path__ = [path]
             sys.modules[name] = module
@@ -270,15 +271,17 @@ class _ForceLoss(nn.Cell):
         return (c * f * f).sum()
 
 
-@pytest.mark.parametrize("biases", [True, False])  # without biases: the lean path of the common case
-def test_second_order_grad(biases, graph_mode):
-    lin = o3.Linear("3x0e + 2x1o + 1x2e + 2x0e", "2x0e + 2x1o + 1x2e", biases=biases, dtype=ms.float64)
-    assert lin._lean is not biases and lin._need_gather  # two 0e input blocks: the gathered weight table
+@pytest.mark.parametrize("kwargs", [dict(biases=True), dict(biases=False), dict(f_in=2, f_out=3)],
+                         ids=["stacked_biases", "stacked", "channels"])
+def test_second_order_grad(kwargs, graph_mode):
+    lin = o3.Linear("3x0e + 2x1o + 1x2e + 2x0e", "2x0e + 2x1o + 1x2e", dtype=ms.float64, **kwargs)
+    assert (lin._stacked is None) == ("f_in" in kwargs)  # shared weights without channels: one BatchMatMul
     rng = np.random.default_rng(5)
-    if biases:
+    if lin.bias_numel:
         lin.bias.set_data(ms.Tensor(rng.standard_normal(lin.bias_numel)))
-    x = ms.Tensor(rng.standard_normal((4, lin.irreps_in.dim)))
-    c = ms.Tensor(rng.standard_normal((4, lin.irreps_in.dim)))
+    shape = (4, 2, lin.irreps_in.dim) if "f_in" in kwargs else (4, lin.irreps_in.dim)
+    x = ms.Tensor(rng.standard_normal(shape))
+    c = ms.Tensor(rng.standard_normal(shape))
     net = _ForceLoss(lin)
     grads = ms.grad(net, grad_position=None, weights=net.trainable_params())(x, c)
     eps = 1e-6
@@ -325,3 +328,21 @@ def test_bad_input_shapes(mode):
     chan = o3.Linear("2x0e", "1x0e", f_in=3, f_out=2)
     with pytest.raises(ValueError, match=r"expected features of shape \(\.\.\., 3, 2\)"):
         chan(ops.ones((4, 2, 2), ms.float32))
+
+
+def test_bad_input_dtype_is_named(mode):
+    lin = o3.Linear("2x0e + 1x1o", "1x0e + 2x1o")
+    with pytest.raises(ValueError, match=r"Linear\(2x0e\+1x1o -> 1x0e\+2x1o\): inputs must have the module's dtype "
+                                         r"Float32, got Float64"):
+        lin(ms.Tensor(np.ones((3, 5)), ms.float64))
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(biases=True), dict(shared_weights=False)])
+def test_empty_batch_and_numpy_input(kwargs, mode):
+    lin = o3.Linear("2x0e + 1x1o", "1x0e + 2x1o", dtype=ms.float64, **kwargs)
+    args = [] if lin.internal_weights else [np.ones((0, lin.weight_numel))]
+    out = lin(np.zeros((0, 5)), *args)
+    assert out.shape == (0, 7) and out.dtype == ms.float64
+    x = np.random.default_rng(0).standard_normal((3, 5))
+    args = [] if lin.internal_weights else [np.ones((3, lin.weight_numel))]
+    np.testing.assert_allclose(lin(x, *args).asnumpy(), lin(ms.Tensor(x), *[ms.Tensor(a) for a in args]).asnumpy())

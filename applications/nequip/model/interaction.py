@@ -71,7 +71,7 @@ class InteractionBlock(nn.Cell):
     a radial MLP) -> scatter-sum / sqrt(avg_num_neighbors) -> Linear, plus a self-connection.
 
     The product and the sums over edges are one :class:`~mindchemistry_e3.o3.TensorProductConv` (``tp``, no
-    parameters of its own); its weights are the radial MLP's output in e3nn's flat layout.
+    parameters of its own); its weights are the radial MLP's output, in the product's column order.
 
     Args:
         irreps_in (Irreps): node features in.
@@ -144,9 +144,13 @@ class InteractionBlock(nn.Cell):
         if not aan > 0:
             raise ValueError(f"InteractionBlock: avg_num_neighbors must be > 0, got {avg_num_neighbors}")
         self.avg_num_neighbors = aan
-        # gather -> uvu product with the edge harmonics -> scatter-sum / sqrt(avg_num_neighbors), fused
+        # gather -> uvu product with the edge harmonics -> scatter-sum / sqrt(avg_num_neighbors), fused; the radial
+        # MLP delivers the weights in the product's column order (its last weight matrix's columns picked, not the
+        # edge-sized output's), its parameters staying in e3nn's layout
         self.tp = o3.TensorProductConv(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions,
-                                       scale=1.0 / math.sqrt(aan), dtype=dtype)
+                                       scale=1.0 / math.sqrt(aan), permuted_weights=True, dtype=dtype)
+        perm = self.tp.weight_permutation
+        self._weight_columns = None if perm is None else ms.Tensor(perm.astype("int32"))
         hidden = [int(radial_mlp_neurons)] * int(radial_mlp_layers)
         self.radial_mlp = e3nn.FullyConnectedNet([int(num_basis)] + hidden + [self.tp.weight_numel],
                                                  activation(radial_act), dtype=dtype)
@@ -157,7 +161,11 @@ class InteractionBlock(nn.Cell):
                                                                   dtype=dtype)
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
-        h = self.tp(self.linear_1(x), edge_attr, self.radial_mlp(edge_embedding), edge_src, edge_dst)
+        if self._weight_columns is None:
+            weight = self.radial_mlp(edge_embedding)
+        else:
+            weight = self.radial_mlp.output_columns(edge_embedding, self._weight_columns)
+        h = self.tp(self.linear_1(x), edge_attr, weight, edge_src, edge_dst)
         h = self.linear_2(h)
         if self.self_connection is not None:
             h = h + self.self_connection(x, node_attr)

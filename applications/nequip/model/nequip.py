@@ -160,8 +160,10 @@ class NequIP(nn.Cell):
         for layer in self.layers:
             x = layer(x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst)
         eps = self.output(self.output_hidden(x)).reshape((-1,))
-        scale = gather_rows(self.per_species_scale, node_type)
-        shift = gather_rows(self.per_species_shift, node_type)
+        # ops.gather: util.graph.gather_rows (a custom-bprop Cell) rounds a Parameter input to float32 when the graph
+        # differentiates w.r.t. inputs and Parameters (MindSpore 2.10)
+        scale = ops.gather(self.per_species_scale, node_type, 0)
+        shift = ops.gather(self.per_species_shift, node_type, 0)
         return (scale * eps + shift) * atom_mask.reshape((-1,))
 
     def construct(self, edge_vec, node_type, edge_src, edge_dst, edge_mask, atom_mask, batch, graph_mask):

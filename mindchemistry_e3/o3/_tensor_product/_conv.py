@@ -45,20 +45,29 @@ class TensorProductConv(PlanCell):
         in1_var, in2_var, out_var, irrep_normalization, path_normalization: as in
             :class:`~mindchemistry_e3.o3.TensorProduct`.
         scale (float): constant factor on the sum, e.g. ``1 / sqrt(avg_num_neighbors)``; keyword only. Default 1.
+        permuted_weights (bool): the ``weight`` input comes with its columns already in the plan's order,
+            ``weight[:, j] = e3nn_weight[:, weight_permutation[j]]`` -- e.g. from a radial network whose last weight
+            matrix has its columns permuted (:meth:`~mindchemistry_e3.nn.FullyConnectedNet.output_columns`), which
+            saves a gather of the edge-sized weights (and its gradient) per call; keyword only. Default False.
         dtype (mindspore.dtype): float dtype of the constants and inputs; keyword only. Default: the default
             dtype (``get_default_dtype()``).
 
     Inputs:
         - **node_features** (Tensor) - ``[N, irreps_in1.dim]``.
         - **edge_attr** (Tensor) - ``[E, irreps_in2.dim]``.
-        - **weight** (Tensor) - ``[E, weight_numel]`` per-edge weights (e3nn's flat layout), or ``[weight_numel]``
-          shared by all edges.
+        - **weight** (Tensor) - ``[E, weight_numel]`` per-edge weights (e3nn's flat layout, or the plan's with
+          ``permuted_weights``), or ``[weight_numel]`` shared by all edges.
         - **edge_src** (Tensor) - int32 ``[E]``: the node each edge reads.
         - **edge_dst** (Tensor) - int32 ``[E]``: the node each edge writes.
         - **num_nodes** (int, optional) - rows of the output (default ``N``).
 
     Outputs:
         Tensor ``[num_nodes, irreps_out.dim]``.
+
+    Attributes:
+        fused (bool): whether the fused plan runs (else ``unfused_reason`` says why not).
+        weight_numel (int): per-edge weights.
+        weight_permutation (numpy.ndarray or None): the plan's order of e3nn's weight columns (None: the same).
 
     Raises:
         ValueError: bad instructions (as :class:`~mindchemistry_e3.o3.TensorProduct`), or inputs of the wrong
@@ -71,17 +80,18 @@ class TensorProductConv(PlanCell):
         >>> import numpy as np, mindspore as ms
         >>> from mindchemistry_e3.o3 import TensorProductConv
         >>> conv = TensorProductConv("4x0e + 4x1o", "0e + 1o", "4x0e + 4x1o",
-        ...                          [(0, 0, 0, "uvu", True), (1, 1, 0, "uvu", True), (0, 1, 1, "uvu", True)])
+        ...                          [(0, 1, 1, "uvu", True), (0, 0, 0, "uvu", True), (1, 1, 0, "uvu", True)])
         >>> x, a = np.ones((3, 16), np.float32), np.ones((2, 4), np.float32)
         >>> w = np.ones((2, conv.weight_numel), np.float32)
         >>> conv(x, a, w, ms.Tensor([0, 1], ms.int32), ms.Tensor([1, 2], ms.int32)).shape
         (3, 16)
-        >>> conv.fused
-        True
+        >>> conv.fused, conv.weight_permutation.tolist()
+        (True, [4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3])
     """
 
     def __init__(self, irreps_in1, irreps_in2, irreps_out, instructions, in1_var=None, in2_var=None,
-                 out_var=None, irrep_normalization=None, path_normalization=None, *, scale=1.0, dtype=None):
+                 out_var=None, irrep_normalization=None, path_normalization=None, *, scale=1.0,
+                 permuted_weights=False, dtype=None):
         irreps_in1, irreps_in2, irreps_out = Irreps(irreps_in1), Irreps(irreps_in2), Irreps(irreps_out)
         super().__init__(f"TensorProductConv({irreps_in1} x {irreps_in2} -> {irreps_out})", dtype)
         self.irreps_in1, self.irreps_in2, self.irreps_out = irreps_in1, irreps_in2, irreps_out
@@ -96,9 +106,14 @@ class TensorProductConv(PlanCell):
         self.unfused_reason = conv_plan_support(irreps_in1, irreps_in2, irreps_out, self.instructions)
         self.fused = self.unfused_reason is None
         self._dims = (irreps_in1.dim, irreps_in2.dim, irreps_out.dim)
+        self.weight_permutation = None
         if self.fused:
-            self.plan = plan_tensors(build_conv_plan(irreps_in1, irreps_in2, irreps_out, self.instructions,
-                                                     scale=self.scale), self.dtype)
+            plan = build_conv_plan(irreps_in1, irreps_in2, irreps_out, self.instructions, scale=self.scale)
+            if plan.weight_map is not None:
+                self.weight_permutation = plan.weight_map.index.copy()
+                if permuted_weights:
+                    plan = plan._replace(weight_map=None)
+            self.plan = plan_tensors(plan, self.dtype)
             self._bmm = ops.BatchMatMul()
             self.tp = None
         else:
@@ -148,17 +163,23 @@ class TensorProductConv(PlanCell):
         results = ()
         w = 0
         for g in plan.groups:
+            nu = 0
+            for b in g.tile:
+                nu = max(nu, b + 1)
             xc = x if g.x_map is None else take_columns(x, g.x_map)
             xs = gather_rows(xc, src).reshape(e, g.dim, g.mul)
             t = self._matmul(a, g.cg).reshape(e, g.k, g.dim)
             cuts = self.split(self._bmm(t, xs), g.rows, 1)  # A [E, K, m] by row ranges
             edge = ()
-            if g.uvu:
-                edge = edge + (cuts[0].reshape(e, -1) * ws[w],)
-                w = w + 1
+            if nu > 0:  # every uvu block's weights once per output component: one same-shape multiply
+                tiled = ()
+                for b in g.tile:
+                    tiled = tiled + (ws[w + b],)
+                edge = edge + (cuts[0].reshape(e, -1) * (tiled[0] if len(tiled) == 1 else ops.concat(tiled, 1)),)
+                w = w + nu
             for j in range(len(g.uvw)):
                 d3, k, mul_out = g.uvw[j]
-                a_o = cuts[j + 1 if g.uvu else j].reshape(e, d3, k)
+                a_o = cuts[j + 1 if nu > 0 else j].reshape(e, d3, k)
                 edge = edge + (self._bmm(a_o, ws[w].reshape(e, k, mul_out)).reshape(e, d3 * mul_out),)
                 w = w + 1
             msg = edge[0] if len(edge) == 1 else ops.concat(edge, 1)

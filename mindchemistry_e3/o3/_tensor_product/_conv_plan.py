@@ -21,15 +21,17 @@ multiplicity ``m`` (``D`` components in all, ``K`` output rows of all the group'
    all paths of the group;
 3. ``uvu`` rows are grouped in blocks of paths with the same output dimension ``d3``, rows ``(k, q)`` inside a
    block, so a block's weights ``[E, P_b * m]`` repeat ``d3`` times: the weights of all ``uvu`` paths are one
-   concatenation (each block's weights ``d3`` times) and multiply ``A`` in one same-shape ``Mul`` (no broadcast,
-   whose gradient is a slow ``ReduceSum``); ``uvw`` rows are grouped by output irrep, rows ``(k, p)``, so an
+   concatenation (each block's weights ``d3`` times; its gradient is a split and an ``AddN``) and multiply ``A``
+   in one same-shape ``Mul`` (a broadcast's gradient would be a ``ReduceSum``, ~8x slower on CPU than the split
+   and ``AddN``); ``uvw`` rows are grouped by output irrep, rows ``(k, p)``, so an
    output is one BatchMatMul ``[E, d3, P_o * m] @ [E, P_o * m, mul_out]`` whose contraction runs over all its
    paths at once (output-stationary);
 4. one scatter-sum at ``dst`` (``UnsortedSegmentSum``) of everything, then one column gather on the node side
    puts the result in e3nn's layout (summing paths that write the same output irrep).
 
-The per-edge weights are used in the plan's column order ``weight[:, weight_permutation]`` (one gather of the
-edge-sized weights, skipped when the order is e3nn's or when the caller produces them in the plan's order).
+The per-edge weights are used in the plan's column order (blocks of paths contiguous): one column gather of the
+edge-sized weights, skipped when the order is e3nn's or when the caller produces them in the plan's order (e.g. a
+radial network whose last weight matrix has its columns permuted, see ``TensorProductConv``).
 
 Why this lowering: every heavy op is one per group, independent of the number of paths; the layout changes
 act on node-sized tensors; and the per-edge products are the only per-edge (batched) matrix products, with
@@ -38,8 +40,8 @@ the large dimensions (``K``, ``m``, ``P_o * m``, ``mul_out``) where the irreps h
 >>> plan = build_conv_plan("4x0e + 4x1o", "0e + 1o", "4x0e + 4x1o + 4x1e",
 ...     [(0, 0, 0, "uvu", True), (1, 1, 0, "uvu", True), (0, 1, 1, "uvu", True), (1, 0, 1, "uvu", True),
 ...      (1, 1, 2, "uvu", True)])
->>> [(g.mul, g.dim, g.k, g.rows) for g in plan.groups], plan.weight_sizes
-([(4, 4, 11, (11,))], (44,))
+>>> [(g.mul, g.dim, g.k, g.rows, g.tile) for g in plan.groups], plan.weight_sizes
+([(4, 4, 11, (11,), (0, 1, 1, 1))], (8, 12))
 """
 from typing import NamedTuple
 
@@ -66,7 +68,9 @@ class ConvGroup(NamedTuple):
         k (int): ``K``, output rows of all the group's paths.
         rows (tuple[int]): the row ranges ``A`` is cut into: the ``uvu`` rows (if any), then one range per ``uvw``
             output.
-        uvu (bool): the group has ``uvu`` paths (its first row range).
+        tile (tuple[int]): the group's ``uvu`` weight pieces (one per block of paths with the same ``d3``, indices
+            from 0), each repeated ``d3`` times: their concatenation matches the ``uvu`` rows ``(block, k, q, u)``;
+            empty without ``uvu`` paths.
         uvw (tuple): per ``uvw`` output ``(d3, n, mul_out)``, ``n = P_o * m`` the contraction length.
     """
 
@@ -76,7 +80,7 @@ class ConvGroup(NamedTuple):
     cg: np.ndarray
     k: int
     rows: tuple
-    uvu: bool
+    tile: tuple
     uvw: tuple
 
 
@@ -86,10 +90,10 @@ class ConvPlan(NamedTuple):
     Fields:
         groups (tuple[ConvGroup]): one per input multiplicity.
         weight_numel (int): per-edge weights (e3nn's count and layout).
-        weight_map (ColumnMap or None): e3nn's weight columns -> the plan's: per group, the ``uvu`` weights
-            repeated to match the ``uvu`` rows ``(block, k, q, u)``, then every ``uvw`` output's ``[n, mul_out]``;
-            None when that is the identity.
-        weight_sizes (tuple[int]): the pieces of the plan-ordered weights (per group: ``uvu`` rows, ``uvw`` outputs).
+        weight_map (ColumnMap or None): the permutation of e3nn's weight columns into the plan's order (per group,
+            each ``uvu`` block's paths, then each ``uvw`` output's ``[n, mul_out]``); None when it is the identity.
+        weight_sizes (tuple[int]): the pieces of the plan-ordered weights (per group: ``uvu`` blocks, ``uvw``
+            outputs).
         out_map (ColumnMap or None): the concatenated node-side results -> e3nn's output layout (adding paths that
             write the same output irrep, zeros where none does); None when that is the identity.
         num_results (int): columns of the concatenated node-side results.
@@ -178,7 +182,7 @@ def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0)
             blocks.append((irreps_out[io].ir.dim, [q for q in uvw if instructions[q].i_out == io], "uvw"))
         k = sum(d3 * len(qs) for d3, qs, _ in blocks)
         cg = np.zeros((irreps_in2.dim, k, d))
-        row, uvu_rows, uvw_outs, uvw_weights = 0, 0, [], []
+        row, uvu_rows, uvw_outs, uvw_weights, tile, uvu_sizes = 0, 0, [], [], [], []
         for d3, qs, mode in blocks:
             n = len(qs)
             for pos, q in enumerate(qs):
@@ -186,9 +190,11 @@ def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0)
                 c = _cg(irreps_in1, irreps_in2, irreps_out, ins) * scale  # [a, b, k]
                 b0, a0 = sl2[ins.i_in2].start, a_off[ins.i_in1]
                 cg[b0:b0 + c.shape[1], row + np.arange(d3) * n + pos, a0:a0 + c.shape[0]] = np.transpose(c, (1, 2, 0))
-            if mode == "uvu":  # rows (k, pos): weights of the block's paths, once per k
+            if mode == "uvu":  # rows (k, pos): the block's weights (pos, u), repeated for every k
+                weight_sources += [[w_off[q] + u] for q in qs for u in range(m)]
+                tile += [len(uvu_sizes)] * d3
+                uvu_sizes.append(n * m)
                 for kk in range(d3):
-                    weight_sources += [[w_off[q] + u] for q in qs for u in range(m)]
                     for pos, q in enumerate(qs):
                         o0 = slo[instructions[q].i_out].start
                         for u in range(m):
@@ -201,7 +207,7 @@ def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0)
                 uvw_weights.append([[w_off[q] + j] for q in qs for j in range(m * mul_out)])
             row += d3 * n
         result_col += uvu_rows * m
-        weight_sizes += [uvu_rows * m] if uvu_rows else []
+        weight_sizes += uvu_sizes
         for (d3, n, mul_out), ws in zip(uvw_outs, uvw_weights):
             weight_sources += ws
             weight_sizes.append(n * mul_out)
@@ -216,7 +222,7 @@ def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0)
         x_map = column_map(x_sources, irreps_in1.dim)
         rows = ((uvu_rows,) if uvu_rows else ()) + tuple(d3 * (n // m) for d3, n, _ in uvw_outs)
         groups.append(ConvGroup(m, d, None if is_identity(x_map, irreps_in1.dim) else x_map,
-                                cg.reshape(irreps_in2.dim, k * d), k, rows, uvu_rows > 0, tuple(uvw_outs)))
+                                cg.reshape(irreps_in2.dim, k * d), k, rows, tuple(tile), tuple(uvw_outs)))
     weight_map = column_map(weight_sources, weight_numel)
     out_map = column_map(out_sources, result_col)
     return ConvPlan(tuple(groups), weight_numel, None if is_identity(weight_map, weight_numel) else weight_map,
@@ -240,16 +246,17 @@ def execute_conv_plan(plan, x, edge_attr, weight, edge_src, edge_dst, num_nodes)
     pieces = np.split(weight, np.cumsum(plan.weight_sizes)[:-1], axis=1)
     results, w = [], 0
     for g in plan.groups:
+        nu = max(g.tile, default=-1) + 1
         xc = x if g.x_map is None else apply_column_map(g.x_map, x)
         xs = xc[edge_src].reshape(e, g.dim, g.mul)
         t = (edge_attr @ g.cg).reshape(e, g.k, g.dim)
         cuts = np.split(t @ xs, np.cumsum(g.rows)[:-1], axis=1)  # A = [E, K, m] by row ranges
         edge = []
-        if g.uvu:
-            edge.append(cuts[0].reshape(e, -1) * pieces[w])
-            w += 1
+        if g.tile:
+            edge.append(cuts[0].reshape(e, -1) * np.concatenate([pieces[w + b] for b in g.tile], axis=1))
+            w += nu
         for j, (d3, n, mul_out) in enumerate(g.uvw):
-            a_o = cuts[j + int(g.uvu)].reshape(e, d3, n)
+            a_o = cuts[j + int(bool(g.tile))].reshape(e, d3, n)
             edge.append((a_o @ pieces[w].reshape(e, n, mul_out)).reshape(e, d3 * mul_out))
             w += 1
         msg = np.concatenate(edge, axis=1)

@@ -1,0 +1,158 @@
+r"""Equivariant linear maps as one BatchMatMul over output components (numpy plan, imports no MindSpore).
+
+An equivariant linear map between direct sums of irreps -- ``o3.Linear``, and a tensor product whose second input
+holds only scalars (the species self-connection of NequIP) -- writes every output component ``(o, w, k)``
+(block ``o``, multiplicity ``w``, component ``k``) as a sum over *terms* ``t -> o``:
+
+.. math::
+    y_{o, w, k} = \sum_{t \to o} c_t \sum_u W_t[u, w]\, f_{t, u, k},
+
+where ``f`` are input features (``x`` itself, or the products ``x1_{u1} x2_{v}`` for a scalar second input) and
+``W_t`` a block of the flat weight vector. The same weight block acts on every component ``k`` of an irrep, so
+grouping the outputs by component gives one batch of matrix products:
+
+* a *component* ``c = (o, j, k)`` is component ``k`` of the ``j``-th chunk of ``M`` multiplicities of block ``o``
+  (blocks are cut into chunks of a common size ``M``, padded when their multiplicity is not a multiple);
+* its input vector gathers ``f_{t, u, k}`` over all ``(t, u)`` with ``t -> o`` (``X`` slots, zero-padded);
+* ``Y[c] = F[c] @ W_exp[c]``: **one** BatchMatMul ``[C, Z, X] @ [C, X, M]``, with ``W_exp`` gathered from the flat
+  weights (times the coefficients ``c_t``) once per call.
+
+Execution: one column gather of the features into ``[Z, C * X]``, a transpose to ``[C, Z, X]``, the BatchMatMul,
+a transpose back and one column gather into e3nn's output layout -- a fixed handful of ops whatever the number of
+irreps (the per-irrep lowering needs a slice, two transposes and a MatMul per irrep, and a concatenation), which
+keeps MindSpore's compile short and the kernel count low. Flops are those of the per-irrep lowering plus the
+padding, which :func:`stacked_plan` reports.
+
+>>> p = stacked_plan(3 * 1 + 2 * 3, [(0, 4, 1), (4, 2, 3)], [StackTerm(0, 1, [[0], [1], [2]], [[0, 1, 2, 3],
+...     [4, 5, 6, 7], [8, 9, 10, 11]], 1.0), StackTerm(1, 3, [[3, 4, 5], [6, 7, 8]], [[12, 13], [14, 15]], 0.5)])
+>>> p.components, p.slots, p.chunk, round(p.padding, 3)
+(5, 3, 2, 0.2)
+"""
+from math import gcd
+from typing import NamedTuple
+
+import numpy as np
+
+from ..util._column_map_np import column_map, is_identity
+
+__all__ = ["StackTerm", "StackedPlan", "stacked_plan", "apply_stacked_plan"]
+
+
+class StackTerm(NamedTuple):
+    """One term ``t -> o``: ``y_{o, w, k} += coef * sum_u weight[weight_index[u, w]] * f[feature_index[u, k]]``.
+
+    Fields:
+        out (int): output block.
+        d (int): components of the block's irrep.
+        feature_index (array): int ``[n_u, d]``, the feature column of every ``(u, k)``.
+        weight_index (array): int ``[n_u, mul_out]``, the flat-weight entry of every ``(u, w)``.
+        coef (float or array): the path weight, or one per component ``[d]``.
+    """
+
+    out: int
+    d: int
+    feature_index: object
+    weight_index: object
+    coef: object
+
+
+class StackedPlan(NamedTuple):
+    """The BatchMatMul ``[C, Z, X] @ [C, X, M]`` of a linear map and its two column maps.
+
+    Fields:
+        in_map (ColumnMap or None): features ``[Z, n_features]`` -> ``[Z, C * X]`` (component ``c``'s slots,
+            zero-padded); None when that is the identity.
+        weight_index (ndarray): int ``[C, X, M]`` into the flat weight (0 where padded).
+        weight_coef (ndarray): float ``[C, X, M]`` (the coefficients; 0 where padded).
+        components (int): ``C``.
+        slots (int): ``X``.
+        chunk (int): ``M``.
+        out_map (ColumnMap or None): ``[Z, C * M]`` -> e3nn's output ``[Z, dim_out]``; None when the identity.
+        padding (float): the fraction of the BatchMatMul's products that multiply padding.
+    """
+
+    in_map: object
+    weight_index: np.ndarray
+    weight_coef: np.ndarray
+    components: int
+    slots: int
+    chunk: int
+    out_map: object
+    padding: float
+
+
+def _chunk(muls):
+    """The chunk size: the largest common divisor of the multiplicities when it is not small, else their maximum."""
+    g = 0
+    for m in muls:
+        g = gcd(g, m)
+    return g if g >= min(8, min(muls)) else max(muls)
+
+
+def stacked_plan(n_features, out_blocks, terms):
+    """Plan a linear map from ``n_features`` feature columns to output blocks ``(start, mul, d)`` (e3nn layout,
+    in order) as the sum of :class:`StackTerm` s (blocks without a term are zero).
+
+    Returns:
+        StackedPlan, or None when no output block has a term (the map is zero).
+    """
+    terms = [t._replace(feature_index=np.asarray(t.feature_index, dtype=np.int64).reshape(-1, t.d),
+                        weight_index=np.asarray(t.weight_index, dtype=np.int64)) for t in terms]
+    terms = [t for t in terms if t.feature_index.size > 0 and t.weight_index.size > 0]
+    live = sorted({t.out for t in terms})
+    if not live:
+        return None
+    m = _chunk([out_blocks[o][1] for o in live])
+    comps = []  # (o, j, k)
+    for o in live:
+        start, mul, d = out_blocks[o]
+        comps += [(o, j, k) for j in range(-(-mul // m)) for k in range(d)]
+    position = {comp: ci for ci, comp in enumerate(comps)}
+    slots = {o: sum(t.feature_index.shape[0] for t in terms if t.out == o) for o in live}
+    x = max(slots.values())
+    c = len(comps)
+    sources = [[] for _ in range(c * x)]
+    w_index = np.zeros((c, x, m), dtype=np.int64)
+    w_coef = np.zeros((c, x, m))
+    useful = 0
+    for ci, (o, j, k) in enumerate(comps):
+        mul = out_blocks[o][1]
+        w0, w1 = j * m, min(mul, (j + 1) * m)
+        s = 0
+        for t in terms:
+            if t.out != o:
+                continue
+            coef = np.broadcast_to(np.asarray(t.coef, dtype=np.float64), (t.d,))[k]
+            n_u = t.feature_index.shape[0]
+            for u in range(n_u):
+                sources[ci * x + s + u] = [int(t.feature_index[u, k])]
+            w_index[ci, s:s + n_u, :w1 - w0] = t.weight_index[:, w0:w1]
+            w_coef[ci, s:s + n_u, :w1 - w0] = coef
+            s += n_u
+        useful += slots[o] * (w1 - w0)
+    out_sources = []
+    for o, (start, mul, d) in enumerate(out_blocks):
+        for w in range(mul):
+            for k in range(d):
+                if o in slots:
+                    ci = position[(o, w // m, k)]
+                    out_sources.append([ci * m + w % m])
+                else:
+                    out_sources.append([])
+    in_map = column_map(sources, n_features)
+    out_map = column_map(out_sources, c * m)
+    return StackedPlan(None if is_identity(in_map, n_features) else in_map, w_index, w_coef, c, x, m,
+                       None if is_identity(out_map, c * m) else out_map,
+                       1.0 - useful / float(c * x * m))
+
+
+def apply_stacked_plan(plan, features, weight):
+    """numpy reference of the execution: ``features [Z, n_features]``, flat ``weight`` -> ``[Z, dim_out]``."""
+    from ..util._column_map_np import apply_column_map
+
+    z = features.shape[0]
+    f = features if plan.in_map is None else apply_column_map(plan.in_map, features)
+    f = f.reshape(z, plan.components, plan.slots).transpose(1, 0, 2)
+    w = np.asarray(weight)[plan.weight_index] * plan.weight_coef
+    y = (f @ w).transpose(1, 0, 2).reshape(z, -1)
+    return y if plan.out_map is None else apply_column_map(plan.out_map, y)
