@@ -14,10 +14,10 @@ from mindspore import nn, ops
 from mindspore.common.initializer import Normal, initializer
 
 from ..util._cell import PlanCell, plan_tensors, prod as _prod
-from ..util._column_map import take_columns
 from ..util.dtype import constant
 from ._irreps import Irreps
 from ._linear_plan import linear_plan, linear_stacked_plan
+from ._stacked import stacked_matmul
 
 
 def _broadcast_shapes(a, b, name):
@@ -232,21 +232,8 @@ class Linear(PlanCell):
         b = _prod(batch)
         if b == 0:
             return ops.zeros(batch + (self._dim_out,), features.dtype)
-        if weight is None:
-            weight = self.weight
-        sp = self._stacked
-        x = features if len(batch) == 1 else features.reshape(b, self._dim_in)
-        # ops.gather, not util.graph.gather_rows: a Parameter fed straight into a custom-bprop Cell comes out
-        # rounded to float32 when a graph differentiates w.r.t. inputs and Parameters (MindSpore 2.10)
-        w = ops.gather(weight, sp.weight_index, 0) * sp.weight_coef  # [C, X, M]
-        if sp.components == 1:
-            f = x if sp.in_map is None else take_columns(x, sp.in_map)
-            y = self._matmul(f, w.reshape(sp.slots, sp.chunk))
-        else:
-            f = ops.transpose(take_columns(x, sp.in_map).reshape(b, sp.components, sp.slots), (1, 0, 2))
-            y = ops.transpose(self._bmm(f, w), (1, 0, 2)).reshape(b, sp.components * sp.chunk)
-        if sp.out_map is not None:
-            y = take_columns(y, sp.out_map)
+        y = stacked_matmul(features if len(batch) == 1 else features.reshape(b, self._dim_in),
+                           self.weight if weight is None else weight, self._stacked)
         if self._has_bias:
             y = y + self._bias_full(self.bias if bias is None else bias)
         return y if len(batch) == 1 else y.reshape(batch + (self._dim_out,))

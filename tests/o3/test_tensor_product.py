@@ -228,6 +228,59 @@ def test_first_order_grad(mode, shared):
     np.testing.assert_allclose(gc.asnumpy(), _fd_grad(lambda c: lnp(x1, x2, c), w), rtol=1e-6, atol=1e-8)
 
 
+def _scalar_second_input_tp():
+    """NequIP's self-connection shape: every path uvw with a scalar second input (outer product + one BatchMatMul)."""
+    tp = o3.FullyConnectedTensorProduct("2x0e + 2x1o + 1x2e + 1x0o", "2x0e + 0o", "3x0e + 2x1o + 2x2o + 1x2e",
+                                        dtype=ms.float64)
+    assert tp._scalar is not None
+    return tp
+
+
+def test_scalar_second_input_matches_reference_and_gradients(mode):
+    tp = _scalar_second_input_tp()
+    rng = np.random.default_rng(6)
+    x1, x2 = rng.standard_normal((3, tp.irreps_in1.dim)), rng.standard_normal((3, tp.irreps_in2.dim))
+    w = rng.standard_normal(tp.weight_numel)
+    cot = rng.standard_normal((3, tp.irreps_out.dim))
+    ref = naive_tensor_product(tp.irreps_in1, tp.irreps_in2, tp.irreps_out, tp.instructions, x1, x2, w)
+    assert np.abs(ref).max() > 0.1
+    tp.weight.set_data(ms.Tensor(w))
+    np.testing.assert_allclose(tp(ms.Tensor(x1), ms.Tensor(x2)).asnumpy(), ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(tp(ms.Tensor(x1), ms.Tensor(x2), ms.Tensor(w)).asnumpy(), ref, rtol=0, atol=1e-12)
+    cot_t = ms.Tensor(cot)
+
+    def loss(a, b, c):
+        return (tp(a, b, c) * cot_t).sum()
+
+    grads = ms.grad(loss, grad_position=(0, 1, 2))(ms.Tensor(x1), ms.Tensor(x2), ms.Tensor(w))
+
+    def lnp(a, b, c):
+        return float((naive_tensor_product(tp.irreps_in1, tp.irreps_in2, tp.irreps_out, tp.instructions, a, b,
+                                           c) * cot).sum())
+
+    for g, f, x in zip(grads, (lambda a: lnp(a, x2, w), lambda b: lnp(x1, b, w), lambda c: lnp(x1, x2, c)),
+                       (x1, x2, w)):
+        np.testing.assert_allclose(g.asnumpy(), _fd_grad(f, x), rtol=1e-6, atol=1e-8)
+
+
+def test_scalar_second_input_second_order_grad(graph_mode):
+    tp = _scalar_second_input_tp()
+    rng = np.random.default_rng(9)
+    x1 = ms.Tensor(rng.standard_normal((2, tp.irreps_in1.dim)))
+    x2 = ms.Tensor(rng.standard_normal((2, tp.irreps_in2.dim)))
+    cot = ms.Tensor(rng.standard_normal((2, tp.irreps_out.dim)))
+    w0 = rng.standard_normal(tp.weight_numel)
+    tp.weight.set_data(ms.Tensor(w0))
+    net = _ForceLike(tp)
+    gw = ms.grad(net, grad_position=None, weights=net.trainable_params())(x1, x2, cot)[0].asnumpy()
+
+    def lw(w):
+        tp.weight.set_data(ms.Tensor(w))
+        return float(net(x1, x2, cot).asnumpy())
+
+    np.testing.assert_allclose(gw, _fd_grad(lw, w0), rtol=1e-6, atol=1e-8)
+
+
 class _ForceLike(nn.Cell):
     """L = sum (d <tp(x1, x2), cot> / d x1)^2: a force-style loss whose weight gradient is second order."""
 

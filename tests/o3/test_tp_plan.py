@@ -22,7 +22,8 @@ def test_plan_module_imports_no_mindspore():
     env = dict(os.environ, PYTHONPATH=ROOT)
     # import the plan module file directly, bypassing the package __init__ (which loads the Cells)
     code = ("import sys, importlib.util, types\n"
-            "for name in ['mindchemistry_e3', 'mindchemistry_e3.o3', 'mindchemistry_e3.o3._tensor_product']:\n"
+            "for name in ['mindchemistry_e3', 'mindchemistry_e3.o3', 'mindchemistry_e3.o3._tensor_product',"
+            " 'mindchemistry_e3.util']:\n"
             "    m = types.ModuleType(name); m.__path__ = [sys.argv[1] + '/' + name.replace('.', '/')];"
             " sys.modules[name] = m\n"
             "import mindchemistry_e3.o3._tensor_product._plan as p\n"

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._irreps import Irreps
 from .._so3_np import wigner_3j
+from .._stacked_np import StackTerm, stacked_plan
 from ._instruction import Instruction
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "OutputStationary",
     "execute_plan",
     "naive_tensor_product",
+    "scalar_stacked_plan",
 ]
 
 CONNECTION_MODES = ("uvw", "uvu", "uvv", "uuw", "uuu", "uvuv", "uvu<v", "u<vw")
@@ -416,6 +418,38 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
     return TensorProductPlan(irreps_in1, irreps_in2, irreps_out, tuple(instructions), bool(shared_weights),
                              weight_numel, tuple(offsets), tuple(plan_groups), ostat,
                              tuple(tuple(o) for o in outputs))
+
+
+def scalar_stacked_plan(plan):
+    r"""The product as a linear map of the outer product ``x1 (x) x2`` when every path is a weighted ``uvw`` with a
+    scalar second input (``l2 = 0``: NequIP's species self-connection), shared weights: one BatchMatMul over the
+    output components (:mod:`~mindchemistry_e3.o3._stacked_np`); the feature of slot ``(u, v)`` of component ``k``
+    is ``x1[u, k] x2[v]`` (column ``(i1, u, k) * dim2 + (i2, v)`` of the flattened outer product). None when the
+    paths are not all of that kind.
+
+    >>> p = build_plan("4x0e + 2x1o", "3x0e", "2x0e + 2x1o", [(0, 0, 0, "uvw", True), (1, 0, 1, "uvw", True)])
+    >>> sp = scalar_stacked_plan(p)
+    >>> sp.components, sp.slots, sp.chunk
+    (4, 12, 2)
+    """
+    if not plan.shared_weights or not plan.instructions:
+        return None
+    in1, in2, out = plan.irreps_in1, plan.irreps_in2, plan.irreps_out
+    if not all(ins.connection_mode == "uvw" and ins.has_weight and in2[ins.i_in2].ir.l == 0
+               for ins in plan.instructions):
+        return None
+    sl1, sl2, dim2 = in1.slices(), in2.slices(), in2.dim
+    terms = []
+    for ins, off in zip(plan.instructions, plan.weight_offsets):
+        (mul1, ir1), mul2, mul_out = in1[ins.i_in1], in2[ins.i_in2].mul, out[ins.i_out].mul
+        d = ir1.dim
+        cg = wigner_3j(ir1.l, 0, ir1.l)[:, 0, :]  # diagonal: 1 / sqrt(2 l + 1)
+        u, v, k = np.arange(mul1)[:, None, None], np.arange(mul2)[None, :, None], np.arange(d)[None, None, :]
+        features = ((sl1[ins.i_in1].start + u * d + k) * dim2 + sl2[ins.i_in2].start + v).reshape(mul1 * mul2, d)
+        weights = off + np.arange(mul1 * mul2 * mul_out).reshape(mul1 * mul2, mul_out)
+        terms.append(StackTerm(ins.i_out, d, features, weights, ins.path_weight * np.diag(cg)))
+    out_blocks = [(sl.start, mul, ir.dim) for sl, (mul, ir) in zip(out.slices(), out)]
+    return stacked_plan(in1.dim * dim2, out_blocks, terms)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -41,9 +41,11 @@ from mindspore import nn, ops
 from mindspore.common.initializer import Normal, initializer
 
 from .._irreps import Irreps
+from ...util._cell import plan_tensors
 from ...util.dtype import check_float_dtype, constant
 from ...util.split import split
-from ._plan import build_plan
+from .._stacked import stacked_matmul
+from ._plan import build_plan, scalar_stacked_plan
 
 __all__ = ["TensorProduct"]
 
@@ -161,6 +163,11 @@ class TensorProduct(nn.Cell):
         mask = np.concatenate([np.full(mul * ir.dim, 1.0 if ok else 0.0)
                                for (mul, ir), ok in zip(self.irreps_out, live)] + [np.zeros(0)])
         self.output_mask = constant(mask, self.dtype)  # e3nn's output_mask: 1 where some path writes
+        # every path a weighted uvw with a scalar second input (a species self-connection), shared weights: a linear
+        # map of the outer product x1 (x) x2, one BatchMatMul over the output components
+        scalar = scalar_stacked_plan(plan)
+        self._scalar = None if scalar is None else plan_tensors(scalar, self.dtype)
+        self._bmm = ops.BatchMatMul()
 
     # ------------------------------------------------------------------------------------------------------
     def _setup_constants(self, plan):
@@ -396,8 +403,15 @@ class TensorProduct(nn.Cell):
         if x.dtype != self.dtype or y.dtype != self.dtype:
             raise ValueError(f"{self._name}: inputs must have the module's dtype {self.dtype}, got {x.dtype} and "
                              f"{y.dtype} (build the module with dtype=...)")
-        if (weight is None and self.internal_weights and len(x.shape) == 2 and len(y.shape) == 2
-                and x.shape[0] == y.shape[0]):
+        paired = len(x.shape) == 2 and len(y.shape) == 2 and x.shape[0] == y.shape[0]
+        if (self._scalar is not None and paired and x.shape[0] > 0
+                and ((weight is None and self.internal_weights) or (weight is not None and weight.shape == (
+                    self.weight_numel,)))):
+            z = x.shape[0]
+            outer = self._bmm(x.reshape(z, self._in1_dim, 1), y.reshape(z, 1, self._in2_dim))
+            return stacked_matmul(outer.reshape(z, self._in1_dim * self._in2_dim),
+                                  self.weight if weight is None else weight, self._scalar)
+        if weight is None and self.internal_weights and paired:
             # rows of x and y paired one to one, own shared weights: no broadcasting to plan (a smaller graph,
             # about twice faster through MindSpore's type inference)
             return self._forward(x, y, self.weight, x.shape[0])
