@@ -13,7 +13,8 @@ grouping the outputs by component gives one batch of matrix products:
 
 * a *component* ``c = (o, j, k)`` is component ``k`` of the ``j``-th chunk of ``M`` multiplicities of block ``o``
   (blocks are cut into chunks of a common size ``M``, padded when their multiplicity is not a multiple);
-* its input vector gathers ``f_{t, u, k}`` over all ``(t, u)`` with ``t -> o`` (``X`` slots, zero-padded);
+* its input vector gathers ``f_{t, u, k}`` over all ``(t, u)`` with ``t -> o`` (``X`` slots; padding slots hold
+  any feature and have zero weights);
 * ``Y[c] = F[c] @ W_exp[c]``: **one** BatchMatMul ``[C, Z, X] @ [C, X, M]``, with ``W_exp`` gathered from the flat
   weights (times the coefficients ``c_t``) once per call.
 
@@ -60,8 +61,8 @@ class StackedPlan(NamedTuple):
     """The BatchMatMul ``[C, Z, X] @ [C, X, M]`` of a linear map and its two column maps.
 
     Fields:
-        in_map (ColumnMap or None): features ``[Z, n_features]`` -> ``[Z, C * X]`` (component ``c``'s slots,
-            zero-padded); None when that is the identity.
+        in_map (ColumnMap or None): features ``[Z, n_features]`` -> ``[Z, C * X]`` (component ``c``'s slots; the
+            padding slots read any column, their weights being zero); None when that is the identity.
         weight_index (ndarray): int ``[C, X, M]`` into the flat weight (0 where padded).
         weight_coef (ndarray): float ``[C, X, M]`` (the coefficients; 0 where padded).
         components (int): ``C``.
@@ -111,7 +112,7 @@ def stacked_plan(n_features, out_blocks, terms):
     slots = {o: sum(t.feature_index.shape[0] for t in terms if t.out == o) for o in live}
     x = max(slots.values())
     c = len(comps)
-    sources = [[] for _ in range(c * x)]
+    sources = [None] * (c * x)  # padding slots: any column (their weights are zero)
     w_index = np.zeros((c, x, m), dtype=np.int64)
     w_coef = np.zeros((c, x, m))
     useful = 0

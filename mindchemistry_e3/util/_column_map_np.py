@@ -53,8 +53,17 @@ def _table(sources, n_in):
 
 
 def column_map(sources, n_in):
-    """Plan the map whose output column ``j`` is the sum of the input columns ``sources[j]`` (``n_in`` inputs)."""
-    sources = [[int(i) for i in src] for src in sources]
+    """Plan the map whose output column ``j`` is the sum of the input columns ``sources[j]`` (``n_in`` inputs).
+
+    ``sources[j] = None`` marks a column whose value does not matter (a padding slot that a zero weight
+    multiplies): it reads input column 0 rather than an appended zero column, and its gradient -- zero wherever
+    the consumer's weight is zero -- is not sent back.
+
+    >>> column_map([[1], None], 2).index.tolist(), column_map([[1], None], 2).adjoint.tolist()
+    ([1, 0], [2, 0])
+    """
+    dont_care = [src is None for src in sources]
+    sources = [[0] if src is None else [int(i) for i in src] for src in sources]
     for src in sources:
         for i in src:
             if not 0 <= i < n_in:
@@ -62,7 +71,8 @@ def column_map(sources, n_in):
     back = [[] for _ in range(n_in)]
     for j, src in enumerate(sources):
         for i in src:
-            back[i].append(j)
+            if not dont_care[j]:
+                back[i].append(j)
     index, pad, summed = _table(sources, n_in)
     adjoint, adjoint_pad, adjoint_summed = _table(back, len(sources))
     kind = PAD * pad + SUM * summed + ADJOINT_PAD * adjoint_pad + ADJOINT_SUM * adjoint_summed

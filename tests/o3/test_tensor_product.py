@@ -452,8 +452,10 @@ def test_bad_weight_shape(mode):
     tp = o3.FullyConnectedTensorProduct("2x0e", "0e", "2x0e", shared_weights=False)
     x = ms.Tensor(np.ones((3, 2)), ms.float32)
     y = ms.Tensor(np.ones((3, 1)), ms.float32)
-    with pytest.raises(ValueError, match=r"2x0e x 1x0e.*\(\.\.\., 4\), got \(3, 5\)"):
+    with pytest.raises(ValueError, match=r"2x0e x 1x0e.*\(\.\.\., weight_numel\) = \(3, 4\), got \(3, 5\)"):
         tp(x, y, ms.Tensor(np.ones((3, 5)), ms.float32))
+    with pytest.raises(ValueError, match=r"one weight row per sample.*got \(4,?\).*needs shared_weights=True"):
+        tp(x, y, ms.Tensor(np.ones(4), ms.float32))
     with pytest.raises(ValueError, match="must be given"):
         tp(x, y)
     tps = o3.FullyConnectedTensorProduct("2x0e", "0e", "2x0e", internal_weights=False)
@@ -465,6 +467,12 @@ def test_bad_dtype(mode):
     tp = o3.FullyConnectedTensorProduct("2x0e", "0e", "2x0e", dtype=ms.float64)
     with pytest.raises(ValueError, match=r"2x0e x 1x0e.*dtype Float64, got Float32"):
         tp(ms.Tensor(np.ones((3, 2)), ms.float32), ms.Tensor(np.ones((3, 1)), ms.float32))
+
+
+def test_numpy_inputs(mode):
+    tp = o3.FullyConnectedTensorProduct("2x0e + 1o", "0e + 1o", "2x1o", dtype=ms.float64)
+    x, y = np.random.default_rng(0).standard_normal((3, 5)), np.random.default_rng(1).standard_normal((3, 4))
+    np.testing.assert_allclose(tp(x, y).asnumpy(), tp(ms.Tensor(x), ms.Tensor(y)).asnumpy())
 
 
 def test_output_mask():

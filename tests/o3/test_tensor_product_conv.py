@@ -111,14 +111,14 @@ def test_plan_matches_per_path_formulas(name):
 
 def test_plan_is_one_matmul_and_one_batch_matmul_per_multiplicity():
     plan = build_conv_plan(*CASES["nequip_lmax3"][:3], normalize_instructions(*CASES["nequip_lmax3"]))
-    assert len(plan.groups) == 1 and plan.groups[0].uvu and plan.groups[0].uvw == ()
+    assert len(plan.groups) == 1 and plan.groups[0].tile and plan.groups[0].uvw == ()
     assert plan.groups[0].k == sum(ir.dim for _, ir in Irreps(CASES["nequip_lmax3"][2]))  # one row per output
     i1, i2, io, instructions = CASES["fully_connected"]
     plan = build_conv_plan(i1, i2, io, normalize_instructions(i1, i2, io, instructions))
     assert sorted(g.mul for g in plan.groups) == [2, 3]
     for g in plan.groups:  # one output-stationary BatchMatMul per output irrep the group reaches
         outputs = {c for a, _, c, _, _ in instructions if i1[a].mul == g.mul}
-        assert len(g.uvw) == len(outputs) and not g.uvu
+        assert len(g.uvw) == len(outputs) and not g.tile
 
 
 def test_plan_support_names_the_reason():

@@ -29,6 +29,8 @@ __all__ = [
     "Group",
     "PathStep",
     "OutputStationary",
+    "OutputStationaryBlock",
+    "execution_plan",
     "execute_plan",
     "naive_tensor_product",
     "scalar_stacked_plan",
@@ -183,6 +185,7 @@ class PathStep(NamedTuple):
         pairs: indices ``u * mul2 + v`` (u < v) taken from the multiplicity axis first, or None.
         a (int): size of the multiplicity axis the weights act on.
         mul_out (int): output multiplicity.
+        w (int): the path's piece of the split flat weight (:attr:`TensorProductPlan.w_sizes`), -1 without weights.
     """
 
     ins: int
@@ -192,6 +195,7 @@ class PathStep(NamedTuple):
     pairs: object
     a: int
     mul_out: int
+    w: int
 
 
 class Group(NamedTuple):
@@ -214,6 +218,9 @@ class Group(NamedTuple):
             as one 2-D MatMul) and is transposed to ``[Z, mul_out, d3]`` at the end.
         row_path: when every path is weighted ``diag`` with per-path weights ``[mul1]``: for each of the ``K``
             rows, the path it belongs to (weights are then applied to the whole group at once), else None.
+        x1 (int): the group's piece of the split input 1 (:attr:`TensorProductPlan.x1_sizes`).
+        x2 (int): its piece of the split input 2, or -1 for the whole input 2.
+        d3s (tuple[int]): ``d3`` of every path (the sizes ``A`` is cut into).
     """
 
     i_in1: int
@@ -228,6 +235,9 @@ class Group(NamedTuple):
     paths: tuple
     kmajor: bool
     row_path: object
+    x1: int
+    x2: int
+    d3s: tuple
 
 
 class OutputStationary(NamedTuple):
@@ -238,16 +248,30 @@ class OutputStationary(NamedTuple):
     that also adds its paths, and a small transpose to e3nn's multiplicity-major ``[Z, w, d3]``.
 
     Fields:
-        in_blocks: tuple of ``(i_in1, mul1, d1, paths)`` with ``paths`` the instruction indices (their weights
-            ``[mul1, w]`` concatenated in this order).
+        in_blocks: tuple of :class:`OutputStationaryBlock`.
         cg: ``(dim2, sum_o n_o * d3_o)`` float64.
         outs: tuple of ``(i_out, n, d3, mul_out, pieces)``; ``pieces`` are ``(block, path)`` positions whose
             ``[Z, d1, w]`` pieces are concatenated along ``d1`` (in ``cg``'s row order).
+        sizes (tuple[int]): ``n * d3`` of every output (the columns of ``x2 @ cg``).
     """
 
     in_blocks: tuple
     cg: np.ndarray
     outs: tuple
+    sizes: tuple
+
+
+class OutputStationaryBlock(NamedTuple):
+    """One input-1 irrep of :class:`OutputStationary`: ``(i_in1, mul1, d1, paths)``, its piece ``x1`` of the split
+    input 1, and per path its weight piece ``ws`` and output multiplicity ``widths``."""
+
+    i_in1: int
+    mul1: int
+    d1: int
+    paths: tuple
+    x1: int
+    ws: tuple
+    widths: tuple
 
 
 class TensorProductPlan(NamedTuple):
@@ -261,6 +285,13 @@ class TensorProductPlan(NamedTuple):
         groups: tuple of :class:`Group`.
         ostat: :class:`OutputStationary` or None.
         outputs: for each output irrep, its contributions ``('g', group, path)`` or ``('o', out_index)``.
+        x1_sizes, x2_sizes (tuple[int]): the pieces inputs 1 and 2 are split into (the non-empty irreps).
+        w_sizes (tuple[int]): the pieces of the flat weight (one per weighted instruction with weights).
+        out_parts: per non-empty output irrep ``(mul, d, parts)``, ``parts`` the positions of its contributions in
+            the list of results (every group's paths in order, then the output-stationary outputs).
+
+    ``construct`` reads the execution fields directly (with the arrays as Tensors, see
+    :func:`mindchemistry_e3.util._cell.plan_tensors`); :func:`execution_plan` drops the descriptive ones.
     """
 
     irreps_in1: Irreps
@@ -273,12 +304,16 @@ class TensorProductPlan(NamedTuple):
     groups: tuple
     ostat: object
     outputs: tuple
+    x1_sizes: tuple
+    x2_sizes: tuple
+    w_sizes: tuple
+    out_parts: tuple
 
     def num_paths(self):
         """Number of instructions that produce something."""
         n = sum(len(g.paths) for g in self.groups)
         if self.ostat is not None:
-            n += sum(len(b[3]) for b in self.ostat.in_blocks)
+            n += sum(len(b.paths) for b in self.ostat.in_blocks)
         return n
 
 
@@ -339,6 +374,23 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
     weight_numel = off
     sl2 = irreps_in2.slices()
 
+    def pieces(irreps):  # the non-empty irreps are the pieces an input is split into
+        index, sizes = [], []
+        for mul, ir in irreps:
+            index.append(len(sizes) if mul * ir.dim > 0 else -1)
+            if mul * ir.dim > 0:
+                sizes.append(mul * ir.dim)
+        return index, tuple(sizes)
+
+    x1_piece, x1_sizes = pieces(irreps_in1)
+    x2_piece, x2_sizes = pieces(irreps_in2)
+    w_piece, w_sizes = [], []
+    for ins, o in zip(instructions, offsets):
+        n = int(np.prod(ins.path_shape))
+        w_piece.append(len(w_sizes) if o is not None and n > 0 else -1)
+        if o is not None and n > 0:
+            w_sizes.append(n)
+
     groups, ostat_paths = {}, []
     for i, ins in enumerate(instructions):
         (mul1, _), (mul2, _), (mul_out, _) = (irreps_in1[ins.i_in1], irreps_in2[ins.i_in2], irreps_out[ins.i_out])
@@ -373,7 +425,7 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
             pairs = _pair_index(mul1) if mode in ("uvu<v", "u<vw") else None
             a = len(pairs) if pairs is not None else (mul1 if kind == "diag" else mul1 * mul2)
             outputs[ins.i_out].append(("g", len(plan_groups), len(steps)))
-            steps.append(PathStep(i, k, ir_out.dim, _template(mode, mul1, mul2), pairs, a, mul_out))
+            steps.append(PathStep(i, k, ir_out.dim, _template(mode, mul1, mul2), pairs, a, mul_out, w_piece[i]))
             k += ir_out.dim
         kmajor = kind == "outer" and mul2 == 1 and all(st.template in ("diag", "mix") for st in steps)
         row_path = None
@@ -381,18 +433,21 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
             row_path = np.concatenate([np.full(st.d3, j) for j, st in enumerate(steps)]).astype(np.int64)
         cg = np.transpose(cg, (0, 2, 1)) if kmajor else cg
         plan_groups.append(Group(i1, mul1, d1, kind, src, mul2, d2, cg.reshape(d2, d1 * K), K, tuple(steps),
-                                 kmajor, row_path))
+                                 kmajor, row_path, x1_piece[i1], -1 if src == -1 else x2_piece[src],
+                                 tuple(st.d3 for st in steps)))
 
     ostat = None
     if ostat_paths:
         blocks = {}
         for i in ostat_paths:
             blocks.setdefault(instructions[i].i_in1, []).append(i)
-        in_blocks = tuple((i1, irreps_in1[i1].mul, irreps_in1[i1].ir.dim, tuple(paths))
+        in_blocks = tuple(OutputStationaryBlock(i1, irreps_in1[i1].mul, irreps_in1[i1].ir.dim, tuple(paths),
+                                                x1_piece[i1], tuple(w_piece[i] for i in paths),
+                                                tuple(instructions[i].path_shape[2] for i in paths))
                           for i1, paths in blocks.items())
         where = {}
-        for b, (_, _, _, paths) in enumerate(in_blocks):
-            for p, i in enumerate(paths):
+        for b, blk in enumerate(in_blocks):
+            for p, i in enumerate(blk.paths):
                 where[i] = (b, p)
         by_out = {}
         for i in ostat_paths:
@@ -413,11 +468,29 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
             cols.append(np.transpose(c, (0, 2, 1)).reshape(irreps_in2.dim, ir_out.dim * n))  # columns (k, row)
             outputs[io].append(("o", len(outs)))
             outs.append((io, n, ir_out.dim, mul_out, tuple(where[i] for i in paths)))
-        ostat = OutputStationary(in_blocks, np.concatenate(cols, axis=1), tuple(outs))
+        ostat = OutputStationary(in_blocks, np.concatenate(cols, axis=1), tuple(outs),
+                                 tuple(n * d3 for _, n, d3, _, _ in outs))
 
+    flat, n = {}, 0  # positions of the results: every group's paths, then the output-stationary outputs
+    for gi, g in enumerate(plan_groups):
+        for pi in range(len(g.paths)):
+            flat[("g", gi, pi)] = n
+            n += 1
+    for oi in range(len(ostat.outs) if ostat is not None else 0):
+        flat[("o", oi)] = n
+        n += 1
+    out_parts = tuple((mul, ir.dim, tuple(flat[tuple(p)] for p in parts))
+                      for (mul, ir), parts in zip(irreps_out, outputs) if mul * ir.dim > 0)
     return TensorProductPlan(irreps_in1, irreps_in2, irreps_out, tuple(instructions), bool(shared_weights),
                              weight_numel, tuple(offsets), tuple(plan_groups), ostat,
-                             tuple(tuple(o) for o in outputs))
+                             tuple(tuple(o) for o in outputs), x1_sizes, x2_sizes, tuple(w_sizes), out_parts)
+
+
+def execution_plan(plan):
+    """The plan with only what ``construct`` reads (the irreps and instructions dropped), ready for
+    :func:`mindchemistry_e3.util._cell.plan_tensors`."""
+    return plan._replace(irreps_in1=None, irreps_in2=None, irreps_out=None, instructions=None, weight_offsets=None,
+                         outputs=None)
 
 
 def scalar_stacked_plan(plan):
@@ -541,7 +614,7 @@ def execute_plan(plan, x1, x2, weight=None):
     if plan.ostat is not None:
         os_ = plan.ostat
         ys = []
-        for i1, mul1, d1, paths in os_.in_blocks:
+        for i1, mul1, d1, paths, _, _, _ in os_.in_blocks:
             wcat = np.concatenate([wch[i].reshape(wch[i].shape[:-1] + (mul1, -1)) for i in paths], axis=-1)
             xt = x1[:, sl1[i1]].reshape(z, mul1, d1).transpose(0, 2, 1)  # [Z, d1, u]
             y = xt.reshape(z * d1, mul1) @ wcat if plan.shared_weights else xt @ wcat  # [Z*d1 | Z, d1, sum w]

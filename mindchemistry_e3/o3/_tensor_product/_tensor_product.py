@@ -37,40 +37,19 @@ of paths; per path there remain only a reshape/transpose (and its weight multipl
 """
 import mindspore as ms
 import numpy as np
-from mindspore import nn, ops
+from mindspore import ops
 from mindspore.common.initializer import Normal, initializer
 
 from .._irreps import Irreps
-from ...util._cell import plan_tensors
-from ...util.dtype import check_float_dtype, constant
-from ...util.split import split
+from ...util._cell import PlanCell, broadcast_shape, plan_tensors, prod
+from ...util.dtype import constant
 from .._stacked import stacked_matmul
-from ._plan import build_plan, scalar_stacked_plan
+from ._plan import build_plan, execution_plan, scalar_stacked_plan
 
 __all__ = ["TensorProduct"]
 
 
-def _broadcast_shape(a, b):
-    """Broadcast two shape tuples (graph-mode friendly: Python ints only)."""
-    n = max(len(a), len(b))
-    a = (1,) * (n - len(a)) + a
-    b = (1,) * (n - len(b)) + b
-    out = ()
-    for i in range(n):
-        if a[i] != b[i] and a[i] != 1 and b[i] != 1:
-            raise ValueError(f"TensorProduct: leading shapes {a} and {b} do not broadcast")
-        out = out + (max(a[i], b[i]),)
-    return out
-
-
-def _prod(shape):
-    n = 1
-    for s in shape:
-        n = n * s
-    return n
-
-
-class TensorProduct(nn.Cell):
+class TensorProduct(PlanCell):
     r"""Tensor product with parametrised paths (e3nn 0.6.0's ``o3.TensorProduct``).
 
     Args:
@@ -119,19 +98,13 @@ class TensorProduct(nn.Cell):
                  out_var=None, irrep_normalization=None, path_normalization=None, internal_weights=None,
                  shared_weights=None, compile_left_right=True, compile_right=False, normalization=None,
                  _specialized_code=None, _optimize_einsums=None, *, dtype=None):
-        super().__init__()
-        # the MatMul primitive (2-D products): its backward is transposed-operand MatMuls, ~3x faster on CPU than
-        # the backward of ops.matmul, which materialises the transposes
-        self._matmul = ops.MatMul()
         del compile_left_right, compile_right, _specialized_code, _optimize_einsums
-        self.dtype = dtype = check_float_dtype(dtype)
         if normalization is not None:
             irrep_normalization = normalization
-        self.irreps_in1 = Irreps(irreps_in1)
-        self.irreps_in2 = Irreps(irreps_in2)
-        self.irreps_out = Irreps(irreps_out)
-        name = f"{type(self).__name__}({self.irreps_in1} x {self.irreps_in2} -> {self.irreps_out})"
-        self._name = name
+        irreps_in1, irreps_in2, irreps_out = Irreps(irreps_in1), Irreps(irreps_in2), Irreps(irreps_out)
+        super().__init__(f"{type(self).__name__}({irreps_in1} x {irreps_in2} -> {irreps_out})", dtype)
+        self.irreps_in1, self.irreps_in2, self.irreps_out = irreps_in1, irreps_in2, irreps_out
+        name = self._name
 
         if shared_weights is False and internal_weights is None:
             internal_weights = False
@@ -157,8 +130,7 @@ class TensorProduct(nn.Cell):
             self.weight = ms.Parameter(initializer(Normal(1.0), [self.weight_numel], self.dtype), name="weight")
         else:
             self.weight = None
-        self._pynative = False
-        self._setup_constants(plan)
+        self._plan = plan_tensors(execution_plan(plan), self.dtype)  # read field by field in construct
         live = [any(p for p in parts) for parts in plan.outputs]
         mask = np.concatenate([np.full(mul * ir.dim, 1.0 if ok else 0.0)
                                for (mul, ir), ok in zip(self.irreps_out, live)] + [np.zeros(0)])
@@ -170,101 +142,31 @@ class TensorProduct(nn.Cell):
         self._bmm = ops.BatchMatMul()
 
     # ------------------------------------------------------------------------------------------------------
-    def _setup_constants(self, plan):
-        """Turn the plan into graph constants: Tensors in lists, structure in tuples of Python ints/strings."""
-        dt = self.dtype
-
-        def split_sizes(irreps):
-            sizes, index = [], []
-            for mul, ir in irreps:
-                index.append(len(sizes) if mul * ir.dim > 0 else -1)
-                if mul * ir.dim > 0:
-                    sizes.append(mul * ir.dim)
-            return tuple(sizes), tuple(index)
-
-        self._x1_sizes, x1_index = split_sizes(plan.irreps_in1)
-        self._x2_sizes, x2_index = split_sizes(plan.irreps_in2)
-        # per-instruction weight chunks (split once)
-        w_sizes, w_index = [], []
-        for ins, off in zip(plan.instructions, plan.weight_offsets):
-            n = int(np.prod(ins.path_shape))
-            if off is not None and n > 0:
-                w_index.append(len(w_sizes))
-                w_sizes.append(n)
-            else:
-                w_index.append(-1)
-        self._w_sizes = tuple(w_sizes)
-        self._cg = []
-        self._pairs = []
-        self._rows = []
-        groups = []
-        for g in plan.groups:
-            steps = []
-            for st in g.paths:
-                pairs_i = -1
-                if st.pairs is not None:
-                    pairs_i = len(self._pairs)
-                    self._pairs.append(ms.Tensor(st.pairs.astype(np.int32)))
-                steps.append((st.d3, st.template, pairs_i, st.a, st.mul_out, w_index[st.ins]))
-            rows_i = -1
-            if g.row_path is not None:
-                rows_i = len(self._rows)
-                self._rows.append(ms.Tensor(g.row_path.astype(np.int32)))
-            groups.append((x1_index[g.i_in1], g.mul1, g.d1, g.kind, -1 if g.i_in2 < 0 else x2_index[g.i_in2],
-                           g.mul2, g.d2, len(self._cg), g.K, tuple(steps), tuple(st.d3 for st in g.paths),
-                           g.kmajor, rows_i, tuple(w_index[st.ins] for st in g.paths)))
-            self._cg.append(constant(g.cg, dt))
-        self._groups = tuple(groups)
-        self._has_ostat = plan.ostat is not None
-        if self._has_ostat:
-            os_ = plan.ostat
-            blocks = []
-            for i1, mul1, d1, paths in os_.in_blocks:
-                blocks.append((x1_index[i1], mul1, d1, tuple(w_index[i] for i in paths),
-                               tuple(plan.instructions[i].path_shape[2] for i in paths)))
-            self._os_blocks = tuple(blocks)
-            self._os_cg = constant(os_.cg, dt)
-            self._os_sizes = tuple(n * d3 for _, n, d3, _, _ in os_.outs)
-            self._os_outs = tuple((n, d3, pieces) for _, n, d3, _, pieces in os_.outs)
-        flat, n = {}, 0
-        for gi, g in enumerate(plan.groups):
-            for pi in range(len(g.paths)):
-                flat[("g", gi, pi)] = n
-                n += 1
-        if plan.ostat is not None:
-            for oi in range(len(plan.ostat.outs)):
-                flat[("o", oi)] = n
-                n += 1
-        outs = []
-        for (mul, ir), parts in zip(plan.irreps_out, plan.outputs):
-            outs.append((mul, ir.dim, tuple(flat[tuple(p)] for p in parts)))
-        self._outs = tuple(outs)
-
-    # ------------------------------------------------------------------------------------------------------
     def __repr__(self):
         npath = sum(int(np.prod(i.path_shape)) for i in self.instructions)
         return (f"{type(self).__name__}({self.irreps_in1.simplify()} x {self.irreps_in2.simplify()} -> "
                 f"{self.irreps_out.simplify()} | {npath} paths | {self.weight_numel} weights)")
 
     def _path(self, st, a, wch, z, mul1, mul2):
-        """Weights of one path on its columns ``a [Z, mul1*mul2 | mul, d3]`` -> ``[Z, mul_out, d3]``."""
-        d3, template, pairs_i, na, mul_out, wi = st
-        if pairs_i >= 0:
-            a = ops.gather(a, self._pairs[pairs_i], 1)
-        if template == "diag":
+        """Weights of one path (a :class:`~._plan.PathStep`) on its columns ``a [Z, mul1*mul2 | mul, d3]`` ->
+        ``[Z, mul_out, d3]``."""
+        d3, na, mul_out, wi = st.d3, st.a, st.mul_out, st.w
+        if st.pairs is not None:
+            a = ops.gather(a, st.pairs, 1)
+        if st.template == "diag":
             if wi < 0:
                 return a
             if self.shared_weights:
                 return a * wch[wi].reshape(na, 1)
             return a * wch[wi].reshape(z, na, 1)
-        if template == "sum_v" or template == "sum_u":
+        if st.template == "sum_v" or st.template == "sum_u":
             a = a.reshape(z, mul1, mul2, d3)
             if wi >= 0:
                 if self.shared_weights:
                     a = a * wch[wi].reshape(mul1, mul2, 1)
                 else:
                     a = a * wch[wi].reshape(z, mul1, mul2, 1)
-            if template == "sum_v":
+            if st.template == "sum_v":
                 return a.sum(axis=2)
             return a.sum(axis=1)
         if wi < 0:  # uuw without weights: sum over u into mul_out == 1
@@ -274,18 +176,10 @@ class TensorProduct(nn.Cell):
             return ops.transpose(r.reshape(z, d3, mul_out), (0, 2, 1))
         return ops.bmm(ops.transpose(wch[wi].reshape(z, na, mul_out), (0, 2, 1)), a)
 
-    def __call__(self, *args, **kwargs):
-        self._pynative = ms.get_context("mode") == ms.PYNATIVE_MODE
-        return super().__call__(*args, **kwargs)
-
-    def _split(self, x, sizes, axis):
-        """``x`` cut along ``axis`` into pieces of ``sizes`` (see :func:`mindchemistry_e3.util.split.split`)."""
-        return split(x, sizes, axis, self._pynative)
-
     def _path_kmajor(self, st, at, wch, z, weighted):
         """One path's rows ``at [Z, d3, mul1]`` (k-major) -> ``[Z, mul_out, d3]``."""
-        d3, template, _, na, mul_out, wi = st
-        if template == "diag":
+        d3, na, mul_out, wi = st.d3, st.a, st.mul_out, st.w
+        if st.template == "diag":
             r = at
             if wi >= 0 and not weighted:
                 if self.shared_weights:
@@ -302,91 +196,96 @@ class TensorProduct(nn.Cell):
             return r.reshape(z, -1, 1)
         return ops.transpose(r, (0, 2, 1))
 
-    def _forward(self, x1, x2, w, z):
-        """``x1 [Z, dim1]``, ``x2 [Z, dim2]``, ``w`` flat ``[numel]`` / ``[Z, numel]`` (or None) -> ``[Z, dim_out]``."""
-        x1s = self._split(x1, self._x1_sizes, 1)
-        x2s = self._split(x2, self._x2_sizes, 1)
-        wch = ()
-        if len(self._w_sizes) > 0:
-            wch = self._split(w, self._w_sizes, len(w.shape) - 1)
-        results = []
-        for g in self._groups:
-            x1i, mul1, d1, kind, x2i, mul2, d2, cg_i, k, steps, d3s, kmajor, rows_i, wis = g
-            x1g = x1s[x1i].reshape(z, mul1, d1)
-            if x2i < 0:
-                x2g = x2
+    def _group(self, g, x1s, x2, x2s, wch, z):
+        """The results ``[Z, mul_out, d3]`` of a :class:`~._plan.Group`'s paths: one MatMul, one BatchMatMul."""
+        mul1, d1, mul2, k = g.mul1, g.d1, g.mul2, g.K
+        x1g = x1s[g.x1].reshape(z, mul1, d1)
+        x2g = x2 if g.x2 < 0 else x2s[g.x2].reshape(z * mul2, g.d2)
+        t = self._matmul(x2g, g.cg)  # [Z*mul2, d1*K]
+        results = ()
+        if g.kmajor:
+            if d1 > 1:
+                at = ops.bmm(t.reshape(z, k, d1), ops.transpose(x1g, (0, 2, 1)))  # [Z, K, mul1]
             else:
-                x2g = x2s[x2i].reshape(z * mul2, d2)
-            t = self._matmul(x2g, self._cg[cg_i])  # [Z*mul2, d1*K]
-            if kmajor:
-                if d1 > 1:
-                    at = ops.bmm(t.reshape(z, k, d1), ops.transpose(x1g, (0, 2, 1)))  # [Z, K, mul1]
-                else:
-                    at = ops.bmm(t.reshape(z, k, 1), x1g.reshape(z, 1, mul1))
-                if rows_i >= 0:  # every path: weighted diag -> one multiply for the group
-                    wl = []
-                    for wi in wis:
-                        wl.append(wch[wi])
-                    if self.shared_weights:
-                        wst = ops.stack(wl, 0) if len(wl) > 1 else wl[0].reshape(1, mul1)
-                        at = at * ops.gather(wst, self._rows[rows_i], 0)
-                    else:
-                        wst = ops.stack(wl, 1) if len(wl) > 1 else wl[0].reshape(z, 1, mul1)
-                        at = at * ops.gather(wst, self._rows[rows_i], 1)
-                rows = self._split(at, d3s, 1)
-                for i in range(len(steps)):
-                    results.append(self._path_kmajor(steps[i], rows[i], wch, z, rows_i >= 0))
-                continue
-            if kind == "diag":
-                a_all = ops.bmm(x1g.reshape(z * mul1, 1, d1), t.reshape(z * mul1, d1, k)).reshape(z, mul1, k)
-            elif mul2 == 1:
-                a_all = ops.bmm(x1g, t.reshape(z, d1, k))
-            else:
-                t = ops.transpose(t.reshape(z, mul2, d1, k), (0, 2, 1, 3)).reshape(z, d1, mul2 * k)
-                a_all = ops.bmm(x1g, t).reshape(z, mul1 * mul2, k)
-            cols = self._split(a_all, d3s, 2)
-            for i in range(len(steps)):
-                results.append(self._path(steps[i], cols[i], wch, z, mul1, mul2))
-        if self._has_ostat:
-            ys = []
-            for x1i, mul1, d1, wis, ws in self._os_blocks:
-                xt = ops.transpose(x1s[x1i].reshape(z, mul1, d1), (0, 2, 1))  # [Z, d1, u]
+                at = ops.bmm(t.reshape(z, k, 1), x1g.reshape(z, 1, mul1))
+            weighted = g.row_path is not None
+            if weighted:  # every path: weighted diag -> one multiply for the group
+                wl = ()
+                for st in g.paths:
+                    wl = wl + (wch[st.w],)
                 if self.shared_weights:
-                    xt = xt.reshape(z * d1, mul1)
-                yb = []
-                for j in range(len(wis)):  # one MatMul per path: [Z*d1, u] @ W_p[u, w]
-                    if self.shared_weights:
-                        yb.append(self._matmul(xt, wch[wis[j]].reshape(mul1, ws[j])).reshape(z, d1, ws[j]))
-                    else:
-                        yb.append(ops.bmm(xt, wch[wis[j]].reshape(z, mul1, ws[j])))
-                ys.append(yb)
-            t_all = self._matmul(x2, self._os_cg)
-            ts = self._split(t_all, self._os_sizes, 1)
-            for oi in range(len(self._os_outs)):
-                n, d3, pieces = self._os_outs[oi]
-                yl = []
-                for b, p in pieces:
-                    yl.append(ys[b][p])
-                if len(yl) > 1:
-                    yo = ops.concat(yl, 1)
+                    wst = ops.stack(wl, 0) if len(wl) > 1 else wl[0].reshape(1, mul1)
+                    at = at * ops.gather(wst, g.row_path, 0)
                 else:
-                    yo = yl[0]
-                r = ops.bmm(ts[oi].reshape(z, d3, n), yo)  # [Z, d3, w]
-                if d3 > 1:
-                    r = ops.transpose(r, (0, 2, 1))
+                    wst = ops.stack(wl, 1) if len(wl) > 1 else wl[0].reshape(z, 1, mul1)
+                    at = at * ops.gather(wst, g.row_path, 1)
+            rows = self.split(at, g.d3s, 1)
+            for i in range(len(g.paths)):
+                results = results + (self._path_kmajor(g.paths[i], rows[i], wch, z, weighted),)
+            return results
+        if g.kind == "diag":
+            a_all = ops.bmm(x1g.reshape(z * mul1, 1, d1), t.reshape(z * mul1, d1, k)).reshape(z, mul1, k)
+        elif mul2 == 1:
+            a_all = ops.bmm(x1g, t.reshape(z, d1, k))
+        else:
+            t = ops.transpose(t.reshape(z, mul2, d1, k), (0, 2, 1, 3)).reshape(z, d1, mul2 * k)
+            a_all = ops.bmm(x1g, t).reshape(z, mul1 * mul2, k)
+        cols = self.split(a_all, g.d3s, 2)
+        for i in range(len(g.paths)):
+            results = results + (self._path(g.paths[i], cols[i], wch, z, mul1, mul2),)
+        return results
+
+    def _output_stationary(self, os_, x1s, x2, wch, z):
+        """The results ``[Z, mul_out, d3]`` of the :class:`~._plan.OutputStationary` outputs."""
+        ys = ()
+        for blk in os_.in_blocks:
+            mul1, d1 = blk.mul1, blk.d1
+            xt = ops.transpose(x1s[blk.x1].reshape(z, mul1, d1), (0, 2, 1))  # [Z, d1, u]
+            if self.shared_weights:
+                xt = xt.reshape(z * d1, mul1)
+            yb = ()
+            for j in range(len(blk.ws)):  # one MatMul per path: [Z*d1, u] @ W_p[u, w]
+                w = blk.widths[j]
+                if self.shared_weights:
+                    yb = yb + (self._matmul(xt, wch[blk.ws[j]].reshape(mul1, w)).reshape(z, d1, w),)
                 else:
-                    r = r.reshape(z, -1, 1)
-                results.append(r)
-        pieces = []
-        for mul, d, parts in self._outs:
-            if mul * d > 0:
-                if len(parts) == 0:
-                    pieces.append(ops.zeros((z, mul * d), x1.dtype))
-                else:
-                    acc = results[parts[0]]
-                    for j in range(1, len(parts)):
-                        acc = acc + results[parts[j]]
-                    pieces.append(acc.reshape(z, mul * d))
+                    yb = yb + (ops.bmm(xt, wch[blk.ws[j]].reshape(z, mul1, w)),)
+            ys = ys + (yb,)
+        ts = self.split(self._matmul(x2, os_.cg), os_.sizes, 1)
+        results = ()
+        for oi in range(len(os_.outs)):
+            _, n, d3, _, pieces = os_.outs[oi]
+            yl = ()
+            for b, p in pieces:
+                yl = yl + (ys[b][p],)
+            yo = ops.concat(yl, 1) if len(yl) > 1 else yl[0]
+            r = ops.bmm(ts[oi].reshape(z, d3, n), yo)  # [Z, d3, w]
+            results = results + ((ops.transpose(r, (0, 2, 1)) if d3 > 1 else r.reshape(z, -1, 1)),)
+        return results
+
+    def _forward(self, x1, x2, w, z):
+        """``x1 [Z, dim1]``, ``x2 [Z, dim2]``, ``w`` flat ``[numel]`` / ``[Z, numel]`` (or None) -> ``[Z, dim_out]``:
+        the plan's groups and output-stationary outputs, summed and assembled per output irrep."""
+        plan = self._plan
+        x1s = self.split(x1, plan.x1_sizes, 1)
+        x2s = self.split(x2, plan.x2_sizes, 1)
+        wch = ()
+        if len(plan.w_sizes) > 0:
+            wch = self.split(w, plan.w_sizes, len(w.shape) - 1)
+        results = ()
+        for g in plan.groups:
+            results = results + self._group(g, x1s, x2, x2s, wch, z)
+        if plan.ostat is not None:
+            results = results + self._output_stationary(plan.ostat, x1s, x2, wch, z)
+        pieces = ()
+        for mul, d, parts in plan.out_parts:
+            if len(parts) == 0:
+                pieces = pieces + (ops.zeros((z, mul * d), x1.dtype),)
+            else:
+                acc = results[parts[0]]
+                for j in range(1, len(parts)):
+                    acc = acc + results[parts[j]]
+                pieces = pieces + (acc.reshape(z, mul * d),)
         if len(pieces) == 0:
             return ops.zeros((z, 0), x1.dtype)
         if len(pieces) == 1:
@@ -400,9 +299,7 @@ class TensorProduct(nn.Cell):
         if y.shape[-1] != self._in2_dim:
             raise ValueError(f"{self._name}: input 2 must have last dimension irreps_in2.dim="
                              f"{self._in2_dim}, got shape {y.shape}")
-        if x.dtype != self.dtype or y.dtype != self.dtype:
-            raise ValueError(f"{self._name}: inputs must have the module's dtype {self.dtype}, got {x.dtype} and "
-                             f"{y.dtype} (build the module with dtype=...)")
+        self.check_dtype(x, y)
         paired = len(x.shape) == 2 and len(y.shape) == 2 and x.shape[0] == y.shape[0]
         if (self._scalar is not None and paired and x.shape[0] > 0
                 and ((weight is None and self.internal_weights) or (weight is not None and weight.shape == (
@@ -419,7 +316,7 @@ class TensorProduct(nn.Cell):
 
     def _construct_general(self, x, y, weight):
         """Broadcast leading axes and given (shared or per-sample) weights, then :meth:`_forward`."""
-        lead = _broadcast_shape(x.shape[:-1], y.shape[:-1])
+        lead = broadcast_shape(x.shape[:-1], y.shape[:-1], self._name)
         w = None
         if self.weight_numel > 0:
             if weight is None:
@@ -435,10 +332,12 @@ class TensorProduct(nn.Cell):
                                          f"got {w.shape}")
                 else:
                     if len(w.shape) < 2 or w.shape[-1] != self.weight_numel:
-                        raise ValueError(f"{self._name}: per-sample weight must have shape "
-                                         f"(..., {self.weight_numel}), got {w.shape}")
-                    lead = _broadcast_shape(lead, w.shape[:-1])
-        z = _prod(lead)
+                        raise ValueError(f"{self._name}: shared_weights=False takes one weight row per sample, of "
+                                         f"shape (..., weight_numel) = {lead + (self.weight_numel,)}, got "
+                                         f"{w.shape} (one weight vector for every sample needs "
+                                         f"shared_weights=True)")
+                    lead = broadcast_shape(lead, w.shape[:-1], self._name)
+        z = prod(lead)
         if x.shape[:-1] != lead:
             x = ops.broadcast_to(x, lead + (self._in1_dim,))
         if y.shape[:-1] != lead:
@@ -467,7 +366,7 @@ class TensorProduct(nn.Cell):
         eye = constant(np.eye(d1), y.dtype)
         lead = tuple(y.shape[:-1])
         if weight is not None and not self.shared_weights:
-            lead = _broadcast_shape(lead, tuple(weight.shape[:-1]))
+            lead = broadcast_shape(lead, tuple(weight.shape[:-1]), self._name)
             weight = ops.broadcast_to(weight, lead + (self.weight_numel,)).reshape(lead + (1, self.weight_numel))
         y = ops.broadcast_to(y, lead + (self._in2_dim,)).reshape(lead + (1, self._in2_dim))
         x = ops.broadcast_to(eye, lead + (d1, d1))
