@@ -160,33 +160,11 @@ class Linear(PlanCell):
         self._size = self._fi * self._fo * self.weight_numel
         self.output_mask = constant(plan.output_mask, dtype)
 
-        # -- execution tables (static Python data + constant Tensors) --
-        groups = []
-        for g in plan.groups:
-            if g.simple is not None:
-                offset, path_weight = g.simple
-                groups.append((g.d, g.in_blocks, g.K, g.M, g.mul_out, offset, path_weight != 1.0))
-            else:
-                groups.append((g.d, g.in_blocks, g.K, g.M, g.mul_out, -1, False))
-        self._groups = tuple(groups)
-        self._path_weights = [constant(np.array(g.simple[1] if g.simple else 1.0), dtype) for g in plan.groups]
-        self._path_weights = tuple(self._path_weights)
-        self._weight_index = tuple(ms.Tensor(g.weight_index.reshape(-1).astype(np.int32)) for g in plan.groups)
-        self._weight_scale = constant(plan.weight_scale, dtype)
-        self._out_sources = tuple(
-            (mul * ir.dim, mul, ir.dim, src) for (mul, ir), src in zip(self.irreps_out, plan.out_sources)
-            if mul * ir.dim > 0
-        )
-        self._need_gather = any(g.simple is None for g in plan.groups)
+        # the per-irrep lowering (channels, per-sample weights) reads its typed plan field by field in construct
+        self._plan = plan_tensors(plan.execution(), dtype)
         self._has_bias = self.bias_numel > 0
         self._bias_index = ms.Tensor(plan.bias_index.astype(np.int32))
-        # input blocks by index into the pieces of SplitLastAxis over every input block
-        in_slices = self.irreps_in.slices()
-        nonempty = [(sl.start, mul_ir.mul, mul_ir.dim) for sl, mul_ir in zip(in_slices, self.irreps_in)
-                    if mul_ir.dim > 0]
-        piece_of = {(start, mul): i for i, (start, mul, _) in enumerate(nonempty)}
-        self._groups = tuple(g[:1] + (tuple(piece_of[blk] for blk in g[1]),) + g[2:] for g in self._groups)
-        self._in_sizes = tuple(dim for _, _, dim in nonempty)
+        self._in_sizes = self._plan.in_sizes
         self._split_in = SplitLastAxis(self._in_sizes)
         self._bmm_ta = ops.BatchMatMul(transpose_a=True)
         self._bmm = ops.BatchMatMul()
@@ -248,7 +226,7 @@ class Linear(PlanCell):
         """Output blocks from the groups' results ``(B, f_out, mul_out, d)`` (sums of column ranges where several
         groups feed one block, zeros where none does), concatenated: ``lead + (irreps_out.dim,)``."""
         outs = []
-        for dim, mul, _, src in self._out_sources:
+        for dim, mul, _, src in self._plan.out_sources:
             if src is None:
                 outs.append(ops.zeros(lead + (dim,), dtype))
             else:
@@ -316,23 +294,25 @@ class Linear(PlanCell):
         x = features.reshape(B, fi * self._dim_in)
         x3 = features.reshape(B, fi, self._dim_in)
 
+        plan = self._plan
         results = []
         wz = None
         ws = w
-        if len(self._groups) > 0 and not per_sample:
-            ws = w * self._weight_scale  # shared: scale the (small) flat weight once
-        if self._need_gather:
+        if len(plan.groups) > 0 and not per_sample:
+            ws = w * plan.weight_scale  # shared: scale the (small) flat weight once
+        if plan.gather:
             if per_sample:
-                wz = ops.concat([w * self._weight_scale, ops.zeros((B, 1), w.dtype)], axis=1)
+                wz = ops.concat([w * plan.weight_scale, ops.zeros((B, 1), w.dtype)], axis=1)
             else:
                 wz = ops.concat([ws, ops.zeros((1,), w.dtype)], axis=0)
         blocks = ()
-        if len(self._groups) > 0:
+        if len(plan.groups) > 0:
             if self.f_in is None:
                 blocks = self._split_in(x)
             else:
                 blocks = self._split_in(x3)
-        for gi, (d, in_blocks, K, M, mul_out, offset, scale_out) in enumerate(self._groups):
+        for g in plan.groups:
+            d, in_blocks, K, M, mul_out, offset = g.d, g.pieces, g.K, g.M, g.mul_out, g.offset
             # weight block matrix
             if offset >= 0:
                 if per_sample:
@@ -340,9 +320,9 @@ class Linear(PlanCell):
                 else:
                     W = ws[offset:offset + K * M].reshape(K, M)
             elif per_sample:
-                W = ops.gather(wz, self._weight_index[gi], 1).reshape(B, K, M)
+                W = ops.gather(wz, g.weight_index, 1).reshape(B, K, M)
             else:
-                W = ops.gather(wz, self._weight_index[gi], 0).reshape(K, M)
+                W = ops.gather(wz, g.weight_index, 0).reshape(K, M)
 
             if per_sample:
                 # natural layout (B, K, d): BatchMatMul(W^T, x) -> (B, M, d), no transpose
@@ -355,8 +335,8 @@ class Linear(PlanCell):
                         pieces.append(blocks[i].reshape(B, fi, mul, d))
                 xs = pieces[0] if len(pieces) == 1 else ops.concat(pieces, axis=len(pieces[0].shape) - 2)
                 y = self._bmm_ta(W, xs.reshape(B, K, d))
-                if scale_out:
-                    y = y * self._path_weights[gi]
+                if g.scaled:  # a slice of the unscaled per-sample weight: its path weight
+                    y = y * g.path_weight
                 results.append(y.reshape(B, fo, mul_out, d))
             else:
                 # components next to the batch: (B*d, K) @ (K, M)

@@ -50,14 +50,18 @@ Instruction.__doc__ = """One path of a :class:`Linear`: input block ``i_in`` (``
 
 GroupPlan = collections.namedtuple(
     "GroupPlan",
-    ["ir", "d", "in_blocks", "out_blocks", "K", "M", "mul_in", "mul_out", "weight_index", "simple"],
+    ["ir", "d", "in_blocks", "out_blocks", "K", "M", "mul_in", "mul_out", "weight_index", "simple", "pieces",
+     "offset", "path_weight", "scaled"],
 )
 GroupPlan.__doc__ = """All paths of one irrep, executed as one MatMul.
 
 ``in_blocks``: ``(start, mul)`` of each input block in the input's last axis. ``out_blocks``: ``(i_out, col, mul)``,
 ``col`` the block's first column among the group's ``mul_out`` columns. ``weight_index``: ``(K, M)`` indices into the
 scaled flat weight (``f_in * f_out * weight_numel`` entries, then one zero). ``simple``: ``(offset, path_weight)``
-when the block matrix is one instruction's slice of the flat weight (no channels), else ``None``.
+when the block matrix is one instruction's slice of the flat weight (no channels), else ``None``. Execution
+fields: ``pieces`` (the input blocks' positions among the non-empty input blocks), ``offset`` (``simple``'s offset,
+-1 when the weights are gathered with ``weight_index``), ``path_weight`` (``[1]`` array, the factor a per-sample
+slice still needs) and ``scaled`` (that factor is not one).
 
 >>> g = linear_plan("2x1o", "3x1o").groups[0]
 >>> (g.K, g.M, g.d, g.simple)
@@ -104,6 +108,28 @@ class LinearPlan:
     def __repr__(self):
         return (f"LinearPlan({self.irreps_in} -> {self.irreps_out} | {self.weight_numel} weights, "
                 f"{self.bias_numel} biases, {len(self.groups)} matmuls)")
+
+    def execution(self):
+        """What the per-irrep lowering of ``construct`` reads, as a :class:`LinearExecution`.
+
+        >>> linear_plan("2x0e + 1o", "0e + 1o").execution().in_sizes
+        (2, 3)
+        """
+        groups = tuple(g._replace(ir=None, in_blocks=None, out_blocks=None, simple=None,
+                                  weight_index=g.weight_index.reshape(-1)) for g in self.groups)
+        out_sources = tuple((mul * ir.dim, mul, ir.dim, src) for (mul, ir), src in zip(self.irreps_out,
+                                                                                       self.out_sources)
+                            if mul * ir.dim > 0)
+        return LinearExecution(groups, tuple(mul_ir.dim for mul_ir in self.irreps_in if mul_ir.dim > 0),
+                               out_sources, self.weight_scale, self.bias_index,
+                               any(g.simple is None for g in self.groups))
+
+
+class LinearExecution(collections.namedtuple(
+        "LinearExecution", ["groups", "in_sizes", "out_sources", "weight_scale", "bias_index", "gather"])):
+    """The per-irrep lowering's fields: ``groups`` (:class:`GroupPlan` execution fields), the sizes the input is split
+    into, per non-empty output block ``(dim, mul, d, sources)``, the flat weight's path weights, the bias scatter
+    index, and whether some group gathers its weights (``weight_index``)."""
 
 
 def _name(irreps_in, irreps_out):
@@ -219,6 +245,11 @@ def linear_plan(irreps_in, irreps_out, *, f_in=None, f_out=None, instructions=No
             group_members.append((ir, [(ins, o)]))
 
     in_starts = [s.start for s in irreps_in.slices()]
+    pieces, n_pieces = {}, 0  # position of each non-empty input block among the split input's pieces
+    for i, mul_ir in enumerate(irreps_in):
+        if mul_ir.dim > 0:
+            pieces[i] = n_pieces
+            n_pieces += 1
     groups = []
     contributions = collections.defaultdict(list)
     for g, (ir, members) in enumerate(group_members):
@@ -252,6 +283,9 @@ def linear_plan(irreps_in, irreps_out, *, f_in=None, f_out=None, instructions=No
             out_blocks=tuple((o, col0[o], irreps_out[o].mul) for o in i_outs),
             K=K, M=M, mul_in=mul_in, mul_out=mul_out,
             weight_index=index.reshape(K, M), simple=simple,
+            pieces=tuple(pieces[i] for i in i_ins), offset=-1 if simple is None else simple[0],
+            path_weight=np.array([1.0 if simple is None else simple[1]]),
+            scaled=simple is not None and simple[1] != 1.0,
         ))
         for o in i_outs:
             contributions[o].append((g, col0[o]))
