@@ -13,25 +13,11 @@ import numpy as np
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal, initializer
 
-from ..util._cell import PlanCell, plan_tensors, prod as _prod
+from ..util._cell import PlanCell, broadcast_shape, plan_tensors, prod as _prod
 from ..util.dtype import constant
 from ._irreps import Irreps
 from ._linear_plan import linear_plan, linear_stacked_plan
 from ._stacked import stacked_matmul
-
-
-def _broadcast_shapes(a, b, name):
-    """Broadcast two shape tuples (graph-mode friendly: Python ints only)."""
-    if len(a) < len(b):
-        a = (1,) * (len(b) - len(a)) + a
-    if len(b) < len(a):
-        b = (1,) * (len(a) - len(b)) + b
-    out = ()
-    for p, q in zip(a, b):
-        if p != q and p != 1 and q != 1:
-            raise ValueError(f"{name}: the batch shapes of the input {a} and of the weight {b} do not broadcast")
-        out = out + (max(p, q),)
-    return out
 
 
 class SplitLastAxis(nn.Cell):
@@ -280,7 +266,7 @@ class Linear(PlanCell):
             else:
                 per_sample = True
                 wbatch = weight.shape[:-nw]
-                full = _broadcast_shapes(batch, wbatch, self._name)
+                full = broadcast_shape(batch, wbatch, self._name)
                 if batch != full:
                     features = ops.broadcast_to(features, full + features.shape[len(features.shape) - nf:])
                     batch = full
