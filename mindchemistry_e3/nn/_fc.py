@@ -7,6 +7,10 @@ Layer ``i`` maps ``hs[i] -> hs[i+1]`` with a weight :math:`W \sim \mathcal{N}(0,
 :math:`v_\text{in}` is ``variance_in`` for the first layer and 1 after; :math:`v_\text{out}` is ``variance_out``
 for the last layer and 1 before. Parameters are named ``layer{i}.weight`` as in e3nn's ``state_dict``.
 
+Lowering: a hidden layer's constant output factor (the activation's normalisation times :math:`\sqrt{v_\text{out}}`)
+is folded into the next layer's weight scale, so the hidden activations go through the bare activation: two
+elementwise multiplies of edge-sized tensors fewer per hidden layer (and fewer kernels in every derivative).
+
 >>> from mindspore import ops
 >>> net = FullyConnectedNet([4, 8, 2], ops.silu)
 >>> net, [p.name for p in net.trainable_params()]
@@ -35,14 +39,34 @@ class _Layer(nn.Cell):
         self.var_out = var_out
         self.act = act
         self.weight = Parameter(initializer(Normal(sigma=1.0), (self.h_in, self.h_out), dtype), name="weight")
+        self._dtype = dtype
         if act is not None:
-            self._w_scale = constant(1.0 / math.sqrt(self.h_in * var_in), dtype)
+            self._w_scale_value = 1.0 / math.sqrt(self.h_in * var_in)
             self._out_scale = constant(math.sqrt(var_out), dtype)
         else:
-            self._w_scale = constant(1.0 / math.sqrt(self.h_in * var_in / var_out), dtype)
+            self._w_scale_value = 1.0 / math.sqrt(self.h_in * var_in / var_out)
             self._out_scale = constant(1.0, dtype)
+        self._w_scale = constant(self._w_scale_value, dtype)
         self._has_act = act is not None
         self._scale_out = act is not None and var_out != 1
+        self._raw_act = False  # the activation's output factor moved into the next layer's weight scale
+
+    def output_factor(self):
+        """The constant the activated output is multiplied by (normalisation of the activation times
+        ``sqrt(var_out)``), 1 without activation."""
+        if not self._has_act:
+            return 1.0
+        cst = 1.0 if getattr(self.act, "_is_id", True) else float(self.act.cst)
+        return cst * math.sqrt(self.var_out)
+
+    def fold_output_factor_into(self, nxt):
+        """Multiply the next layer's weight scale by :meth:`output_factor` and apply the bare activation here: the
+        same network with two elementwise multiplies of the hidden activations fewer."""
+        factor = self.output_factor()
+        if factor != 1.0 and hasattr(self.act, "f"):
+            nxt._w_scale_value *= factor
+            nxt._w_scale = constant(nxt._w_scale_value, nxt._dtype)
+            self._raw_act = True
 
     def __repr__(self):
         act = self.act
@@ -52,7 +76,8 @@ class _Layer(nn.Cell):
         return f"Layer({self.h_in}->{self.h_out}, act={name})"
 
     def scaled_weight(self):
-        """The weight as applied, ``W / sqrt(h_in var_in [/ var_out])`` (``[h_in, h_out]``)."""
+        """The weight as applied, ``W / sqrt(h_in var_in [/ var_out])`` (``[h_in, h_out]``), times the previous
+        layer's output factor when it was folded in."""
         return self.weight * self._w_scale
 
     def construct(self, x):
@@ -65,6 +90,8 @@ class _Layer(nn.Cell):
                              f"{self.h_in}, got shape {x.shape}")
         lead = x.shape[:-1]
         x = self._matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (w.shape[1],))
+        if self._raw_act:
+            return self.act.f(x)
         if self._has_act:
             x = self.act(x)
             if self._scale_out:
@@ -123,6 +150,9 @@ class FullyConnectedNet(nn.SequentialCell):
                 a = act
             layers[f"layer{i}"] = _Layer(h1, h2, a, var_in, var_out, dtype)
             var_in = var_out
+        stack = list(layers.values())
+        for layer, nxt in zip(stack, stack[1:]):  # each activation's constant factor into the next weight scale
+            layer.fold_output_factor_into(nxt)
         super().__init__(layers)
         self.hs = hs
         self.dtype = dtype

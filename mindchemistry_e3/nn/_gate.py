@@ -10,22 +10,28 @@ concatenated and **sorted** (stable sort by irrep), so ``irreps_in`` is that sor
 gated irreps, each copy's parity multiplied by its gate's parity (e3nn's ``ElementwiseTensorProduct`` of
 ``irreps_gated`` and the activated gates, split to common multiplicities).
 
-Lowering: slices of the input (planned once), the two :class:`Activation` Cells, one constant gather that repeats
-each gate over the ``2l+1`` components of its gated copy, and one elementwise multiply (the same numbers as the
-elementwise tensor product, whose paths ``0 x l -> l`` have coefficient one).
+Lowering (planned once by :func:`gate_plan`): one column gather puts the input's scalar and gate columns in runs
+that share an activation function (the identity when the input's order already does), each activation is applied
+once to its run, and one column gather of the activated runs gives the output scalars followed by every gate
+repeated over the ``2l+1`` components of its gated copy; one elementwise multiply with the gated irreps (the same
+numbers as the elementwise tensor product, whose paths ``0 x l -> l`` have coefficient one).
 
 >>> from mindspore import ops
 >>> g = Gate("16x0o", [ops.tanh], "32x0o", [ops.tanh], "16x1e+16x1o")
 >>> g.irreps_in, g.irreps_out
 (48x0o+16x1o+16x1e, 16x0o+16x1o+16x1e)
 """
+from typing import NamedTuple
+
 import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
 from ..o3._irreps import Irreps
 from ..o3._tensor_product._sub import align_multiplicities
-from ..util.dtype import check_float_dtype
+from ..util._cell import PlanCell, plan_tensors
+from ..util._column_map import take_columns
+from ..util._column_map_np import column_map, is_identity
 from ._activation import Activation
 from ._extract import extract_plan
 
@@ -67,7 +73,81 @@ def _gather_index(irreps_gated):
     return np.concatenate(index + [np.zeros(0, np.int64)]).astype(np.int32)
 
 
-class Gate(nn.Cell):
+class GatePlan(NamedTuple):
+    """What the Gate's ``construct`` executes.
+
+    Fields:
+        in_map (ColumnMap or None): the input -> ``[activation runs | unactivated scalars | gated]``; None when
+            that is the input's order.
+        sizes (tuple[int]): the pieces that splits into (empty pieces left out).
+        runs (tuple[int]): for each piece, the index of its activation among the distinct ones, -1 for the
+            unactivated scalars, -2 for the gated irreps.
+        out_map (ColumnMap or None): the activated runs -> ``[output scalars | gate of every gated component]``.
+        num_scalars (int): output scalars (columns before the expanded gates).
+    """
+
+    in_map: object
+    sizes: tuple
+    runs: tuple
+    out_map: object
+    num_scalars: int
+
+
+def _columns(ranges):
+    return [c for a, b in ranges for c in range(a, b)]
+
+
+def gate_plan(dim_in, ranges, acts_scalars, acts_gates, gate_index):
+    """Plan the Gate: ``ranges`` are the input column ranges of scalars, gates and gated irreps (``gate_layout``),
+    ``acts_*`` the activation key of every scalar / gate column (None: no activation), ``gate_index`` the gate of
+    every gated component. Returns ``(GatePlan, keys)`` with ``keys`` the distinct activations in run order.
+
+    >>> plan, keys = gate_plan(6, (((0, 2),), ((2, 3),), ((3, 6),)), ["f", "g"], ["f"], [0, 0, 0])
+    >>> plan.sizes, plan.runs, keys, plan.num_scalars
+    ((2, 1, 3), (0, 1, -2), ['f', 'g'], 2)
+    """
+    scal_cols, gate_cols, gated_cols = (_columns(r) for r in ranges)
+    keys, run_cols = [], {}
+    for col, key in list(zip(scal_cols, acts_scalars)) + list(zip(gate_cols, acts_gates)):
+        if key is not None and key not in keys:
+            keys.append(key)
+        run_cols.setdefault(key, []).append(col)
+    order = [k for k in keys] + ([None] if None in run_cols else [])
+    sources, sizes, runs, position = [], [], [], {}
+    for key in order:
+        for col in sorted(run_cols[key]):
+            position[col] = len(sources)
+            sources.append([col])
+    # pieces: one per run in input order, then the unactivated scalars, then the gated irreps
+    for key in order:
+        sizes.append(len(run_cols[key]))
+        runs.append(keys.index(key) if key is not None else -1)
+    if gated_cols:
+        sources += [[c] for c in gated_cols]
+        sizes.append(len(gated_cols))
+        runs.append(-2)
+    in_map = column_map(sources, dim_in)
+    n_act = len(position)
+    out_sources = [[position[c]] for c in scal_cols] + [[position[gate_cols[g]]] for g in gate_index]
+    out_map = column_map(out_sources, n_act)
+    return GatePlan(None if is_identity(in_map, dim_in) else in_map, tuple(sizes), tuple(runs),
+                    None if is_identity(out_map, n_act) else out_map, len(scal_cols)), keys
+
+
+def _activation_keys(activation):
+    """The normalised activation Cell of every column of an :class:`Activation`'s input (None: identity)."""
+    keys = []
+    for start, stop, k in activation._paths:  # pylint: disable=protected-access
+        keys += [None if k < 0 else activation.acts[k]] * (stop - start)
+    return keys
+
+
+def _same_function(cell):
+    """A hashable key of a normalised activation: its function and constant (equal ones share a run)."""
+    return None if cell is None else (id(cell.f), float(cell.cst))
+
+
+class Gate(PlanCell):
     r"""Gate activation function.
 
     Args:
@@ -104,8 +184,8 @@ class Gate(nn.Cell):
     """
 
     def __init__(self, irreps_scalars, act_scalars, irreps_gates, act_gates, irreps_gated, *, dtype=None):
-        super().__init__()
-        self.dtype = dtype = check_float_dtype(dtype)
+        super().__init__("Gate", dtype)
+        dtype = self.dtype
         irreps_scalars = Irreps(irreps_scalars)
         irreps_gates = Irreps(irreps_gates)
         irreps_gated = Irreps(irreps_gated)
@@ -127,12 +207,17 @@ class Gate(nn.Cell):
         gated_out = elementwise_gated_irreps(irreps_gated, self.act_gates.irreps_out)
         self._irreps_out = self.act_scalars.irreps_out + gated_out
 
-        self._num_gates = irreps_gates.num_irreps
         self._dim_in = self._irreps_in.dim
         self._irreps_str = str(self._irreps_in)
-        self._has_scalars = irreps_scalars.dim > 0
-        self._has_gated = irreps_gated.dim > 0
-        self._index = ms.Tensor(_gather_index(self.irreps_gated), ms.int32)
+        cells_s, cells_g = _activation_keys(self.act_scalars), _activation_keys(self.act_gates)
+        by_key = {}
+        for cell in cells_s + cells_g:
+            if cell is not None:
+                by_key.setdefault(_same_function(cell), cell)
+        plan, keys = gate_plan(self._dim_in, self._plan, [_same_function(c) for c in cells_s],
+                               [_same_function(c) for c in cells_g], _gather_index(self.irreps_gated))
+        self.plan = plan_tensors(plan, dtype)
+        self.run_acts = nn.CellList([by_key[k] for k in keys] or [nn.Identity()])
 
     @property
     def irreps_in(self):
@@ -147,27 +232,36 @@ class Gate(nn.Cell):
     def __repr__(self):
         return f"{self.__class__.__name__} ({self.irreps_in} -> {self.irreps_out})"
 
-    @staticmethod
-    def _take(x, ranges):
-        if len(ranges) == 1:
-            return x[..., ranges[0][0]:ranges[0][1]]
-        return ops.concat([x[..., a:b] for (a, b) in ranges], -1)
-
     def construct(self, features):
         if features.shape[-1] != self._dim_in:
             raise ValueError(f"Gate: input of irreps {self._irreps_str} needs a last axis of size {self._dim_in}, "
                              f"got shape {features.shape}")
-        out = []
-        if self._has_scalars:
-            out.append(self.act_scalars(self._take(features, self._plan[0])))
-        if self._has_gated:
-            gates = self.act_gates(self._take(features, self._plan[1]))
-            gated = self._take(features, self._plan[2])
-            lead = gates.shape[:-1]
-            gates = ops.gather(gates.reshape((-1, self._num_gates)), self._index, 1)
-            out.append(gated * gates.reshape(lead + (gated.shape[-1],)))
-        if len(out) == 2:
-            return ops.concat(out, -1)
-        if len(out) == 1:
-            return out[0]
-        return features
+        plan = self.plan
+        lead = features.shape[:-1]
+        x = features.reshape(-1, self._dim_in)
+        if plan.in_map is not None:
+            x = take_columns(x, plan.in_map)
+        pieces = self.split(x, plan.sizes, 1)
+        activated = ()
+        gated = None
+        for i in range(len(plan.runs)):
+            r = plan.runs[i]
+            if r >= 0:
+                activated = activated + (self.run_acts[r](pieces[i]),)
+            elif r == -1:
+                activated = activated + (pieces[i],)
+            else:
+                gated = pieces[i]
+        if len(activated) == 0:
+            return features
+        a = activated[0] if len(activated) == 1 else ops.concat(activated, 1)
+        if plan.out_map is not None:
+            a = take_columns(a, plan.out_map)
+        if gated is None:
+            out = a
+        elif plan.num_scalars == 0:
+            out = gated * a
+        else:
+            scalars, gates = self.split(a, (plan.num_scalars, a.shape[1] - plan.num_scalars), 1)
+            out = ops.concat((scalars, gated * gates), 1)
+        return out.reshape(lead + (out.shape[-1],))
