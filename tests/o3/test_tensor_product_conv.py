@@ -169,10 +169,11 @@ class _Unfused(nn.Cell):
         return segment_sum(self.tp(gather_rows(x, src), a, w), dst, x.shape[0]) * self.scale
 
 
+@pytest.mark.parametrize("lowering", ["bmm", "gemm"])
 @pytest.mark.parametrize("name", list(CASES))
-def test_matches_tensor_product_gather_scatter(name, mode):
+def test_matches_tensor_product_gather_scatter(name, lowering, mode):
     i1, i2, io, instructions = CASES[name]
-    conv = TensorProductConv(i1, i2, io, instructions, scale=0.7, dtype=F64)
+    conv = TensorProductConv(i1, i2, io, instructions, scale=0.7, lowering=lowering, dtype=F64)
     assert conv.fused == (not name.startswith("unfused"))
     x, a, w, src, dst = random_graph(conv)
     args = [ms.Tensor(v) for v in (x, a, w, src, dst)]
@@ -220,10 +221,11 @@ class _SecondOrder(nn.Cell):
 
 
 @pytest.mark.parametrize("order", [1, 2])
-@pytest.mark.parametrize("name", ["nequip_lmax1", "uvu_uvw_shared_outputs"])
-def test_gradients_match_finite_differences(name, order, graph_mode):
+@pytest.mark.parametrize("name, lowering", [("nequip_lmax1", "bmm"), ("uvu_uvw_shared_outputs", "bmm"),
+                                            ("uvu_uvw_shared_outputs", "gemm")])
+def test_gradients_match_finite_differences(name, lowering, order, graph_mode):
     i1, i2, io, instructions = CASES[name]
-    conv = TensorProductConv(i1, i2, io, instructions, scale=0.7, dtype=F64)
+    conv = TensorProductConv(i1, i2, io, instructions, scale=0.7, lowering=lowering, dtype=F64)
     x, a, w, src, dst = random_graph(conv, num_nodes=4, num_edges=7, seed=2)
     c = np.random.default_rng(3).normal(size=(4, conv.irreps_out.dim))
     f = _Projected(conv, ms.Tensor(c, F64), ms.Tensor(src), ms.Tensor(dst))
@@ -290,6 +292,11 @@ def test_bad_input_is_named(bad, match, mode):
     args.update(bad)
     with pytest.raises(ValueError, match=r"TensorProductConv\(3x0e\+3x0o\+3x1o\+3x1e x 1x0e\+1x1o -> .*\): " + match):
         conv(*[ms.Tensor(args[k]) for k in ("x", "a", "w", "src", "dst")])
+
+
+def test_bad_lowering_is_named():
+    with pytest.raises(ValueError, match=r"TensorProductConv\(.*\): lowering must be 'bmm' or 'gemm', got 'dense'"):
+        TensorProductConv(*CASES["nequip_lmax1"], lowering="dense")
 
 
 def test_bad_instructions_are_named():

@@ -49,6 +49,11 @@ class TensorProductConv(PlanCell):
             ``weight[:, j] = e3nn_weight[:, weight_permutation[j]]`` -- e.g. from a radial network whose last weight
             matrix has its columns permuted (:meth:`~mindchemistry_e3.nn.FullyConnectedNet.output_columns`), which
             saves a gather of the edge-sized weights (and its gradient) per call; keyword only. Default False.
+        lowering (str): how each edge's ``[K, D]`` operator meets its source features: ``"bmm"`` (default: one
+            BatchMatMul ``[E, K, D] @ [E, D, m]``, fastest on CPU) or ``"gemm"`` (the outer products of the edge
+            attributes and the source features, then **one** 2-D MatMul ``[K, d2 * D] @ [d2 * D, E * m]`` whose
+            inner and outer dimensions are large -- the shape of a matrix unit; measured in
+            ``benchmarks/RESULTS.md``); keyword only.
         dtype (mindspore.dtype): float dtype of the constants and inputs; keyword only. Default: the default
             dtype (``get_default_dtype()``).
 
@@ -91,7 +96,7 @@ class TensorProductConv(PlanCell):
 
     def __init__(self, irreps_in1, irreps_in2, irreps_out, instructions, in1_var=None, in2_var=None,
                  out_var=None, irrep_normalization=None, path_normalization=None, *, scale=1.0,
-                 permuted_weights=False, dtype=None):
+                 permuted_weights=False, lowering="bmm", dtype=None):
         irreps_in1, irreps_in2, irreps_out = Irreps(irreps_in1), Irreps(irreps_in2), Irreps(irreps_out)
         super().__init__(f"TensorProductConv({irreps_in1} x {irreps_in2} -> {irreps_out})", dtype)
         self.irreps_in1, self.irreps_in2, self.irreps_out = irreps_in1, irreps_in2, irreps_out
@@ -106,9 +111,13 @@ class TensorProductConv(PlanCell):
         self.unfused_reason = conv_plan_support(irreps_in1, irreps_in2, irreps_out, self.instructions)
         self.fused = self.unfused_reason is None
         self._dims = (irreps_in1.dim, irreps_in2.dim, irreps_out.dim)
+        if lowering not in ("bmm", "gemm"):
+            raise ValueError(f"{self._name}: lowering must be 'bmm' or 'gemm', got {lowering!r}")
+        self.lowering = lowering
         self.weight_permutation = None
         if self.fused:
-            plan = build_conv_plan(irreps_in1, irreps_in2, irreps_out, self.instructions, scale=self.scale)
+            plan = build_conv_plan(irreps_in1, irreps_in2, irreps_out, self.instructions, scale=self.scale,
+                                   gemm=lowering == "gemm")
             if plan.weight_map is not None:
                 self.weight_permutation = plan.weight_map.index.copy()
                 if permuted_weights:
@@ -167,9 +176,17 @@ class TensorProductConv(PlanCell):
             for b in g.tile:
                 nu = max(nu, b + 1)
             xc = x if g.x_map is None else take_columns(x, g.x_map)
-            xs = gather_rows(xc, src).reshape(e, g.dim, g.mul)
-            t = self._matmul(a, g.cg).reshape(e, g.k, g.dim)
-            cuts = self.split(self._bmm(t, xs), g.rows, 1)  # A [E, K, m] by row ranges
+            xs = gather_rows(xc, src)
+            if self.lowering == "gemm":  # [K, d2 D] @ [d2 D, E m]: edges batched into the columns of one MatMul
+                d2 = a.shape[1]
+                outer = self._bmm(a.reshape(e, d2, 1), xs.reshape(e, 1, g.dim * g.mul))  # [E, d2, D m]
+                outer = ops.transpose(outer.reshape(e, d2 * g.dim, g.mul), (1, 0, 2)).reshape(d2 * g.dim, e * g.mul)
+                y = self._matmul(g.cg_gemm, outer).reshape(g.k, e, g.mul)
+                y = ops.transpose(y, (1, 0, 2))
+            else:
+                t = self._matmul(a, g.cg).reshape(e, g.k, g.dim)
+                y = self._bmm(t, xs.reshape(e, g.dim, g.mul))
+            cuts = self.split(y, g.rows, 1)  # A [E, K, m] by row ranges
             edge = ()
             if nu > 0:  # every uvu block's weights once per output component: one same-shape multiply
                 tiled = ()

@@ -72,6 +72,8 @@ class ConvGroup(NamedTuple):
             from 0), each repeated ``d3`` times: their concatenation matches the ``uvu`` rows ``(block, k, q, u)``;
             empty without ``uvu`` paths.
         uvw (tuple): per ``uvw`` output ``(d3, n, mul_out)``, ``n = P_o * m`` the contraction length.
+        cg_gemm (ndarray or None): the same table as ``[K, d2 * D]`` for the ``"gemm"`` lowering
+            (``A^T = cg_gemm @ (a (x) x[src])``, columns ``(b, a)``), else None.
     """
 
     mul: int
@@ -82,6 +84,7 @@ class ConvGroup(NamedTuple):
     rows: tuple
     tile: tuple
     uvw: tuple
+    cg_gemm: object
 
 
 class ConvPlan(NamedTuple):
@@ -133,10 +136,12 @@ def _cg(irreps_in1, irreps_in2, irreps_out, ins):
     return wigner_3j(l1, l2, l3) * ins.path_weight
 
 
-def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0):
+def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0, gemm=False):
     """The fused plan of ``sum_dst TensorProduct(x[src], a, w)`` times ``scale``; ``instructions`` are e3nn-style
     tuples or normalised :class:`~mindchemistry_e3.o3.Instruction` records (see
     :func:`~mindchemistry_e3.o3._tensor_product._plan.normalize_instructions`).
+
+    ``gemm`` also gives every group its table in the layout of the ``"gemm"`` lowering (``cg_gemm``).
 
     Returns:
         ConvPlan.
@@ -222,7 +227,8 @@ def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0)
         x_map = column_map(x_sources, irreps_in1.dim)
         rows = ((uvu_rows,) if uvu_rows else ()) + tuple(d3 * (n // m) for d3, n, _ in uvw_outs)
         groups.append(ConvGroup(m, d, None if is_identity(x_map, irreps_in1.dim) else x_map,
-                                cg.reshape(irreps_in2.dim, k * d), k, rows, tuple(tile), tuple(uvw_outs)))
+                                cg.reshape(irreps_in2.dim, k * d), k, rows, tuple(tile), tuple(uvw_outs),
+                                np.transpose(cg, (1, 0, 2)).reshape(k, irreps_in2.dim * d) if gemm else None))
     weight_map = column_map(weight_sources, weight_numel)
     out_map = column_map(out_sources, result_col)
     return ConvPlan(tuple(groups), weight_numel, None if is_identity(weight_map, weight_numel) else weight_map,
