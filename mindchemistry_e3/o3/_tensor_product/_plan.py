@@ -19,7 +19,6 @@ import numpy as np
 from .._irreps import Irreps
 from .._so3_np import wigner_3j
 from .._stacked_np import StackTerm, stacked_plan
-from ...util._column_map_np import column_map
 from ._instruction import Instruction
 
 __all__ = [
@@ -222,9 +221,6 @@ class Group(NamedTuple):
         x1 (int): the group's piece of the split input 1 (:attr:`TensorProductPlan.x1_sizes`).
         x2 (int): its piece of the split input 2, or -1 for the whole input 2.
         d3s (tuple[int]): ``d3`` of every path (the sizes ``A`` is cut into).
-        w_map (ColumnMap or None): with ``row_path``: the flat weight ``[.., numel]`` -> the weight of every row and
-            multiplicity ``[.., K * mul1]`` (one gather, whose gradient is a gather: MindSpore's gradient of a gather
-            along axis 1 is a transpose, a segment sum and a transpose back), else None.
     """
 
     i_in1: int
@@ -242,7 +238,6 @@ class Group(NamedTuple):
     x1: int
     x2: int
     d3s: tuple
-    w_map: object
 
 
 class OutputStationary(NamedTuple):
@@ -433,15 +428,13 @@ def build_plan(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=
             steps.append(PathStep(i, k, ir_out.dim, _template(mode, mul1, mul2), pairs, a, mul_out, w_piece[i]))
             k += ir_out.dim
         kmajor = kind == "outer" and mul2 == 1 and all(st.template in ("diag", "mix") for st in steps)
-        row_path, w_map = None, None
+        row_path = None
         if kmajor and all(st.template == "diag" and instructions[st.ins].has_weight for st in steps):
             row_path = np.concatenate([np.full(st.d3, j) for j, st in enumerate(steps)]).astype(np.int64)
-            w_map = column_map([[offsets[st.ins] + u] for st in steps for _ in range(st.d3) for u in range(mul1)],
-                               weight_numel)
         cg = np.transpose(cg, (0, 2, 1)) if kmajor else cg
         plan_groups.append(Group(i1, mul1, d1, kind, src, mul2, d2, cg.reshape(d2, d1 * K), K, tuple(steps),
                                  kmajor, row_path, x1_piece[i1], -1 if src == -1 else x2_piece[src],
-                                 tuple(st.d3 for st in steps), w_map))
+                                 tuple(st.d3 for st in steps)))
 
     ostat = None
     if ostat_paths:

@@ -42,7 +42,6 @@ from mindspore.common.initializer import Normal, initializer
 
 from .._irreps import Irreps
 from ...util._cell import PlanCell, broadcast_shape, plan_tensors, prod
-from ...util._column_map import take_columns
 from ...util.dtype import constant
 from .._stacked import stacked_matmul
 from ._plan import build_plan, execution_plan, scalar_stacked_plan
@@ -197,7 +196,7 @@ class TensorProduct(PlanCell):
             return r.reshape(z, -1, 1)
         return ops.transpose(r, (0, 2, 1))
 
-    def _group(self, g, x1s, x2, x2s, w, wch, z):
+    def _group(self, g, x1s, x2, x2s, wch, z):
         """The results ``[Z, mul_out, d3]`` of a :class:`~._plan.Group`'s paths: one MatMul, one BatchMatMul."""
         mul1, d1, mul2, k = g.mul1, g.d1, g.mul2, g.K
         x1g = x1s[g.x1].reshape(z, mul1, d1)
@@ -209,12 +208,17 @@ class TensorProduct(PlanCell):
                 at = ops.bmm(t.reshape(z, k, d1), ops.transpose(x1g, (0, 2, 1)))  # [Z, K, mul1]
             else:
                 at = ops.bmm(t.reshape(z, k, 1), x1g.reshape(z, 1, mul1))
-            weighted = g.w_map is not None
-            if weighted:  # every path: weighted diag -> the weights of every row gathered, one multiply
+            weighted = g.row_path is not None
+            if weighted:  # every path: weighted diag -> one multiply for the group
+                wl = ()
+                for st in g.paths:
+                    wl = wl + (wch[st.w],)
                 if self.shared_weights:
-                    at = at * take_columns(w.reshape(1, -1), g.w_map).reshape(k, mul1)
+                    wst = ops.stack(wl, 0) if len(wl) > 1 else wl[0].reshape(1, mul1)
+                    at = at * ops.gather(wst, g.row_path, 0)
                 else:
-                    at = at * take_columns(w, g.w_map).reshape(z, k, mul1)
+                    wst = ops.stack(wl, 1) if len(wl) > 1 else wl[0].reshape(z, 1, mul1)
+                    at = at * ops.gather(wst, g.row_path, 1)
             rows = self.split(at, g.d3s, 1)
             for i in range(len(g.paths)):
                 results = results + (self._path_kmajor(g.paths[i], rows[i], wch, z, weighted),)
@@ -270,7 +274,7 @@ class TensorProduct(PlanCell):
             wch = self.split(w, plan.w_sizes, len(w.shape) - 1)
         results = ()
         for g in plan.groups:
-            results = results + self._group(g, x1s, x2, x2s, w, wch, z)
+            results = results + self._group(g, x1s, x2, x2s, wch, z)
         if plan.ostat is not None:
             results = results + self._output_stationary(plan.ostat, x1s, x2, wch, z)
         pieces = ()
