@@ -20,6 +20,12 @@ from ._linear_plan import linear_plan, linear_stacked_plan
 from ._stacked import stacked_matmul
 
 
+# Inputs up to this many elements take the one-BatchMatMul lowering (fewer ops: a faster compile and fewer kernel
+# launches, which dominate at node-level sizes); larger ones the per-irrep MatMuls, whose slices and transposes move
+# less data than the stacked lowering's gathers (measured on CPU: 20,000 x 576 inputs are ~1.5x faster per irrep).
+_STACKED_MAX_SIZE = 1 << 20
+
+
 class SplitLastAxis(nn.Cell):
     """Split the last axis into consecutive pieces of the given ``sizes`` (which cover it).
 
@@ -186,7 +192,8 @@ class Linear(PlanCell):
     def construct(self, features, weight=None, bias=None):
         self._check_features(features)
         self.check_dtype(features)
-        if self._stacked is not None and (weight is None or weight.shape == (self.weight_numel,)):
+        if (self._stacked is not None and (weight is None or weight.shape == (self.weight_numel,))
+                and features.size <= _STACKED_MAX_SIZE):
             return self._forward_stacked(features, weight, bias)
         return self._forward(features, weight, bias)
 

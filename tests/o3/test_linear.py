@@ -346,3 +346,25 @@ def test_empty_batch_and_numpy_input(kwargs, mode):
     x = np.random.default_rng(0).standard_normal((3, 5))
     args = [] if lin.internal_weights else [np.ones((3, lin.weight_numel))]
     np.testing.assert_allclose(lin(x, *args).asnumpy(), lin(ms.Tensor(x), *[ms.Tensor(a) for a in args]).asnumpy())
+
+
+@pytest.mark.parametrize("biases", [False, True])
+def test_large_inputs_take_the_per_irrep_lowering(biases, mode, monkeypatch):
+    """Above a size the shared-weight Linear runs one MatMul per irrep: the same numbers and gradients."""
+    from mindchemistry_e3.o3 import _linear
+
+    rng = np.random.default_rng(11)
+    x = ms.Tensor(rng.standard_normal((5, 16)))
+    ct = ms.Tensor(rng.standard_normal((5, 13)))
+    w0 = rng.standard_normal(15)
+    outs = []
+    for limit in (1 << 20, 0):
+        monkeypatch.setattr(_linear, "_STACKED_MAX_SIZE", limit)
+        lin = o3.Linear("3x0e + 2x1o + 1x2e + 2x0e", "2x0e + 2x1o + 1x2e", biases=biases, dtype=ms.float64)
+        lin.weight.set_data(ms.Tensor(w0))
+        if biases:
+            lin.bias.set_data(ms.Tensor(np.arange(lin.bias_numel, dtype=np.float64) + 1))
+        out, grads_in, grads_params = _OutAndGrads(lin)(ct, x)
+        outs.append((out.asnumpy(), grads_in[0].asnumpy(), grads_params[0].asnumpy()))
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
