@@ -24,6 +24,7 @@ from mindspore import nn, ops, Parameter
 from mindspore.common.initializer import Normal, initializer
 
 from ..math import normalize2mom
+from ..util._cell import as_tensor
 from ..util.dtype import check_float_dtype, constant
 
 
@@ -159,6 +160,9 @@ class FullyConnectedNet(nn.SequentialCell):
 
     def __repr__(self):
         return f"{self.__class__.__name__}{self.hs}"
+
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*[as_tensor(a) for a in args], **kwargs)  # numpy arrays accepted as Tensors
 
     def output_columns(self, x, columns):
         """``self(x)[..., columns]``, computed by picking the columns of the last weight matrix (cheaper than

@@ -29,6 +29,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..util._cell import as_tensor
 from ..util.dtype import check_float_dtype, constant
 from ._irreps import Irreps
 from ._spherical_harmonics_np import NORMALIZATIONS, check_ls, sh_lowering
@@ -137,6 +138,9 @@ class SphericalHarmonics(nn.Cell):
         self.matmul_ta = ops.MatMul(transpose_a=True)  # [count, N]^T @ [count, d]
         self.ones31 = constant(np.ones((3, 1)), dtype)
 
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*[as_tensor(a) for a in args], **kwargs)  # numpy arrays accepted as Tensors
+
     def _features(self, v):
         """The monomials of ``v`` up to ``low_degree``, stacked as ``[count, N]`` (rows are contiguous)."""
         if self._low_degree == 0:
@@ -152,7 +156,8 @@ class SphericalHarmonics(nn.Cell):
         if x.shape[-1] != 3:
             raise ValueError(f"SphericalHarmonics expects x of shape (..., 3), got {x.shape}")
         if x.dtype != self.dtype:
-            raise ValueError(f"SphericalHarmonics was built with dtype={self.dtype}; got x of dtype {x.dtype}")
+            raise ValueError(f"SphericalHarmonics was built with dtype={self.dtype}; got x of dtype {x.dtype} (build it "
+                             f"with dtype={x.dtype}, or cast x)")
         lead = x.shape[:-1]
         flat = len(lead) == 1
         v = x if flat else x.reshape(-1, 3)
@@ -236,6 +241,7 @@ def spherical_harmonics(l, x, normalize, normalization="integral"):
         ...                     normalization="component").asnumpy().tolist()
         [[1.0], [1.0]]
     """
+    x = as_tensor(x)  # a numpy array becomes a Tensor of its dtype
     key = (_request_key(l), bool(normalize), normalization, x.dtype)
     if key[0] is None:
         return SphericalHarmonics(l, normalize, normalization, dtype=x.dtype)(x)  # raises a clear ValueError

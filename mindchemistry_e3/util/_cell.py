@@ -27,7 +27,7 @@ from mindspore import nn, ops
 from .dtype import check_float_dtype, constant
 from .split import split as _split_pieces
 
-__all__ = ["PlanCell", "plan_tensors", "broadcast_shape", "prod"]
+__all__ = ["PlanCell", "plan_tensors", "broadcast_shape", "prod", "as_tensor"]
 
 
 def plan_tensors(plan, dtype):
@@ -67,7 +67,9 @@ def broadcast_shape(a, b, name):
     return out
 
 
-def _as_tensor(value):
+def as_tensor(value):
+    """A numpy array as a Tensor of its dtype; anything else unchanged (call it outside graphs, e.g. in
+    ``__call__``)."""
     if isinstance(value, np.ndarray):
         return ms.Tensor(value)
     return value
@@ -102,7 +104,7 @@ class PlanCell(nn.Cell):
     def __call__(self, *args, **kwargs):
         # Runs in PyNative and for a top-level graph call, not inside a compiled parent (whose mode is graph).
         self._pynative = ms.get_context("mode") == ms.PYNATIVE_MODE
-        return super().__call__(*[_as_tensor(a) for a in args], **kwargs)
+        return super().__call__(*[as_tensor(a) for a in args], **kwargs)
 
     def split(self, x, sizes, axis):
         """``x`` cut along ``axis`` into pieces of ``sizes`` (see :func:`mindchemistry_e3.util.split.split`)."""

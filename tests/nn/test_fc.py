@@ -152,3 +152,9 @@ def test_bad_input():
         FullyConnectedNet([4, 0, 2])
     with pytest.raises(ValueError, match="size 4"):
         FullyConnectedNet([4, 2])(ms.Tensor(np.zeros((3, 5)), ms.float32))
+
+
+def test_numpy_input(mode):
+    net = FullyConnectedNet([3, 4, 2], ops.silu, dtype=ms.float64)
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    np.testing.assert_allclose(net(x).asnumpy(), net(ms.Tensor(x)).asnumpy())

@@ -278,3 +278,14 @@ def test_plan_module_imports_no_mindspore():
         names = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
         names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         assert not any(n.split(".")[0] == "mindspore" for n in names), (module.__name__, names)
+
+
+def test_numpy_input(mode):
+    """A numpy array goes in as a Tensor of its dtype (the function and the Cell)."""
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    ref = spherical_harmonics([0, 1, 2], ms.Tensor(x), True, normalization="component").asnumpy()
+    np.testing.assert_allclose(spherical_harmonics([0, 1, 2], x, True, normalization="component").asnumpy(), ref)
+    cell = SphericalHarmonics([0, 1, 2], True, normalization="component", dtype=ms.float64)
+    np.testing.assert_allclose(cell(x).asnumpy(), ref)
+    with pytest.raises(ValueError, match=r"built with dtype=Float32; got x of dtype Float64 \(build it with"):
+        SphericalHarmonics([0, 1], True)(x)
