@@ -41,6 +41,73 @@ def activation_parity(act, cst=1.0, dtype=None):
     return 0
 
 
+_SIGMOID = ops.Sigmoid()  # primitives: a custom bprop is differentiated again only when it calls primitives / Cells
+_ONES_LIKE = ops.OnesLike()
+
+
+class _SiLUSecond(nn.Cell):
+    r""":math:`\mathrm{silu}''(x) = s (1 - s) (2 + x (1 - 2 s))`, :math:`s = \sigma(x)` (no Python floats: float64-exact)."""
+
+    def construct(self, x):
+        s = _SIGMOID(x)
+        xs = x * s
+        one = _ONES_LIKE(x)
+        return (s - s * s) * (one + one + x - xs - xs)
+
+
+class _SiLUFirst(nn.Cell):
+    r""":math:`\mathrm{silu}'(x) = s + x s (1 - s)`, differentiated by :class:`_SiLUSecond`."""
+
+    def construct(self, x):
+        s = _SIGMOID(x)
+        xs = x * s
+        return s + xs - xs * s
+
+    def bprop(self, x, out, dout):
+        return (dout * _SILU_SECOND(x),)
+
+
+class _SiLU(nn.Cell):
+    r""":math:`x \sigma(x)` whose gradient is :class:`_SiLUFirst` (one Cell per derivative order)."""
+
+    def construct(self, x):
+        return x * _SIGMOID(x)
+
+    def bprop(self, x, out, dout):
+        return (dout * _SILU_FIRST(x),)
+
+
+_SILU_SECOND, _SILU_FIRST, _SILU = _SiLUSecond(), _SiLUFirst(), _SiLU()
+
+
+def silu(x):
+    r"""SiLU :math:`x \sigma(x)` (the values of ``ops.silu``) with compact first and second derivatives.
+
+    MindSpore's own SiLU gradient expands into a long chain of elementwise kernels in the second-order pass of a
+    force-trained model (about 25 kernels per SiLU in a NequIP train step); written as ``x * sigmoid(x)`` with
+    the closed-form derivatives :math:`s + x s (1 - s)` and :math:`s (1 - s)(2 + x (1 - 2 s))` as Cells of their
+    own it is about 15, and compiles faster. ``normalize2mom`` knows it as ``silu`` (e3nn's constant).
+
+    Args:
+        x (Tensor): any shape, floating.
+
+    Outputs:
+        Tensor of the shape of ``x``.
+
+    Supported Platforms:
+        ``CPU``
+
+    Examples:
+        >>> import numpy as np, mindspore as ms
+        >>> silu(ms.Tensor(np.array([0.0, 1.0]), ms.float64)).asnumpy().round(6).tolist()
+        [0.0, 0.731059]
+    """
+    return _SILU(x)
+
+
+silu.e3_activation_name = "silu"
+
+
 class _Copy(nn.Cell):
     def construct(self, x):
         return x

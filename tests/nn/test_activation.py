@@ -94,3 +94,39 @@ def test_bad_input():
     act = Activation("0e + 1o", [ops.silu, None])
     with pytest.raises(ValueError, match="size 4"):
         act(ms.Tensor(np.zeros((2, 3)), ms.float32))
+
+
+class _SecondOrder(nn.Cell):
+    """``sum(c * (d/dx sum(f(x) * c))^2)``: a force-style loss, second order in ``f``."""
+
+    def __init__(self, f, c):
+        super().__init__()
+        self.f, self.c = f, c
+
+    def energy(self, x):
+        return (self.f(x) * self.c).sum()
+
+    def construct(self, x):
+        g = ms.grad(self.energy)(x)
+        return (g * g * self.c).sum()
+
+
+def test_silu_values_and_gradients(graph_mode):
+    """nn.silu equals ops.silu in value, first and second derivatives (float64), and normalises like it."""
+    from mindchemistry_e3.math import normalize2mom
+    from mindchemistry_e3.nn import silu
+
+    rng = np.random.default_rng(0)
+    x, c = rng.standard_normal((3, 5)) * 3, ms.Tensor(rng.standard_normal((3, 5)))
+    np.testing.assert_allclose(silu(ms.Tensor(x)).asnumpy(), ops.silu(ms.Tensor(x)).asnumpy(), rtol=1e-14)
+    for order in (1, 2):
+        grads = []
+        for f in (silu, ops.silu):
+            loss = _SecondOrder(f, c)
+            if order == 1:
+                loss = loss.energy
+            grads.append(ms.grad(loss)(ms.Tensor(x)).asnumpy())
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-12)
+    num = finite_difference(lambda v: float(_SecondOrder(silu, c)(ms.Tensor(v)).asnumpy()), x)
+    np.testing.assert_allclose(ms.grad(_SecondOrder(silu, c))(ms.Tensor(x)).asnumpy(), num, rtol=1e-6, atol=1e-8)
+    assert normalize2mom(silu).cst == normalize2mom(ops.silu).cst
