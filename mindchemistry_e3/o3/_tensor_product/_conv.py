@@ -16,9 +16,9 @@ from mindspore import ops
 
 from .._irreps import Irreps
 from ...util._cell import PlanCell, plan_tensors
-from ...util._column_map import take_columns
 from ...util.dtype import constant
 from ...util.graph import gather_rows, segment_sum
+from ._conv_run import run_conv_plan
 from ._conv_plan import build_conv_plan, conv_plan_support
 from ._plan import normalize_instructions
 from ._tensor_product import TensorProduct
@@ -164,49 +164,4 @@ class TensorProductConv(PlanCell):
 
     def _fused(self, x, a, weight, src, dst, n):
         """Execute the plan (steps of :func:`~mindchemistry_e3.o3._tensor_product._conv_plan.execute_conv_plan`)."""
-        plan = self.plan
-        e = a.shape[0]
-        if plan.weight_map is not None:
-            weight = take_columns(weight, plan.weight_map)
-        ws = self.split(weight, plan.weight_sizes, 1)
-        results = ()
-        w = 0
-        for g in plan.groups:
-            nu = 0
-            for b in g.tile:
-                nu = max(nu, b + 1)
-            xc = x if g.x_map is None else take_columns(x, g.x_map)
-            xs = gather_rows(xc, src)
-            if self.lowering == "gemm":  # [K, d2 D] @ [d2 D, E m]: edges batched into the columns of one MatMul
-                d2 = a.shape[1]
-                outer = self._bmm(a.reshape(e, d2, 1), xs.reshape(e, 1, g.dim * g.mul))  # [E, d2, D m]
-                outer = ops.transpose(outer.reshape(e, d2 * g.dim, g.mul), (1, 0, 2)).reshape(d2 * g.dim, e * g.mul)
-                y = self._matmul(g.cg_gemm, outer).reshape(g.k, e, g.mul)
-                y = ops.transpose(y, (1, 0, 2))
-            else:
-                t = self._matmul(a, g.cg).reshape(e, g.k, g.dim)
-                y = self._bmm(t, xs.reshape(e, g.dim, g.mul))
-            cuts = self.split(y, g.rows, 1)  # A [E, K, m] by row ranges
-            edge = ()
-            if nu > 0:  # every uvu block's weights once per output component: one same-shape multiply
-                tiled = ()
-                for b in g.tile:
-                    tiled = tiled + (ws[w + b],)
-                edge = edge + (cuts[0].reshape(e, -1) * (tiled[0] if len(tiled) == 1 else ops.concat(tiled, 1)),)
-                w = w + nu
-            for j in range(len(g.uvw)):
-                d3, k, mul_out = g.uvw[j]
-                a_o = cuts[j + 1 if nu > 0 else j].reshape(e, d3, k)
-                edge = edge + (self._bmm(a_o, ws[w].reshape(e, k, mul_out)).reshape(e, d3 * mul_out),)
-                w = w + 1
-            msg = edge[0] if len(edge) == 1 else ops.concat(edge, 1)
-            results = results + (segment_sum(msg, dst, n),)
-        if len(results) == 0:
-            node = ops.zeros((n, 0), x.dtype)
-        elif len(results) == 1:
-            node = results[0]
-        else:
-            node = ops.concat(results, 1)
-        if plan.out_map is None:
-            return node
-        return take_columns(node, plan.out_map)
+        return run_conv_plan(self, self.plan, x, a, weight, src, dst, n, self.lowering == "gemm")

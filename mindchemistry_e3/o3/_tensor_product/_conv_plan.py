@@ -74,6 +74,7 @@ class ConvGroup(NamedTuple):
         uvw (tuple): per ``uvw`` output ``(d3, n, mul_out)``, ``n = P_o * m`` the contraction length.
         cg_gemm (ndarray or None): the same table as ``[K, d2 * D]`` for the ``"gemm"`` lowering
             (``A^T = cg_gemm @ (a (x) x[src])``, columns ``(b, a)``), else None.
+        n_uvu (int): the group's ``uvu`` weight pieces (``max(tile) + 1``, 0 without ``uvu`` paths).
     """
 
     mul: int
@@ -85,6 +86,7 @@ class ConvGroup(NamedTuple):
     tile: tuple
     uvw: tuple
     cg_gemm: object
+    n_uvu: int
 
 
 class ConvPlan(NamedTuple):
@@ -228,7 +230,8 @@ def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0,
         rows = ((uvu_rows,) if uvu_rows else ()) + tuple(d3 * (n // m) for d3, n, _ in uvw_outs)
         groups.append(ConvGroup(m, d, None if is_identity(x_map, irreps_in1.dim) else x_map,
                                 cg.reshape(irreps_in2.dim, k * d), k, rows, tuple(tile), tuple(uvw_outs),
-                                np.transpose(cg, (1, 0, 2)).reshape(k, irreps_in2.dim * d) if gemm else None))
+                                np.transpose(cg, (1, 0, 2)).reshape(k, irreps_in2.dim * d) if gemm else None,
+                                len(uvu_sizes)))
     weight_map = column_map(weight_sources, weight_numel)
     out_map = column_map(out_sources, result_col)
     return ConvPlan(tuple(groups), weight_numel, None if is_identity(weight_map, weight_numel) else weight_map,

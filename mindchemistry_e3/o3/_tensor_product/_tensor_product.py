@@ -44,6 +44,8 @@ from .._irreps import Irreps
 from ...util._cell import PlanCell, broadcast_shape, plan_tensors, prod
 from ...util.dtype import constant
 from .._stacked import stacked_matmul
+from ._conv_run import run_conv_plan
+from ._conv_plan import build_conv_plan, conv_plan_support
 from ._plan import build_plan, execution_plan, scalar_stacked_plan
 
 __all__ = ["TensorProduct"]
@@ -140,6 +142,14 @@ class TensorProduct(PlanCell):
         scalar = scalar_stacked_plan(plan)
         self._scalar = None if scalar is None else plan_tensors(scalar, self.dtype)
         self._bmm = ops.BatchMatMul()
+        # per-sample weights on weighted uvu / uvw paths with multiplicity-1 second inputs (NequIP's product):
+        # the convolution's plan without its gather and sum -- one MatMul and one BatchMatMul per input
+        # multiplicity, the weights of all uvu paths in one multiply (much less data movement than the groups)
+        self._paired = None
+        if not self.shared_weights and conv_plan_support(self.irreps_in1, self.irreps_in2, self.irreps_out,
+                                                         plan.instructions) is None:
+            self._paired = plan_tensors(build_conv_plan(self.irreps_in1, self.irreps_in2, self.irreps_out,
+                                                        plan.instructions), self.dtype)
 
     # ------------------------------------------------------------------------------------------------------
     def __repr__(self):
@@ -308,6 +318,9 @@ class TensorProduct(PlanCell):
             outer = self._bmm(x.reshape(z, self._in1_dim, 1), y.reshape(z, 1, self._in2_dim))
             return stacked_matmul(outer.reshape(z, self._in1_dim * self._in2_dim),
                                   self.weight if weight is None else weight, self._scalar)
+        if (self._paired is not None and paired and x.shape[0] > 0 and weight is not None
+                and weight.shape == (x.shape[0], self.weight_numel)):
+            return run_conv_plan(self, self._paired, x, y, weight, None, None, x.shape[0])
         if weight is None and self.internal_weights and paired:
             # rows of x and y paired one to one, own shared weights: no broadcasting to plan (a smaller graph,
             # about twice faster through MindSpore's type inference)
