@@ -1,10 +1,6 @@
 """Tests of o3.Linear and its numpy plan: e3nn 0.6.0 parity (values and gradients), equivariance, finite
 differences (first order, and second order in graph mode), graph and PyNative, bad input."""
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import mindspore as ms
@@ -14,6 +10,7 @@ from mindspore import nn, ops
 from mindchemistry_e3 import o3
 from mindchemistry_e3.o3._linear_plan import apply_linear_plan, linear_plan
 from mindchemistry_e3.o3._so3_np import wigner_D
+from tests.plan_isolation import imports_mindspore
 
 N_CASES = 8  # tests/data/linear_<i>.npz, see scripts/e3nn_fixtures/linear.py
 CTOR_KEYS = ("f_in", "f_out", "internal_weights", "shared_weights", "instructions", "biases", "path_normalization")
@@ -84,21 +81,7 @@ def test_plan_groups_by_irrep():
 
 
 def test_plan_module_imports_no_mindspore():
-    """The plan runs in a bare interpreter where the package __init__ files (which import MindSpore) are stubs."""
-    code = textwrap.dedent("""
-        import importlib, sys, types
-        root = sys.argv[1]
-        for name, path in (("mindchemistry_e3", root), ("mindchemistry_e3.o3", root + "/o3"),
-                           ("mindchemistry_e3.util", root + "/util")):
-            module = types.ModuleType(name)
-            module.__path__ = [path]
-            sys.modules[name] = module
-        plan = importlib.import_module("mindchemistry_e3.o3._linear_plan")
-        assert plan.linear_plan("2x0e + 1o", "0e + 1o", biases=True).weight_numel == 3
-        assert "mindspore" not in sys.modules, "the Linear plan imported MindSpore"
-    """)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(o3.__file__)))  # .../mindchemistry_e3
-    subprocess.run([sys.executable, "-c", code, root], check=True)
+    assert not imports_mindspore("mindchemistry_e3.o3._linear_plan")
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -263,24 +263,6 @@ def test_scalar_second_input_matches_reference_and_gradients(mode):
         np.testing.assert_allclose(g.asnumpy(), _fd_grad(f, x), rtol=1e-6, atol=1e-8)
 
 
-def test_scalar_second_input_second_order_grad(graph_mode):
-    tp = _scalar_second_input_tp()
-    rng = np.random.default_rng(9)
-    x1 = ms.Tensor(rng.standard_normal((2, tp.irreps_in1.dim)))
-    x2 = ms.Tensor(rng.standard_normal((2, tp.irreps_in2.dim)))
-    cot = ms.Tensor(rng.standard_normal((2, tp.irreps_out.dim)))
-    w0 = rng.standard_normal(tp.weight_numel)
-    tp.weight.set_data(ms.Tensor(w0))
-    net = _ForceLike(tp)
-    gw = ms.grad(net, grad_position=None, weights=net.trainable_params())(x1, x2, cot)[0].asnumpy()
-
-    def lw(w):
-        tp.weight.set_data(ms.Tensor(w))
-        return float(net(x1, x2, cot).asnumpy())
-
-    np.testing.assert_allclose(gw, _fd_grad(lw, w0), rtol=1e-6, atol=1e-8)
-
-
 class _ForceLike(nn.Cell):
     """L = sum (d <tp(x1, x2), cot> / d x1)^2: a force-style loss whose weight gradient is second order."""
 
@@ -296,10 +278,14 @@ class _ForceLike(nn.Cell):
         return (g * g).sum()
 
 
-def test_second_order_grad(graph_mode):
-    tp = o3.TensorProduct("2x0e + 2x1o", "0e + 1o", "2x0e + 2x1o",
-                          [(0, 0, 0, "uvu", True), (1, 1, 0, "uvu", True), (1, 0, 1, "uvw", True),
-                           (0, 1, 1, "uvu", True)], dtype=ms.float64)
+@pytest.mark.parametrize("make", [
+    lambda: o3.TensorProduct("2x0e + 2x1o", "0e + 1o", "2x0e + 2x1o",
+                             [(0, 0, 0, "uvu", True), (1, 1, 0, "uvu", True), (1, 0, 1, "uvw", True),
+                              (0, 1, 1, "uvu", True)], dtype=ms.float64),
+    _scalar_second_input_tp,
+], ids=["groups", "scalar_second_input"])
+def test_second_order_grad(make, graph_mode):
+    tp = make()
     rng = np.random.default_rng(7)
     z = 2
     x1 = ms.Tensor(rng.standard_normal((z, tp.irreps_in1.dim)))

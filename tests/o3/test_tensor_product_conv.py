@@ -2,9 +2,6 @@
 TensorProduct + gather + scatter (both modes, fused and unfused), equivariance, float64 finite differences (first
 and second order, graph mode), bad input named."""
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,9 +14,9 @@ from mindchemistry_e3.o3._tensor_product._conv_plan import build_conv_plan, conv
 from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product, normalize_instructions
 from mindchemistry_e3.util.graph import gather_rows, segment_sum
 from tests.nn.nn_testing import finite_difference, irreps_D, random_rotations
+from tests.plan_isolation import imports_mindspore
 
 F64 = ms.float64
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def uvu(irreps_in, irreps_sh, irreps_hidden):
@@ -83,16 +80,7 @@ def reference(irreps_in1, irreps_in2, irreps_out, instructions, x, a, w, src, ds
 
 # ------------------------------------------------------------------------------------------------ the numpy plan
 def test_plan_module_imports_no_mindspore():
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    code = ("import sys, types\n"
-            "for name in ['mindchemistry_e3', 'mindchemistry_e3.o3', 'mindchemistry_e3.o3._tensor_product',"
-            " 'mindchemistry_e3.util']:\n"
-            "    m = types.ModuleType(name); m.__path__ = [sys.argv[1] + '/' + name.replace('.', '/')];"
-            " sys.modules[name] = m\n"
-            "import mindchemistry_e3.o3._tensor_product._conv_plan as p\n"
-            "print('mindspore' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code, ROOT], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "False"
+    assert not imports_mindspore("mindchemistry_e3.o3._tensor_product._conv_plan")
 
 
 @pytest.mark.parametrize("name", [n for n in CASES if not n.startswith("unfused")])

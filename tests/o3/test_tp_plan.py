@@ -1,8 +1,6 @@
 """The numpy tensor-product plan on its own (no MindSpore): e3nn normalisation, grouping, numerical parity."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,23 +12,13 @@ from mindchemistry_e3.o3._tensor_product._plan import (
     naive_tensor_product,
     normalize_instructions,
 )
+from tests.plan_isolation import imports_mindspore
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_plan_module_imports_no_mindspore():
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    # import the plan module file directly, bypassing the package __init__ (which loads the Cells)
-    code = ("import sys, importlib.util, types\n"
-            "for name in ['mindchemistry_e3', 'mindchemistry_e3.o3', 'mindchemistry_e3.o3._tensor_product',"
-            " 'mindchemistry_e3.util']:\n"
-            "    m = types.ModuleType(name); m.__path__ = [sys.argv[1] + '/' + name.replace('.', '/')];"
-            " sys.modules[name] = m\n"
-            "import mindchemistry_e3.o3._tensor_product._plan as p\n"
-            "p.build_plan('2x1o', '1o', '2x0e', [(0, 0, 0, 'uvu', True)])\n"
-            "print('mindspore' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code, ROOT], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "False"
+    assert not imports_mindspore("mindchemistry_e3.o3._tensor_product._plan")
 
 
 @pytest.fixture(scope="module")
