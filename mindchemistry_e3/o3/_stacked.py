@@ -1,7 +1,8 @@
 """Execute a :class:`~mindchemistry_e3.o3._stacked_np.StackedPlan` inside ``construct`` (shared by ``o3.Linear`` and
-the tensor products whose second input holds only scalars): the features gathered into the components' slots,
-one BatchMatMul ``[C, Z, X] @ [C, X, M]`` against the block weights gathered from the flat weight, and one
-column gather into e3nn's output layout.
+the tensor products whose second input holds only scalars): on the transposed features ``[n, Z]``, one row gather
+into the components' slots, one BatchMatMul ``[C, X, M]^T @ [C, X, Z]`` against the block weights gathered from the
+flat weight, one row gather into e3nn's output order, and a transpose back (rows are contiguous copies: picking
+them is 2-5x faster on CPU than picking columns).
 
 >>> import numpy as np, mindspore as ms
 >>> from mindchemistry_e3.util._cell import plan_tensors
@@ -12,12 +13,12 @@ column gather into e3nn's output layout.
 """
 from mindspore import ops
 
-from ..util._column_map import take_columns
+from ..util._column_map import take_columns, take_rows
 
 __all__ = ["stacked_matmul"]
 
 _MATMUL = ops.MatMul()  # the primitives: their backward is transposed-operand products (faster on CPU)
-_BMM = ops.BatchMatMul()
+_BMM_TA = ops.BatchMatMul(transpose_a=True)
 
 
 def stacked_matmul(features, weight, plan):
@@ -26,10 +27,13 @@ def stacked_matmul(features, weight, plan):
     # ops.gather, not util.graph.gather_rows: a Parameter fed straight into a custom-bprop Cell comes out rounded to
     # float32 when a graph differentiates w.r.t. inputs and Parameters (MindSpore 2.10)
     w = ops.gather(weight, plan.weight_index, 0) * plan.weight_coef  # [C, X, M]
-    f = features if plan.in_map is None else take_columns(features, plan.in_map)
-    if plan.components == 1:
-        y = _MATMUL(f, w.reshape(plan.slots, plan.chunk))
-    else:
-        f = ops.transpose(f.reshape(z, plan.components, plan.slots), (1, 0, 2))
-        y = ops.transpose(_BMM(f, w), (1, 0, 2)).reshape(z, plan.components * plan.chunk)
-    return y if plan.out_map is None else take_columns(y, plan.out_map)
+    if plan.components == 1 and plan.out_map is None:  # one block of scalars-like rows: a plain MatMul
+        f = features if plan.in_map is None else take_columns(features, plan.in_map)
+        return _MATMUL(f, w.reshape(plan.slots, plan.chunk))
+    ft = ops.transpose(features, (1, 0))  # [n, Z]
+    if plan.in_map is not None:
+        ft = take_rows(ft, plan.in_map)  # [C * X, Z]
+    y = _BMM_TA(w, ft.reshape(plan.components, plan.slots, z)).reshape(plan.components * plan.chunk, z)
+    if plan.out_map is not None:
+        y = take_rows(y, plan.out_map)
+    return ops.transpose(y, (1, 0))

@@ -19,40 +19,49 @@ from mindspore import nn, ops
 
 from ._column_map_np import PAD, SUM, transpose_kind
 
-__all__ = ["take_columns"]
+__all__ = ["take_columns", "take_rows"]
 
 _GATHER = ops.Gather()
-_CONCAT = ops.Concat(axis=1)
+_CONCAT = (ops.Concat(axis=0), ops.Concat(axis=1))
 _ZEROS_LIKE = ops.ZerosLike()  # primitives: the functional forms break a second-order custom bprop
-_UNSTACK = ops.Unstack(axis=1)
+_UNSTACK = (ops.Unstack(axis=0), ops.Unstack(axis=1))
 _ADD_N = ops.AddN()
 
 
-class _TakeColumns(nn.Cell):
-    """``x [R, n]`` -> ``sum_s x_pad[:, index[..., s]]`` for one kind of map; its gradient is the adjoint's kind."""
+class _Take(nn.Cell):
+    """Columns (``axis`` 1: ``x [R, n]``) or rows (``axis`` 0: ``x [n, R]``) picked and added for one kind of map;
+    its gradient is the adjoint's kind along the same axis."""
 
-    def __init__(self, kind):
+    def __init__(self, kind, axis):
         super().__init__()
         self.pad = bool(kind & PAD)
         self.summed = bool(kind & SUM)
         self.adjoint_kind = transpose_kind(kind)
+        self.axis = axis
 
     def construct(self, x, index, adjoint):
         if self.pad:
-            x = _CONCAT((x, _ZEROS_LIKE(x[:, :1])))
-        y = _GATHER(x, index, 1)
-        if self.summed:  # [R, S, width]: the rows added one by one (ReduceSum over S is ~8x slower on CPU)
-            y = _ADD_N(_UNSTACK(y))
+            zero = _ZEROS_LIKE(x[:, :1]) if self.axis == 1 else _ZEROS_LIKE(x[:1])
+            x = _CONCAT[self.axis]((x, zero))
+        y = _GATHER(x, index, self.axis)
+        if self.summed:  # the S sources added one by one (ReduceSum over S is ~8x slower on CPU)
+            y = _ADD_N(_UNSTACK[self.axis](y))
         return y
 
     def bprop(self, x, index, adjoint, out, dout):
-        return _TAKE[self.adjoint_kind](dout, adjoint, index), _ZEROS_LIKE(index), _ZEROS_LIKE(adjoint)
+        return _TAKE[self.axis][self.adjoint_kind](dout, adjoint, index), _ZEROS_LIKE(index), _ZEROS_LIKE(adjoint)
 
 
-_TAKE = tuple(_TakeColumns(kind) for kind in range(16))
+_TAKE = (tuple(_Take(kind, 0) for kind in range(16)), tuple(_Take(kind, 1) for kind in range(16)))
 
 
 def take_columns(x, cmap):
     """Apply a :class:`~mindchemistry_e3.util._column_map_np.ColumnMap` (its arrays as Tensors, see
     :func:`mindchemistry_e3.util._cell.plan_tensors`) to the rows of ``x [R, n_in]``; call it inside ``construct``."""
-    return _TAKE[cmap.kind](x, cmap.index, cmap.adjoint)
+    return _TAKE[1][cmap.kind](x, cmap.index, cmap.adjoint)
+
+
+def take_rows(x, cmap):
+    """The same map applied to the columns of ``x [n_in, R]`` (rows picked: contiguous copies, 2-5x faster on CPU
+    than picking columns), ``-> [width, R]``."""
+    return _TAKE[0][cmap.kind](x, cmap.index, cmap.adjoint)
