@@ -14,6 +14,7 @@ import mindspore as ms
 from mindspore import mint, nn, ops
 
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 from ._normalize_activation_np import (NUMPY_ACTIVATIONS, SAMPLE_SIZE, second_moment_constant,
                                        torch_randn_float64)
 
@@ -114,7 +115,7 @@ def _second_moment_constant(f, f_numpy):
     return cst
 
 
-class normalize2mom(nn.Cell):  # pylint: disable=invalid-name  (e3nn's name)
+class normalize2mom(SecondOrderGuard, nn.Cell):  # pylint: disable=invalid-name  (e3nn's name)
     r"""Wraps an activation ``f`` so that its second moment on standard-normal input is (about) one.
 
     Computes :math:`c_f f(x)` with e3nn's constant :math:`c_f` (see the module doc). When

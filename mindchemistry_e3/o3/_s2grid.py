@@ -14,6 +14,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 from ._s2grid_np import (
     from_s2_grid_plan,
     grid_xyz,
@@ -118,7 +119,7 @@ def irfft(x, res):
     return ops.matmul(x.reshape(-1, sm), f).reshape(x.shape[:-1] + (res,))
 
 
-class ToS2Grid(nn.Cell):
+class ToS2Grid(SecondOrderGuard, nn.Cell):
     r"""Spherical tensor -> values on the grid of the sphere (inverse of :class:`FromS2Grid`).
 
     Args:
@@ -180,7 +181,7 @@ class ToS2Grid(nn.Cell):
         return y.reshape(size + (self.res_beta, self.res_alpha))
 
 
-class FromS2Grid(nn.Cell):
+class FromS2Grid(SecondOrderGuard, nn.Cell):
     r"""Values on the grid of the sphere -> spherical tensor (quadrature; inverse of :class:`ToS2Grid`).
 
     Args:
