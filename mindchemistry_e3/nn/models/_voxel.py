@@ -110,6 +110,9 @@ class LowPassFilter(SecondOrderGuard, nn.Cell):
     :math:`\sigma = \sqrt{\text{scale}^2 - 1} / 2` (in voxels, stretched by ``steps``), applied with ``stride``, or
     transposed (upsampling, kernel times ``stride**3``). ``scale <= 1`` is the identity.
 
+    The Gaussian is separable: it is applied as three 1-D convolutions (the same numbers as e3nn's 3-D kernel, up
+    to rounding), each a few MatMuls. ``kernel`` holds e3nn's 3-D kernel.
+
     Args:
         scale (float): blur scale.
         stride (int): stride of the convolution. Default: 1.
@@ -141,50 +144,45 @@ class LowPassFilter(SecondOrderGuard, nn.Cell):
         self.scale = scale
         self.stride = stride
         self.transposed = transposed
-        if scale <= 1:
+        self._identity = scale <= 1
+        if self._identity:
             if stride != 1:
                 raise ValueError(f"LowPassFilter: scale={scale} <= 1 is the identity and needs stride=1, "
                                  f"got {stride}")
             self.size = 1
-            self._identity = True
             return
-        self._identity = False
         sigma = 0.5 * (scale ** 2 - 1) ** 0.5
         size = int(1 + 2 * 2.5 * sigma)
         if size % 2 == 0:
             size += 1
         self.size = size
-        axes = lattice_axes(_torch_style_linspace(-1.0, 1.0, size), steps)
-        lattice = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1) * (size // 2)
-        kernel = np.exp(-np.linalg.norm(lattice, axis=-1) ** 2 / (2 * sigma ** 2))
-        kernel = kernel / kernel.sum()
-        if transposed:
-            kernel = kernel * stride ** 3
-        self.kernel = constant(kernel[None, None], dtype)
         half = size // 2
-        if transposed:  # a convolution of the zero-dilated image with the flipped kernel
-            self._kernel_conv = constant(kernel[::-1, ::-1, ::-1].copy()[None, None], dtype)
-            padding = tuple(k - 1 - half for k in kernel.shape)
-            self._stride = (1, 1, 1)
-        else:
-            self._kernel_conv = self.kernel
-            padding = (half,) * 3
-            self._stride = (stride,) * 3
-        self._padding = tuple(max(p, 0) for p in padding)
-        self._crop = tuple(max(-p, 0) for p in padding)  # negative padding of a transposed convolution: crop
+        gaussians = [np.exp(-(axis * half) ** 2 / (2 * sigma ** 2))
+                     for axis in lattice_axes(_torch_style_linspace(-1.0, 1.0, size), steps)]
+        gaussians = [g / g.sum() * (stride if transposed else 1) for g in gaussians]
+        self.kernel = constant(np.einsum("i,j,k->ijk", *gaussians)[None, None], dtype)
+        self._kernels, self._paddings, self._crops = [], [], []
+        for axis, g in enumerate(gaussians):
+            shape = [1, 1, 1]
+            shape[axis] = len(g)
+            self._kernels.append(constant((g[::-1] if transposed else g).reshape(shape)[None, None], dtype))
+            pad = len(g) - 1 - half if transposed else half  # transposed: convolve the dilated image, flipped
+            self._paddings.append(tuple(max(pad, 0) if a == axis else 0 for a in range(3)))
+            self._crops.append(max(-pad, 0))
+        self._strides = tuple(tuple(1 if transposed or a != axis else stride for a in range(3)) for axis in range(3))
 
     def construct(self, image):
         if self._identity:
             return image
         lead = image.shape[:-3]
         out = image.reshape((-1, 1) + image.shape[-3:])
-        if self.transposed:
-            for axis in (2, 3, 4):
-                out = _dilate(out, axis, self.stride)
-        out = conv3d(out, self._kernel_conv, self._padding, self._stride)
-        if self._crop != (0, 0, 0):
-            cx, cy, cz = self._crop
-            out = out[:, :, cx:out.shape[2] - cx, cy:out.shape[3] - cy, cz:out.shape[4] - cz]
+        for axis in range(3):
+            if self.transposed:
+                out = _dilate(out, axis + 2, self.stride)
+            out = conv3d(out, self._kernels[axis], self._paddings[axis], self._strides[axis])
+            crop = self._crops[axis]
+            if crop > 0:  # negative padding of a transposed convolution
+                out = out[(slice(None),) * (axis + 2) + (slice(crop, out.shape[axis + 2] - crop),)]
         return out.reshape(lead + out.shape[-3:])
 
 

@@ -198,8 +198,7 @@ class Network(GraphInputCell):
         del dtype
         self._number_of_edge_features = self.number_of_basis
 
-    def _edge_features(self, edge_length_embedded, z, edge_src, edge_dst):
-        del z, edge_src, edge_dst
+    def _edge_features(self, edge_length_embedded, z, edge_src, edge_dst):  # pylint: disable=unused-argument
         return edge_length_embedded
 
     def graph_inputs(self, data):

@@ -46,6 +46,9 @@ class SimpleNetwork(SimpleNetworkBase):
     def _message_passing(self, *args):
         return _message_passing(*args)
 
+    def _radius_graph(self, pos, batch):
+        return radius_graph(pos, self.max_radius, batch, max_num_neighbors=pos.shape[0] - 1)
+
 
 class NetworkForAGraphWithAttributes(AttributedNetworkBase):
     r"""Network on a given graph (``edge_index``) with node attributes and edge attributes (v2103: ``cosine``
