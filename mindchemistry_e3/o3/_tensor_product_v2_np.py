@@ -36,7 +36,9 @@ def full_tp_v2_plan(irreps_in1, irreps_in2, filter_ir_out, irrep_normalization, 
             if len(set(irs)) != len(irs):
                 raise ValueError(f"FullTensorProductv2 with regroup_output=False needs distinct irreps (e3nn keys "
                                  f"its paths by irrep), got {irreps}")
-    if filter_ir_out is not None:
+    if isinstance(filter_ir_out, (str, Irreps)):
+        filter_ir_out = [ir for _, ir in Irreps(filter_ir_out)]
+    elif filter_ir_out is not None:
         filter_ir_out = [Irrep(ir) for ir in filter_ir_out]
     pairs, irreps_out = [], []
     for i1, (mul1, ir1) in enumerate(irreps_in1):
