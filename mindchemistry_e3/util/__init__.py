@@ -3,6 +3,7 @@ from .graph import gather_rows, radius_graph, scatter, segment_sum  # noqa: E402
 from .test import assert_equivariant, equivariance_error, random_irreps  # noqa: E402,F401
 from .dtype import torch_get_default_tensor_type, torch_get_default_device, explicit_default_types  # noqa: F401
 from . import jit  # noqa: E402,F401
+from .e3nn_weights import load_e3nn_state_dict  # noqa: E402,F401
 
 
 def prod(x):
@@ -19,4 +20,4 @@ def prod(x):
 
 __all__ = ["gather_rows", "radius_graph", "scatter", "segment_sum", "assert_equivariant", "equivariance_error",
            "random_irreps", "torch_get_default_tensor_type", "torch_get_default_device", "explicit_default_types",
-           "prod", "jit"]
+           "prod", "jit", "load_e3nn_state_dict"]

@@ -5,6 +5,8 @@ arguments, call form), ``param_names`` (e3nn's ``named_parameters`` order) with 
 ``param:<name>`` (all redrawn from N(0, 1) so that no path is switched off, e.g. v2106's zero-initialised
 ``alpha``), ``buffer_names`` (the other ``state_dict`` entries), the inputs as ``in:<name>``, the output ``out``, a
 random cotangent ``cot`` and, for networks that take positions, ``grad_pos`` = d sum(out * cot) / d pos.
+For ``2101_a`` the weights are also exported with ``scripts/e3nn_state_dict_to_npz.py`` (from the live module:
+``models_2101_a_state_dict.npz``; from a saved ``state_dict`` file: ``models_2101_a_state_dict_plain.npz``).
 
 e3nn's v2103 files import ``torch_scatter``, ``torch_cluster`` and ``torch_geometric``; small stand-ins with the
 semantics e3nn relies on are installed in ``sys.modules`` first (sum scatter along dim 0; radius graphs sorted by
@@ -13,6 +15,7 @@ centre, then neighbour).
 import json
 import os
 import sys
+import tempfile
 import types
 
 import numpy as np
@@ -222,3 +225,11 @@ def make(out_dir):
         if isinstance(args, dict):
             rec["grad_pos"] = _np(torch.autograd.grad((out * cot).sum(), args["pos"])[0])
         np.savez(os.path.join(out_dir, f"models_{name}.npz"), **rec)
+        if name == "2101_a":  # the weights as a user would export them, for load_e3nn_state_dict
+            import e3nn_state_dict_to_npz
+
+            e3nn_state_dict_to_npz.export(net, os.path.join(out_dir, "models_2101_a_state_dict.npz"))
+            with tempfile.TemporaryDirectory() as tmp:  # a state_dict .pt through the script's command line
+                torch.save(net.state_dict(), os.path.join(tmp, "state_dict.pt"))
+                e3nn_state_dict_to_npz.main([os.path.join(tmp, "state_dict.pt"),
+                                             os.path.join(out_dir, "models_2101_a_state_dict_plain.npz")])
