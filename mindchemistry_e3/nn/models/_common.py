@@ -25,8 +25,8 @@ from ...util.second_order import SecondOrderGuard
 from .._fc import FullyConnectedNet
 from .._gate import Gate
 
-__all__ = ["tp_convolution", "uvu_instructions", "radial_network", "is_even_scalar", "scatter", "radius_graph", "smooth_cutoff", "tp_path_exists",
-           "Compose", "gate_for", "GraphInputCell", "ACTS", "ACTS_GATES"]
+__all__ = ["tp_convolution", "uvu_instructions", "radial_network", "is_even_scalar", "scatter", "radius_graph",
+           "smooth_cutoff", "tp_path_exists", "Compose", "gate_for", "GraphInputCell", "ACTS", "ACTS_GATES"]
 
 #: e3nn's activations by parity of the scalar: silu / tanh for scalars, sigmoid / tanh for gates.
 ACTS = {1: ops.silu, -1: ops.tanh}

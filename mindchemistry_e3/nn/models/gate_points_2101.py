@@ -16,21 +16,19 @@ Tensors, in GRAPH_MODE too::
 """
 import math
 
-import numpy as np
-import mindspore as ms
 from mindspore import nn, ops
 
 from ... import o3
 from ...math import soft_one_hot_linspace  # noqa: F401  (e3nn's module namespace)
 from ...math import SoftOneHotLinspace
-from ...o3 import FullyConnectedTensorProduct, TensorProduct
+from ...o3 import FullyConnectedTensorProduct, TensorProduct  # noqa: F401  (e3nn's module namespace)
 from ...util.dtype import check_float_dtype, constant
 from ...util.graph import gather_rows
 from ...util.jit import compile_mode
-from ...util.second_order import SecondOrderGuard
-from .. import FullyConnectedNet, Gate  # noqa: F401  (Gate: e3nn's module namespace)
+from .. import FullyConnectedNet, Gate  # noqa: F401  (e3nn's module namespace)
 from ._common import (Compose, GraphInputCell, batch_and_count, gate_for, radius_graph, scatter, smooth_cutoff,
-                      radial_network, tp_convolution, tp_path_exists, uvu_instructions)
+                      tp_path_exists)
+from ._points_convolution import SelfConnectedConvolution
 
 __all__ = ["Convolution", "Network", "Compose", "smooth_cutoff", "tp_path_exists", "scatter", "radius_graph",
            "FullyConnectedNet", "FullyConnectedTensorProduct", "Gate", "TensorProduct", "compile_mode",
@@ -38,7 +36,7 @@ __all__ = ["Convolution", "Network", "Compose", "smooth_cutoff", "tp_path_exists
 
 
 @compile_mode("script")
-class Convolution(SecondOrderGuard, nn.Cell):
+class Convolution(SelfConnectedConvolution):
     r"""Equivariant convolution: self-connection, linear, edge tensor product (weights from an MLP of the edge
     length embedding), linear, mixed by :math:`\sin(\pi/8)` / :math:`\cos(\pi/8)`.
 
@@ -81,28 +79,13 @@ class Convolution(SecondOrderGuard, nn.Cell):
         self.irreps_edge_attr = o3.Irreps(irreps_edge_attr)
         self.irreps_out = o3.Irreps(irreps_out)
         self.num_neighbors = num_neighbors
-
-        self.sc = FullyConnectedTensorProduct(self.irreps_in, self.irreps_node_attr, self.irreps_out, dtype=dtype)
-        self.lin1 = FullyConnectedTensorProduct(self.irreps_in, self.irreps_node_attr, self.irreps_in, dtype=dtype)
-        irreps_mid, instructions = uvu_instructions(self.irreps_in, self.irreps_edge_attr, self.irreps_out)
-        tp = TensorProduct(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions, internal_weights=False,
-                           shared_weights=False, dtype=dtype)
-        self.fc = radial_network([number_of_basis] + radial_layers * [radial_neurons] + [tp.weight_numel], dtype)
-        self.tp = tp
-        self.lin2 = FullyConnectedTensorProduct(irreps_mid, self.irreps_node_attr, self.irreps_out, dtype=dtype)
-
-        mask = self.sc.output_mask.asnumpy().astype(np.float64)
-        self._sqrt_neighbors = constant([num_neighbors ** 0.5], dtype)
+        self._build(self.irreps_in, self.irreps_node_attr, self.irreps_edge_attr, self.irreps_out,
+                    [number_of_basis] + radial_layers * [radial_neurons], num_neighbors, None, dtype)
         self._c_s = constant([math.sin(math.pi / 8)], dtype)
-        self._c_x = constant((1 - mask) + math.cos(math.pi / 8) * mask, dtype)
+        self._c_x = constant((1 - self._sc_mask) + math.cos(math.pi / 8) * self._sc_mask, dtype)
 
     def construct(self, node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded):
-        weight = self.fc(edge_length_embedded)
-        x = node_input
-        s = self.sc(x, node_attr)
-        x = self.lin1(x, node_attr)
-        x = tp_convolution(self.tp, x, edge_src, edge_dst, edge_attr, weight, x.shape[0]) / self._sqrt_neighbors
-        x = self.lin2(x, node_attr)
+        s, _, x = self._convolve(node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded)
         return self._c_s * s + self._c_x * x
 
 

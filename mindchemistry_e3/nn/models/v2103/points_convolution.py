@@ -8,23 +8,22 @@ Same constructor arguments, parameter names and outputs as e3nn 0.6.0.
 >>> [n for n, _ in conv.parameters_and_names()]
 ['sc.weight', 'lin1.weight', 'fc.layer0.weight', 'fc.layer1.weight', 'lin2.weight', 'lin3.weight']
 """
-import numpy as np
-from mindspore import nn, ops
+from mindspore import ops
 
 from .... import o3
-from ....o3 import FullyConnectedTensorProduct, TensorProduct
+from ....o3 import FullyConnectedTensorProduct, TensorProduct  # noqa: F401  (TensorProduct: e3nn's namespace)
 from ....util.dtype import check_float_dtype, constant
 from ....util.graph import scatter  # noqa: F401  (torch_scatter.scatter in e3nn's namespace)
 from ....util.jit import compile_mode
-from ....util.second_order import SecondOrderGuard
 from ... import FullyConnectedNet  # noqa: F401  (e3nn's module namespace)
-from .._common import is_even_scalar, radial_network, tp_convolution, uvu_instructions
+from .._common import is_even_scalar
+from .._points_convolution import SelfConnectedConvolution
 
 __all__ = ["Convolution", "scatter", "FullyConnectedNet", "FullyConnectedTensorProduct", "TensorProduct",
            "compile_mode"]
 
 @compile_mode("script")
-class Convolution(SecondOrderGuard, nn.Cell):
+class Convolution(SelfConnectedConvolution):
     r"""Equivariant point convolution with the angle mixing of the self-connection (see the module doc).
 
     Args:
@@ -64,32 +63,14 @@ class Convolution(SecondOrderGuard, nn.Cell):
         self.irreps_node_output = o3.Irreps(irreps_node_output)
         self.num_neighbors = num_neighbors
 
-        self.sc = FullyConnectedTensorProduct(self.irreps_node_input, self.irreps_node_attr, self.irreps_node_output,
-                                              dtype=dtype)
-        self.lin1 = FullyConnectedTensorProduct(self.irreps_node_input, self.irreps_node_attr,
-                                                self.irreps_node_input, dtype=dtype)
-        irreps_mid, instructions = uvu_instructions(self.irreps_node_input, self.irreps_edge_attr,
-                                                    self.irreps_node_output, keep=is_even_scalar)
-        tp = TensorProduct(self.irreps_node_input, self.irreps_edge_attr, irreps_mid, instructions,
-                           internal_weights=False, shared_weights=False, dtype=dtype)
-        self.fc = radial_network(list(fc_neurons) + [tp.weight_numel], dtype)
-        self.tp = tp
-        self.lin2 = FullyConnectedTensorProduct(irreps_mid, self.irreps_node_attr, self.irreps_node_output,
-                                                dtype=dtype)
+        irreps_mid = self._build(self.irreps_node_input, self.irreps_node_attr, self.irreps_edge_attr,
+                                 self.irreps_node_output, fc_neurons, num_neighbors, is_even_scalar, dtype)
         self.lin3 = FullyConnectedTensorProduct(irreps_mid, self.irreps_node_attr, "0e", dtype=dtype)
-        mask = self.sc.output_mask.asnumpy().astype(np.float64)
-        self._sqrt_neighbors = constant([num_neighbors ** 0.5], dtype)
         self._angle_scale = constant([0.1], dtype)
-        self._mask = constant(mask, dtype)
-        self._one_minus_mask = constant(1 - mask, dtype)
 
     def construct(self, node_input, node_attr, edge_src, edge_dst, edge_attr, edge_scalars):
-        weight = self.fc(edge_scalars)
-        node_self_connection = self.sc(node_input, node_attr)
-        node_features = self.lin1(node_input, node_attr)
-        node_features = tp_convolution(self.tp, node_features, edge_src, edge_dst, edge_attr, weight,
-                                       node_input.shape[0]) / self._sqrt_neighbors
-        node_conv_out = self.lin2(node_features, node_attr)
+        node_self_connection, node_features, node_conv_out = self._convolve(node_input, node_attr, edge_src,
+                                                                            edge_dst, edge_attr, edge_scalars)
         node_angle = self._angle_scale * self.lin3(node_features, node_attr)
         cos, sin = ops.cos(node_angle), ops.sin(node_angle)
         sin = self._one_minus_mask + sin * self._mask
