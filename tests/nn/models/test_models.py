@@ -143,8 +143,6 @@ def test_equivariance_convolutions(e3nn_fixture, case):
 
 def test_voxel_equivariance_under_grid_rotations(e3nn_fixture):
     """A 90-degree rotation of the grid (a lattice symmetry) commutes with the voxel convolution."""
-    from mindchemistry_e3 import o3
-
     ms.set_context(mode=ms.PYNATIVE_MODE)
     f = e3nn_fixture("models_v2103_voxel")
     net, config = build(f)

@@ -22,6 +22,7 @@ from .._points_convolution import SelfConnectedConvolution
 __all__ = ["Convolution", "scatter", "FullyConnectedNet", "FullyConnectedTensorProduct", "TensorProduct",
            "compile_mode"]
 
+
 @compile_mode("script")
 class Convolution(SelfConnectedConvolution):
     r"""Equivariant point convolution with the angle mixing of the self-connection (see the module doc).
