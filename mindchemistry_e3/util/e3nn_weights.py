@@ -10,7 +10,8 @@ not have, a Cell parameter the file lacks, or a shape that differs raises a ``Va
 Write the ``.npz`` where torch is installed with ``scripts/e3nn_state_dict_to_npz.py`` (from a ``.pt`` file or a
 live module); it also records which entries are e3nn parameters (key ``__e3nn_parameters__``), so that every
 other entry is known to be a buffer. Without that record, entries are taken as buffers only when they look like
-one of e3nn's (see :func:`is_e3nn_buffer`).
+one of e3nn's (see :func:`is_e3nn_buffer`). Values are copied into the existing Parameters in place, so a Cell
+compiled before (``util.jit.compile``, ``mindspore.jit``) computes with the loaded weights.
 
 >>> import numpy as np
 >>> from mindchemistry_e3 import o3
@@ -24,6 +25,7 @@ from collections import namedtuple
 
 import numpy as np
 import mindspore as ms
+from mindspore import ops
 
 from .dtype import to_numpy_dtype
 
@@ -108,7 +110,7 @@ def load_e3nn_state_dict(cell, state_dict, strict=True):
         problems.append(f"Cell parameters missing from the file: {missing}")
     if problems:
         raise ValueError(f"e3nn state_dict does not match {type(cell).__name__}: " + "; ".join(problems))
-    for name in loads:
+    for name in loads:  # in place: a Cell already compiled with mindspore.jit sees it (set_data would not be seen)
         param = params[name]
-        param.set_data(ms.Tensor(entries[name].astype(to_numpy_dtype(param.dtype)), param.dtype))
+        ops.assign(param, ms.Tensor(entries[name].astype(to_numpy_dtype(param.dtype)), param.dtype))
     return E3nnLoadReport(sorted(loads), sorted(ignored), missing)

@@ -18,6 +18,11 @@ The MindSpore counterpart of a TorchScript module is a Cell whose ``construct`` 
 ``script_options`` / ``trace_options`` are passed to ``mindspore.jit`` (e.g. ``{"jit_level": "O0"}``). The method
 key ``"forward"`` of tracing inputs (e3nn's name) means the Cell call, i.e. ``construct``.
 
+In PYNATIVE_MODE a ``mindspore.jit``-compiled Cell keeps the Parameter values it was compiled with when a Parameter
+is given new data with ``Parameter.set_data`` (measured on MindSpore 2.10; GRAPH_MODE sees them): change weights of
+a compiled Cell in place, with ``mindspore.ops.assign(param, value)`` (as :func:`~mindchemistry_e3.util.
+load_e3nn_state_dict` does) -- optimizers update in place too.
+
 A compiled Cell still runs its Python ``__call__``, so PyNative second-order gradients through it are refused
 like those of any other Cell of the library (see :mod:`mindchemistry_e3.util.second_order`): compile the whole
 loss (GRAPH_MODE or ``mindspore.jit`` around the function that takes both gradients) for those.

@@ -36,6 +36,7 @@ import numpy as np
 import mindspore as ms
 
 from ._optimization import get_optimization_defaults, set_optimization_defaults
+from .dtype import to_numpy_dtype
 from .jit import compile, get_compile_mode, get_tracing_inputs  # pylint: disable=redefined-builtin
 from .jit import _check_against_eager  # pylint: disable=protected-access
 
@@ -506,7 +507,8 @@ angle pprox
     sums = [np.zeros(irreps.dim) for irreps in irreps_out]
     for _ in range(n_weight):
         for param in weights:
-            param.set_data(ms.Tensor(np.random.standard_normal(param.shape).astype(np_dtype), param.dtype))
+            value = ms.Tensor(np.random.standard_normal(param.shape).astype(to_numpy_dtype(param.dtype)), param.dtype)
+            ms.ops.assign(param, value)  # in place: seen by a Cell compiled with mindspore.jit, unlike set_data
         args_in = _rand_args(irreps_in, batch_size=n_input, dtype=dtype)
         if normalization == "norm":
             scaled = []

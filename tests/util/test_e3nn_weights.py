@@ -68,3 +68,15 @@ def test_refuses_mismatches(e3nn_fixture, tmp_path):
     path = tmp_path / "weights.npz"
     np.savez(path, **state)
     assert load_e3nn_state_dict(net, str(path)).loaded == sorted(report.loaded + ["layers.2.lin2.weight"])
+
+
+def test_loading_after_compile_is_seen(mode, e3nn_fixture):
+    """Weights loaded into a Cell already compiled with util.jit are the ones it computes with (in place)."""
+    from mindchemistry_e3.util import jit
+
+    f = e3nn_fixture("models_2101_a")
+    net = jit.compile(_network(f), in_place=True)   # 'script'-marked convolutions: construct jitted
+    data = _data(f)
+    net(data)  # compiled with the initial weights
+    load_e3nn_state_dict(net, e3nn_fixture("models_2101_a_state_dict"))
+    np.testing.assert_allclose(net(data).asnumpy(), f["out"], rtol=1e-10, atol=1e-12)

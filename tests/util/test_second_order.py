@@ -45,31 +45,31 @@ def _x():
     return ms.Tensor(np.random.default_rng(0).standard_normal((4, 3)), F64)
 
 
+SAMPLES = 4  # weight entries checked per parameter (spread over the parameter)
+
+
 def _fd_weight_grad(loss, weights, x, eps=1e-6):
-    """Central finite differences of loss(x) with respect to every weight (PyNative forward only)."""
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
+    """Central finite differences of loss(x) with respect to SAMPLES entries of every weight (in the current
+    mode: compiled once in GRAPH_MODE); returns ``[(indices, fd)]``."""
     out = []
-    try:
-        for p in weights:
-            w0 = p.asnumpy().copy()
-            g = np.zeros_like(w0)
-            for i in range(w0.size):
-                for s in (1.0, -1.0):
-                    w = w0.copy()
-                    w.flat[i] += s * eps
-                    p.set_data(ms.Tensor(w, F64))
-                    g.flat[i] += s * float(loss(x).asnumpy()) / (2 * eps)
-            p.set_data(ms.Tensor(w0, F64))
-            out.append(g)
-    finally:
-        ms.set_context(mode=previous)
+    for p in weights:
+        w0 = p.asnumpy().copy()
+        indices = np.unique(np.linspace(0, w0.size - 1, SAMPLES).astype(int))
+        fd = np.zeros(len(indices))
+        for k, i in enumerate(indices):
+            for s in (1.0, -1.0):
+                w = w0.copy()
+                w.flat[i] += s * eps
+                p.set_data(ms.Tensor(w, F64))
+                fd[k] += s * float(loss(x).asnumpy()) / (2 * eps)
+        p.set_data(ms.Tensor(w0, F64))
+        out.append((indices, fd))
     return out
 
 
 def _assert_matches_fd(grads, fds):
-    for g, fd in zip(grads, fds):
-        np.testing.assert_allclose(g.asnumpy(), fd, rtol=1e-6, atol=1e-7 * np.abs(fd).max())
+    for g, (indices, fd) in zip(grads, fds):
+        np.testing.assert_allclose(g.asnumpy().ravel()[indices], fd, rtol=1e-6, atol=1e-7 * np.abs(fd).max())
 
 
 def test_second_order_grad(graph_mode):
@@ -126,7 +126,6 @@ def test_first_order_grad(mode):
     _, grads = ms.value_and_grad(net, None, net.trainable_params())(x)
     _assert_matches_fd(grads, _fd_weight_grad(net, net.trainable_params(), x))
     force = ms.grad(net)(x).asnumpy()
-    ms.set_context(mode=ms.PYNATIVE_MODE)
     eps, x0 = 1e-6, x.asnumpy()
     fd = np.zeros_like(x0)
     for i in range(x0.size):
