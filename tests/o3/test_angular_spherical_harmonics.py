@@ -28,6 +28,8 @@ class _WithGrad(nn.Cell):
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_matches_e3nn(mode, e3nn_fixture, case):
+    if mode == "graph" and case in ("integral", "norm"):
+        pytest.skip("graph mode on two cases (compile time); PyNative on all")
     f = e3nn_fixture("api_alpha_beta")
     ls, normalization = CASES[case]
     sh = o3.SphericalHarmonicsAlphaBeta(ls, normalization=normalization, dtype=F64)

@@ -33,6 +33,8 @@ def _tp(case, dtype=F64):
 
 @pytest.mark.parametrize("k", range(4))
 def test_matches_e3nn(mode, e3nn_fixture, k):
+    if mode == "graph" and k >= 2:
+        pytest.skip("graph mode on the first two cases (compile time); PyNative on all")
     f = e3nn_fixture("api_full_tp_v2")
     tp = _tp(json.loads(str(f["cases"]))[k])
     assert repr(tp.irreps_out) == str(f[f"{k}_irreps_out"])
