@@ -111,6 +111,7 @@ def main():
     args = parser.parse_args()
     if args.dump:
         dump(args.dump)
+        print(json.dumps({"dumped": args.dump}))
         return
     print(json.dumps(run(args.workload, args.size, args.mode, args.runs, args.warmup)))
 
