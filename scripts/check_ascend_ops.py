@@ -173,25 +173,27 @@ def primitives_in_ir(text):
 
 
 class _Dumped:
-    """Context: IR dumps of the graphs compiled inside go to a fresh folder; ``primitives`` reads them."""
+    """Context: the IR dumps of the graphs compiled inside go to a fresh folder; ``primitives`` reads them.
+
+    MindSpore 2.10 reads ``MS_DEV_SAVE_GRAPHS`` once, at the first graph compile of a process (setting it, or
+    ``set_context(save_graphs=...)``, later has no effect), but reads ``MS_DEV_SAVE_GRAPHS_PATH`` at every
+    compile: ``enable_ir_dump`` must run before the process compiles its first graph.
+    """
 
     def __init__(self, root, label):
         self.path = os.path.join(root, re.sub(r"\W+", "_", label))
 
     def __enter__(self):
         os.makedirs(self.path, exist_ok=True)
-        self._old = {k: os.environ.get(k) for k in ("MS_DEV_SAVE_GRAPHS", "MS_DEV_SAVE_GRAPHS_PATH",
-                                                     "MS_DEV_DUMP_IR_PASSES")}
-        os.environ.update(MS_DEV_SAVE_GRAPHS="1", MS_DEV_SAVE_GRAPHS_PATH=self.path,
-                          MS_DEV_DUMP_IR_PASSES="validate")
+        self._old = os.environ.get("MS_DEV_SAVE_GRAPHS_PATH")
+        os.environ["MS_DEV_SAVE_GRAPHS_PATH"] = self.path
         return self
 
     def __exit__(self, *exc):
-        for k, v in self._old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        if self._old is None:
+            os.environ.pop("MS_DEV_SAVE_GRAPHS_PATH", None)
+        else:
+            os.environ["MS_DEV_SAVE_GRAPHS_PATH"] = self._old
         return False
 
     def primitives(self):
@@ -201,6 +203,18 @@ class _Dumped:
             with open(path, encoding="utf-8", errors="replace") as fh:
                 names |= primitives_in_ir(fh.read())
         return names, len(files)
+
+
+def enable_ir_dump():
+    """Dump the frontend's final (``validate``) IR of every graph compiled from now on (see ``_Dumped``)."""
+    os.environ.update(MS_DEV_SAVE_GRAPHS="1", MS_DEV_DUMP_IR_PASSES="validate")
+
+
+def _require_dump(label, n_files):
+    if not n_files:
+        raise RuntimeError(f"check_ascend_ops: compiling {label} wrote no IR dump; MindSpore reads "
+                           "MS_DEV_SAVE_GRAPHS at the first graph compile of a process, so run the check in a "
+                           "fresh process (python scripts/check_ascend_ops.py ...)")
 
 
 def _cell_builders():
@@ -304,8 +318,8 @@ def _fixed_arity(net, n):
     return (Call1, Call2, Call3)[n - 1](net)
 
 
-def _forward_backward(net):
-    """Gradient of the sum of ``net``'s outputs w.r.t. its inputs and its trainable parameters."""
+def _forward_backward(net, n):
+    """A Cell of ``n`` tensors: the gradient of the sum of ``net``'s outputs w.r.t. them and its parameters."""
     import mindspore as ms
     from mindspore import nn, ops
 
@@ -334,17 +348,12 @@ def _forward_backward(net):
                 return self.grad(self.net, self.params)(a, b, c)
             return self.grad(self.net)(a, b, c)
 
-    return FwdBwd1, FwdBwd2, FwdBwd3
+    return (FwdBwd1, FwdBwd2, FwdBwd3)[n - 1](net)
 
 
 def _run(cell, inputs):
     out = cell(*inputs)
-    leaves = out if isinstance(out, (tuple, list)) else [out]
-    for leaf in leaves:
-        if isinstance(leaf, (tuple, list)):
-            _run_sync(leaf)
-        elif hasattr(leaf, "asnumpy"):
-            leaf.asnumpy()
+    _run_sync(out if isinstance(out, (tuple, list)) else [out])
 
 
 def _run_sync(items):
@@ -368,7 +377,7 @@ def collect_cells(names, root, log):
         cell, arrays = builders[name]()
         inputs = [ms.Tensor(a) for a in arrays]
         wrapped = _fixed_arity(cell, len(inputs))
-        for phase, net in (("fwd", wrapped), ("fwd+bwd", _forward_backward(wrapped)[len(inputs) - 1](wrapped))):
+        for phase, net in (("fwd", wrapped), ("fwd+bwd", _forward_backward(wrapped, len(inputs)))):
             label = f"{name} {phase}"
             with _Dumped(root, label) as dump:
                 try:
@@ -376,6 +385,8 @@ def collect_cells(names, root, log):
                 except Exception as exc:  # a Cell that does not compile is reported, not fatal
                     failures[label] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160]}"
             prims, n_files = dump.primitives()
+            if label not in failures:
+                _require_dump(label, n_files)
             if n_files:
                 graphs[label] = prims
             log(f"  {label}: {len(prims)} primitives" + (f" (failed: {failures[label]})" if label in failures else ""))
@@ -400,10 +411,14 @@ def collect_nequip(config, root, log):
         with _Dumped(root, f"nequip train step {name}") as dump:
             loss, _ = trainer.step(*batch_inputs(batch, trainer.dtype), ms.Tensor(0.99, trainer.dtype))
             loss.asnumpy()
-        graphs[f"NequIP train step ({name})"] = dump.primitives()[0]
+        label = f"NequIP train step ({name})"
+        graphs[label], n_files = dump.primitives()
+        _require_dump(label, n_files)
         with _Dumped(root, f"nequip energy forces {name}") as dump:
             _run_sync(trainer.eval_model(*batch_inputs(batch, trainer.dtype, labels=False)))
-        graphs[f"NequIP energy+forces ({name})"] = dump.primitives()[0]
+        label = f"NequIP energy+forces ({name})"
+        graphs[label], n_files = dump.primitives()
+        _require_dump(label, n_files)
     for label, prims in graphs.items():
         log(f"  {label}: {len(prims)} primitives")
     return graphs
@@ -511,6 +526,8 @@ def main(argv=None):
     else:
         names = [n.strip() for n in args.cells.split(",") if n.strip()]
     graphs, failures = {}, {}
+    if names or not args.no_nequip:
+        enable_ir_dump()  # compiles the graphs of this process with IR dumps: run in a fresh process
     with tempfile.TemporaryDirectory(prefix="check_ascend_ops_") as tmp:
         root = args.keep_ir or tmp
         if names:

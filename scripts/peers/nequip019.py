@@ -34,7 +34,8 @@ data:
   val_file_path: {args.val}
   transforms:
     - _target_: nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper
-      chemical_symbols: ${{chemical_symbols}}
+      model_type_names: ${{chemical_symbols}}
+      chemical_species_to_atom_type_map: ${{list_to_identity_dict:${{chemical_symbols}}}}
     - _target_: nequip.data.transforms.NeighborListTransform
       r_max: {model['r_max']}
   train_dataloader:
