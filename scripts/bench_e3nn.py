@@ -3,8 +3,8 @@
 Runs MindSpore in GRAPH_MODE on CPU with one thread, and -- when given ``--e3nn-python`` (a Python with
 ``torch==2.13.0 e3nn==0.6.0``) -- the same workloads on e3nn-torch eager (``torch.set_num_threads(1)``) in a
 subprocess (``scripts/peers/e3nn_torch.py``), one workload at a time so both sides see the same machine load.
-``scripts/bench_peers.py`` adds torch.compile, e3nn-jax and the NequIP epoch against nequip 0.19.1. Prints a table of median times and
-the ratio e3nn / ours (> 1: we are faster), plus our first-call (graph compile) times.
+``scripts/bench_peers.py`` adds torch.compile, e3nn-jax and the NequIP epoch against nequip 0.19.1. Prints a
+table of median times and the ratio e3nn / ours (> 1: we are faster), plus our first-call (graph compile) times.
 
 Workloads (float32):
 

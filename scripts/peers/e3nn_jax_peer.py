@@ -9,10 +9,10 @@ weights); W3 ``legacy.FunctionalFullyConnectedTensorProduct``; W4 ``FunctionalLi
 vmapped over the batch). e3nn-jax orders the components of each irrep differently from e3nn (``1o`` is
 ``(x, y, z)`` there, ``(y, z, x)`` in e3nn): ``--check`` finds the orthogonal change of basis of every ``l`` from
 the spherical harmonics of both libraries on the same vectors, maps e3nn's inputs into e3nn-jax's basis, feeds
-e3nn's weights unchanged, and compares the outputs mapped back (float64), path by path (e3nn-jax sorts W2's output irreps
-``2e`` before ``2o``, e3nn the other way round): the two libraries' Clebsch-Gordan coefficients of a path may
-differ by a sign (an equally valid convention), which the check allows and counts. One thread: the driver sets
-``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``.
+e3nn's weights unchanged, and compares the outputs mapped back (float64), path by path (e3nn-jax sorts W2's
+output irreps ``2e`` before ``2o``, e3nn the other way round): the two libraries' Clebsch-Gordan coefficients
+of a path may differ by a sign (an equally valid convention), which the check allows and counts. One thread:
+the driver sets ``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``.
 """
 import argparse
 import json
