@@ -30,7 +30,7 @@ write leaves the previous checkpoint, never a broken one. Reading checks MindSpo
 
 Convert a checkpoint of the earlier npz format (``mindchemistry_e3.nequip/1``)::
 
-    python -m applications.nequip.checkpoint convert OLD.ckpt NEW.ckpt      # or: mindchemistry-nequip convert
+    mindchemistry-nequip convert OLD.ckpt NEW.ckpt [--weights-only]     # or python -m applications.nequip.checkpoint
 """
 import contextlib
 import json
@@ -207,13 +207,20 @@ def legacy_duplicates(arrays):
     return sorted(k for k in arrays if k in dup)
 
 
-def convert_checkpoint(src, dst):
-    """Rewrite the checkpoint ``src`` (either format) as a MindSpore checkpoint ``dst``; returns ``dst``'s meta."""
+def convert_checkpoint(src, dst, weights_only=False):
+    """Rewrite the checkpoint ``src`` (either format) as a MindSpore checkpoint ``dst``; returns ``dst``'s meta.
+
+    ``weights_only`` drops the optimizer state (``train/``): a smaller file for inference and deployment, which
+    ``--resume`` refuses.
+    """
     arrays, meta = load_checkpoint(src)
     for key in legacy_duplicates(arrays):
         arrays.pop(key)
+    if weights_only:
+        arrays = {k: v for k, v in arrays.items() if not k.startswith("train/")}
     meta = dict(meta)
     meta["converted_from"] = meta.get("format")
+    meta["weights_only"] = bool(weights_only or meta.get("weights_only", False))
     save_checkpoint(dst, arrays, meta)
     return read_meta(dst)
 
@@ -227,15 +234,18 @@ def main(argv=None, prog="python -m applications.nequip.checkpoint convert"):
     parser.add_argument("src", help="checkpoint to read (npz or MindSpore format)")
     parser.add_argument("dst", help="MindSpore checkpoint to write (.ckpt)")
     parser.add_argument("--force", action="store_true", help="overwrite DST")
+    parser.add_argument("--weights-only", action="store_true",
+                        help="leave out the optimizer state (for inference and deployment; cannot be resumed)")
 
     def body(args):
         if os.path.abspath(args.src) == os.path.abspath(args.dst):
             raise ValueError("convert: SRC and DST are the same file; write to a new name, then rename it")
         if os.path.exists(args.dst) and not args.force:
             raise ValueError(f"convert: {args.dst} exists (pass --force to overwrite it)")
-        meta = convert_checkpoint(args.src, args.dst)
+        meta = convert_checkpoint(args.src, args.dst, args.weights_only)
         print(f"wrote {args.dst} (format {meta['format']}, from {meta.get('converted_from')}, "
-              f"epoch {meta.get('epoch', '?')})")
+              f"epoch {meta.get('epoch', '?')}{', weights only' if args.weights_only else ''}, "
+              f"{os.path.getsize(args.dst) / 1e6:.2f} MB)")
         return 0
 
     return run(parser, body, argv)

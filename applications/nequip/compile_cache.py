@@ -15,7 +15,11 @@ first setting of the process (changing it later has no effect). So this module
   ``mindchemistry_e3`` and ``applications.nequip`` — two processes share a folder only when they compile the
   same graphs in the same order;
 * caches at most one plan per process (a second plan compiles uncached), locks the folder while it writes, and
-  wipes a folder a killed process left half written.
+  wipes a folder a killed process left half written;
+* skips MindSpore's own check of the entry script (``MS_DEV_FORCE_USE_COMPILE_CACHE`` during the planned
+  compiles), so ``python -m applications.nequip.train`` and ``mindchemistry-nequip train`` share entries: the
+  key already covers the sources of both packages. Code outside them that changes their Cells (monkeypatching
+  graph code) must switch the cache off.
 
 The root folder is ``$NEQUIP_COMPILE_CACHE`` or ``~/.cache/mindchemistry_e3/compile`` (``--compile-cache DIR``
 on the commands; ``off`` or ``--no-compile-cache`` disables it). Deleting it is always safe.
@@ -38,6 +42,7 @@ __all__ = ["ENV", "resolve_root", "source_fingerprint", "cache_key", "compile_pl
 ENV = "NEQUIP_COMPILE_CACHE"
 _OFF = ("off", "none", "0", "false", "no", "")
 _MARKER = "complete.json"
+_FORCE = "MS_DEV_FORCE_USE_COMPILE_CACHE"
 #: the folder this process cached its plan in (MindSpore binds one folder per process)
 _BOUND = {"folder": None}
 
@@ -157,11 +162,17 @@ def compile_plan(plan, root=None, graph_settings=None, device="CPU", rank=0, log
         cached = {i for i in range(len(plan))
                   if glob.glob(os.path.join(rank_dir, "graph_cache", f"compile_cache_{i}.mindir"))}
         _BOUND["folder"] = folder
+        forced = os.environ.get(_FORCE)
+        os.environ[_FORCE] = "1"      # the key covers the sources: skip MindSpore's entry-script check
         ms.set_context(enable_compile_cache=True, compile_cache_path=folder)
         try:
             seconds = _compile_all(plan, log, cached)
         finally:
             ms.set_context(enable_compile_cache=False)
+            if forced is None:
+                os.environ.pop(_FORCE, None)
+            else:
+                os.environ[_FORCE] = forced
         if not os.path.isfile(marker):
             with open(marker, "w", encoding="utf-8") as fh:
                 json.dump({**doc, "labels": [item.label for item in plan]}, fh, indent=1, default=str)

@@ -333,9 +333,11 @@ class Trainer:
             TrainingDiverged: a non-finite loss.
         """
         t = self.cfg["training"]
-        self.compile_graphs()
-        run_t0 = time.perf_counter() - self.state.elapsed
         with InterruptGuard() as guard:
+            self.compile_graphs()
+            run_t0 = time.perf_counter() - self.state.elapsed
+            if guard.signal is not None:
+                self._interrupt(guard.signal, "while compiling, before the first step")
             while self.state.epoch < t["max_epochs"] and self.state.stopped is None:
                 e_t0 = time.perf_counter() - self.state.epoch_elapsed
                 result = self.train_epoch(guard)

@@ -50,7 +50,11 @@ def resume_source(paths, resume):
     path = paths.last if which == "last" else paths.best
     if not os.path.isfile(path):
         raise ValueError(f"--resume: no checkpoint {path} to resume from{other_checkpoint_hint(path)}")
-    return path, load_checkpoint(path)
+    ckpt = load_checkpoint(path)
+    if ckpt[1].get("weights_only"):
+        raise ValueError(f"--resume: {path} holds weights only (converted with --weights-only); a run resumes from "
+                         "a checkpoint with its optimizer state")
+    return path, ckpt
 
 
 def checkpoint_arrays(net, step):
