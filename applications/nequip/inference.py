@@ -111,13 +111,15 @@ class ExportedGraphs:
         if num_graphs > self.batch_size:
             raise ValueError(f"the exported model takes batches of at most {self.batch_size} structures, got "
                              f"{num_graphs}")
+        from applications.nequip.data import round_up
+
         fits = [(n * e, n, e) for n, e, _ in self.buckets if n >= n_atoms + 1 and e >= n_edges]
         if not fits:
             have = ", ".join(f"({n}, {e})" for n, e, _ in self.buckets)
-            raise ValueError(f"the exported model {self.folder} has no bucket for {n_atoms} atoms (+1 dummy) and "
+            raise ValueError(f"the exported model {self.folder} has no bucket for {n_atoms} atoms (+1 padding) and "
                              f"{n_edges} edges in a batch of {self.batch_size}; it has (atoms, edges) {have}; "
                              f"export one with: mindchemistry-nequip deploy --checkpoint CKPT --out DIR "
-                             f"--batch-size {self.batch_size} --bucket {max(n_atoms + 1, 32)}x{max(n_edges, 32)}")
+                             f"--batch-size {self.batch_size} --bucket {round_up(n_atoms + 1)}x{round_up(n_edges)}")
         _, n, e = min(fits)
         return n, e
 

@@ -1,0 +1,199 @@
+"""The NequIP command line: every refused input is one ``error:`` line with status 2 and leaves no run folder (a
+bad file per case, named with its frame); numbers are checked with one wording on every command; ``--device``
+refuses a device this machine lacks; a dataset without forces trains on energies; every JSON output is strict."""
+import os
+
+import numpy as np
+import pytest
+
+from applications.nequip import cli
+from applications.nequip.files import dumps, json_safe
+from applications.nequip.train import main as train_main
+from tests.applications.nequip.conftest import (TINY, TINY_YAML, needs_model, run_command, set_args, strict_json,
+                                                tiny_frames, tiny_overrides)
+
+pytestmark = needs_model
+
+
+def _tiny_arrays(n=6):
+    frames = tiny_frames(n)
+    return {"atomic_numbers": frames[0].atomic_numbers, "pos": np.stack([f.pos for f in frames]),
+            "cell": np.stack([f.cell for f in frames]), "pbc": np.ones(3, bool),
+            "energy": np.array([f.energy for f in frames]), "forces": np.stack([f.forces for f in frames]),
+            "stress": np.stack([f.stress for f in frames])}
+
+
+def _bad_file(tmp_path, case):
+    """A dataset file with one defect; returns (path, text the error must contain)."""
+    a = _tiny_arrays()
+    path = tmp_path / f"{case}.npz"
+    if case == "nan_energy":
+        a["energy"][3] = np.nan
+        want = "frame 3: non-finite values in energy"
+    elif case == "inf_forces":
+        a["forces"][2, 5, 1] = np.inf
+        want = "frame 2: non-finite values in forces"
+    elif case == "nan_positions":
+        a["pos"][4, 0, 0] = np.nan
+        want = "frame 4: non-finite values in positions"
+    elif case == "nan_stress":
+        a["stress"][1, 0, 0] = np.nan
+        want = "frame 1: non-finite values in stress"
+    elif case == "nan_cell":
+        a["cell"][5, 1, 1] = np.nan
+        want = "frame 5: non-finite values in cell"
+    elif case == "flat_cell":
+        a["cell"][0, 2] = 0.0
+        want = "frame 0: the periodic cell has zero volume"
+    elif case == "forces_shape":
+        a["forces"] = a["forces"][:, :5]
+        want = "forces must have the shape of pos"
+    elif case == "energy_shape":
+        a["energy"] = a["energy"][:4]
+        want = "energy must have shape [6]"
+    elif case == "no_frames":
+        a = {k: (v[:0] if k in ("pos", "energy", "forces", "stress", "cell") else v) for k, v in a.items()}
+        want = "no frames"
+    elif case == "not_npz":
+        path.write_bytes(b"PK\x03\x04 this is not a zip archive")
+        return path, "not a readable npz file"
+    elif case == "bad_extxyz":
+        path = tmp_path / "bad.extxyz"
+        path.write_text("2\nProperties=species:S:1:pos:R:3 energy=-1\nH 0 0\n")
+        return path, "bad.extxyz"
+    elif case == "missing":
+        return tmp_path / "does_not_exist.npz", "dataset file not found"
+    else:
+        raise AssertionError(case)
+    np.savez(path, **a)
+    return path, want
+
+
+CASES = ("nan_energy", "inf_forces", "nan_positions", "nan_stress", "nan_cell", "flat_cell", "forces_shape",
+         "energy_shape", "no_frames", "not_npz", "bad_extxyz", "missing")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_dataset_is_one_error_line_and_leaves_no_run_folder(case, tmp_path, capsys, tiny_checkpoint):
+    path, want = _bad_file(tmp_path, case)
+    out = tmp_path / "out"
+    code = train_main(["--config", TINY_YAML, "--set", f"out_dir={out}", "--set", f"data.train_file={path}",
+                       "--set", "data.n_train=4", "--set", "data.n_val=1"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert want in err and str(path.name) in err, err
+    assert not os.path.exists(out)
+    # evaluate refuses the same file with the same message
+    assert cli.main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and want in err, err
+
+
+def test_bad_units_and_test_file_are_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert train_main(["--config", TINY_YAML, "--set", f"out_dir={out}", "--set", "data.energy_unit=kcal"]) == 2
+    assert "unknown energy unit 'kcal'" in capsys.readouterr().err
+    bad, _ = _bad_file(tmp_path, "nan_energy")
+    assert train_main(["--config", TINY_YAML, "--set", f"out_dir={out}", "--set", f"data.test_file={bad}"]) == 2
+    assert "frame 3" in capsys.readouterr().err
+    assert not os.path.exists(out)
+
+
+NUMERIC = [
+    (["md", "--checkpoint", "c", "--structure", "s", "--out", "o", "--temperature", "-5"],
+     "argument --temperature: must be a number >= 0, got -5"),
+    (["md", "--checkpoint", "c", "--structure", "s", "--out", "o", "--dt", "0"],
+     "argument --dt: must be a number > 0, got 0"),
+    (["md", "--checkpoint", "c", "--structure", "s", "--out", "o", "--write-every", "1.5"],
+     "argument --write-every: must be an integer >= 1, got 1.5"),
+    (["md", "--checkpoint", "c", "--structure", "s", "--out", "o", "--friction", "nan"],
+     "argument --friction: must be a number >= 0, got nan"),
+    (["evaluate", "--checkpoint", "c", "--data", "d", "--batch-size", "0"],
+     "argument --batch-size: must be an integer >= 1, got 0"),
+    (["predict", "--checkpoint", "c", "--data", "d", "--out", "o", "--batch-size", "x"],
+     "argument --batch-size: must be an integer >= 1, got x"),
+    (["train", "--config", "c", "--threads", "0"], "argument --threads: must be an integer >= 1, got 0"),
+    (["benchmark", "--config", "c", "--steps", "1"], "argument --steps: must be an integer >= 2, got 1"),
+    (["deploy", "--checkpoint", "c", "--out", "o", "--batch-size", "-1"],
+     "argument --batch-size: must be an integer >= 1, got -1"),
+    (["evaluate", "--checkpoint", "c", "--data", "d", "--device", "TPU"],
+     "argument --device: must be one of CPU, Ascend, GPU, got 'TPU'"),
+]
+
+
+@pytest.mark.parametrize("argv,want", NUMERIC)
+def test_numeric_options_are_checked_with_one_wording(argv, want, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {want}"), err
+
+
+def test_device_not_on_this_machine_is_refused(capsys):
+    import mindspore as ms
+
+    if ms.hal.is_available("Ascend"):
+        pytest.skip("this machine has an Ascend device")
+    assert cli.main(["evaluate", "--checkpoint", "c", "--data", "d", "--device", "Ascend"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "device Ascend is not available" in err and "CPU" in err
+
+
+def test_dispatcher_and_other_refusals(tmp_path, capsys):
+    assert cli.main(["fly"]) == 2
+    assert "unknown command 'fly'" in capsys.readouterr().err
+    assert cli.main([]) == 2
+    assert cli.main(["deploy", "--checkpoint", "c", "--out", "o", "--bucket", "3"]) == 2
+    assert "--bucket must be ATOMSxEDGES (e.g. 64x1024), got '3'" in capsys.readouterr().err
+    assert cli.main(["deploy", "--checkpoint", "c", "--out", "o"]) == 2
+    assert "no buckets to export" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--model", str(tmp_path), "--data", TINY]) == 2
+    assert "exported model not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "--checkpoint", "a", "--model", "b", "--data", "d"])
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_registry_is_the_implementations_table():
+    from applications.nequip.data.readers import READERS
+    from applications.nequip.model.interaction import _ACTIVATIONS
+    from applications.nequip.registry import activation_names, reader_names
+
+    assert set(activation_names()) == set(_ACTIVATIONS)
+    assert set(reader_names()) == {"auto"} | set(READERS)
+
+
+def test_json_outputs_are_strict():
+    obj = {"a": float("nan"), "b": [np.float32(1.5), np.inf], "c": {"d": np.int64(3)}, "e": None}
+    assert json_safe(obj) == {"a": None, "b": [1.5, None], "c": {"d": 3}, "e": None}
+    assert strict_json(dumps(obj))["a"] is None
+    with pytest.raises(ValueError, match="not strict JSON"):
+        strict_json('{"x": NaN}')
+
+
+@pytest.mark.slow
+def test_dataset_without_forces_trains_on_energies(tmp_path):
+    """An npz without forces: a notice, force_weight 0 in the run's config, no force metrics (null), no parity
+    plot, status 0; evaluate reports the forces as absent."""
+    a = _tiny_arrays(12)
+    del a["forces"]
+    path = tmp_path / "energies.npz"
+    np.savez(path, **a)
+    overrides = tiny_overrides(tmp_path / "out", "energies", max_epochs=2)
+    overrides["data"].update({"train_file": str(path), "n_train": 8, "n_val": 4})
+    proc = run_command(["train", "--config", TINY_YAML, "--threads", "1", *set_args(overrides)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "notice: the training set" in proc.stdout and "has no forces" in proc.stdout
+    run = tmp_path / "out" / "energies"
+    final = strict_json(run / "final_metrics.json")
+    assert final["val"]["f_mae"] is None and final["val"]["e_mae"] > 0
+    assert "force_weight: 0.0" in (run / "config.yaml").read_text()
+    assert not (run / "force_parity.png").exists() and (run / "loss_curves.png").exists()
+    proc = run_command(["evaluate", "--checkpoint", str(run / "best.ckpt"), "--data", str(path), "--threads", "1",
+                        "--json", str(tmp_path / "e.json")])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = strict_json(tmp_path / "e.json")
+    assert res["force_mae_meV_A"] is None and res["energy_mae_meV"] > 0
+    assert "forces (meV/Å)" in proc.stdout and "-" in proc.stdout.split("forces (meV/Å)")[1].splitlines()[0]
