@@ -43,9 +43,8 @@ def benchmark(cfg, steps=20, threads=1, compile_cache=None, device="CPU", sync_e
         decay = ms.Tensor(0.99, trainer.dtype)
         plan = [PlanItem("train step", trainer.step, batch_inputs(batches[0], trainer.dtype) + (decay,)),
                 PlanItem("evaluation", trainer.eval_model, batch_inputs(batches[0], trainer.dtype, False))]
-        t0 = time.perf_counter()
-        compile_plan(plan[:1], compile_cache, trainer.graph_settings(), device, log=lambda line: None)
-        train_compile = time.perf_counter() - t0
+        train_compile, eval_compile = compile_plan(plan, compile_cache, trainer.graph_settings(), device,
+                                                   log=lambda line: None)["seconds"]
         times = []
         t_all = time.perf_counter()
         for batch in batches[1:]:
@@ -57,9 +56,6 @@ def benchmark(cfg, steps=20, threads=1, compile_cache=None, device="CPU", sync_e
             times.append(time.perf_counter() - t0)
         trainer.step.sums.asnumpy()
         wall = time.perf_counter() - t_all
-        t0 = time.perf_counter()
-        trainer.eval_model.compile(*plan[1].inputs)
-        eval_compile = time.perf_counter() - t0
         eval_times = []
         for batch in batches[1:]:
             inputs = batch_inputs(batch, trainer.dtype, labels=False)

@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
 
 __all__ = ["ENV", "resolve_root", "source_fingerprint", "cache_key", "compile_plan", "PlanItem"]
@@ -102,57 +103,71 @@ def cache_key(graph_settings, plan, device):
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:32], doc
 
 
-def _lock(folder, rank):
+def _lock(folder, rank, wait_s, log):
+    """An exclusive lock on the folder (for this rank), waiting up to ``wait_s`` for a process that holds it (it is
+    compiling the same graphs: loading them afterwards is faster than compiling them again); None on timeout."""
     import fcntl
 
     fh = open(os.path.join(folder, f".lock-rank{rank}"), "w")  # pylint: disable=consider-using-with
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.close()
-        return None
-    return fh
+    deadline = time.monotonic() + wait_s
+    waited = False
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fh
+        except OSError:
+            if time.monotonic() > deadline:
+                fh.close()
+                return None
+            if not waited:
+                log(f"compile cache: another process is compiling the same graphs into {folder}; waiting for it")
+                waited = True
+            time.sleep(0.5)
 
 
 def _compile_all(plan, log, cached_files=None):
-    total = 0.0
+    times = []
     for i, item in enumerate(plan):
         hit = cached_files is not None and i in cached_files
         log(f"{'loading' if hit else 'compiling'} {item.label}…")
         t0 = time.perf_counter()
         item.cell.compile(*item.inputs)
         dt = time.perf_counter() - t0
-        total += dt
+        times.append(dt)
         how = ""
         if cached_files is not None:
             how = " (from the compile cache)" if hit else " (now in the compile cache)"
         log(f"{item.label} ready in {dt:.1f} s{how}")
-    return total
+    return times
 
 
-def compile_plan(plan, root=None, graph_settings=None, device="CPU", rank=0, log=print):
+def compile_plan(plan, root=None, graph_settings=None, device="CPU", rank=0, log=print, wait_s=900.0):
     """Compile every graph of ``plan`` (a list of :class:`PlanItem`), through the compile cache under ``root``
-    when it is not None; returns ``{"folder", "cached", "seconds"}``.
+    when it is not None; returns ``{"folder", "cached", "seconds"}`` (``seconds``: one per item).
 
-    The cache is used only for the first plan of a process, when no other process is writing the same folder;
-    otherwise the graphs compile afresh (and the log says why).
+    The cache is used only for the first plan of a process; a process writing the same folder is waited for (up to
+    ``wait_s`` seconds); otherwise the graphs compile afresh (and the log says why).
     """
     import mindspore as ms
 
     if not plan:
-        return {"folder": None, "cached": False, "seconds": 0.0}
+        return {"folder": None, "cached": False, "seconds": []}
     if root is None:
         return {"folder": None, "cached": False, "seconds": _compile_all(plan, log)}
     key, doc = cache_key(graph_settings, plan, device)
     folder = os.path.join(root, key)
+    if not sys.argv or not os.path.isfile(os.path.realpath(sys.argv[0])):
+        # MindSpore's cache reads the entry script: with `python -c`, a REPL or an xdist worker it fails
+        log("compile cache: this process has no entry script file (python -c, interactive); compiling without it")
+        return {"folder": None, "cached": False, "seconds": _compile_all(plan, log)}
     if _BOUND["folder"] is not None:
         log("compile cache: this process already used it for other graphs (MindSpore binds one cache per "
             "process); compiling without it")
         return {"folder": None, "cached": False, "seconds": _compile_all(plan, log)}
     os.makedirs(folder, exist_ok=True)
-    lock = _lock(folder, rank)
+    lock = _lock(folder, rank, wait_s, log)
     if lock is None:
-        log(f"compile cache: {folder} is being written by another process; compiling without it")
+        log(f"compile cache: {folder} is still being written by another process; compiling without it")
         return {"folder": None, "cached": False, "seconds": _compile_all(plan, log)}
     try:
         rank_dir = os.path.join(folder, f"rank_{rank}")

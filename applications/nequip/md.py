@@ -414,7 +414,8 @@ def main(argv=None, prog="python -m applications.nequip.md"):
 
     def body(args):
         args.batch_size = 1
-        summary = run_md(structure=args.structure, frame=args.frame, temperature=args.temperature,
+        atoms = load_structure(args.structure, args.frame)      # a bad structure is refused before the compile
+        summary = run_md(structure=args.structure, atoms=atoms, frame=args.frame, temperature=args.temperature,
                          time_fs=args.time_fs, dt=args.dt, friction=args.friction, nve_time_fs=args.nve_time_fs,
                          seed=args.seed, out=args.out, write_every=args.write_every,
                          predictor=cli.load_model(args), verbose=not args.quiet,

@@ -119,13 +119,26 @@ def set_args(overrides, prefix=""):
 
 
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory):
+def shared_cache(tmp_path_factory):
+    """A compile cache folder shared by every test process of this pytest run (xdist workers included): the
+    processes that compile the same graphs (the tiny config's) fill it once and load it afterwards."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    path = root / "nequip-compile-cache"
+    path.mkdir(exist_ok=True)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, shared_cache):
     """One tiny training run per session (3 epochs, uninterrupted): ``(trainer, summary)``; its folder is
-    ``trainer.run_dir``."""
+    ``trainer.run_dir``. Its graphs go through the shared compile cache (the first cached plan of the process)."""
     from applications.nequip.training import Trainer
 
     ms.set_context(mode=ms.GRAPH_MODE)
-    trainer = Trainer(tiny_cfg(tmp_path_factory.mktemp("runs"), "full"), log=lambda line: None)
+    trainer = Trainer(tiny_cfg(tmp_path_factory.mktemp("runs"), "full"), log=lambda line: None,
+                      compile_cache=shared_cache)
     summary = trainer.train()
     return trainer, summary
 

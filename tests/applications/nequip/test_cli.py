@@ -176,24 +176,37 @@ def test_json_outputs_are_strict():
 @pytest.mark.slow
 def test_dataset_without_forces_trains_on_energies(tmp_path):
     """An npz without forces: a notice, force_weight 0 in the run's config, no force metrics (null), no parity
-    plot, status 0; evaluate reports the forces as absent."""
+    plot, a normal end."""
+    from applications.nequip.training import Trainer
+    from tests.applications.nequip.conftest import tiny_cfg
+
     a = _tiny_arrays(12)
     del a["forces"]
     path = tmp_path / "energies.npz"
     np.savez(path, **a)
-    overrides = tiny_overrides(tmp_path / "out", "energies", max_epochs=2)
-    overrides["data"].update({"train_file": str(path), "n_train": 8, "n_val": 4})
-    proc = run_command(["train", "--config", TINY_YAML, "--threads", "1", *set_args(overrides)])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "notice: the training set" in proc.stdout and "has no forces" in proc.stdout
+    cfg = tiny_cfg(tmp_path / "out", "energies", max_epochs=1)
+    cfg["data"]["train_file"] = str(path)
+    lines = []
+    trainer = Trainer(cfg, log=lines.append)
+    summary = trainer.train()
+    assert any("notice: the training set" in line and "has no forces" in line for line in lines)
     run = tmp_path / "out" / "energies"
     final = strict_json(run / "final_metrics.json")
-    assert final["val"]["f_mae"] is None and final["val"]["e_mae"] > 0
+    assert final["val"]["f_mae"] is None and final["val"]["e_mae"] > 0 and summary["epochs"] == 1
     assert "force_weight: 0.0" in (run / "config.yaml").read_text()
     assert not (run / "force_parity.png").exists() and (run / "loss_curves.png").exists()
-    proc = run_command(["evaluate", "--checkpoint", str(run / "best.ckpt"), "--data", str(path), "--threads", "1",
-                        "--json", str(tmp_path / "e.json")])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    res = strict_json(tmp_path / "e.json")
-    assert res["force_mae_meV_A"] is None and res["energy_mae_meV"] > 0
-    assert "forces (meV/Å)" in proc.stdout and "-" in proc.stdout.split("forces (meV/Å)")[1].splitlines()[0]
+
+
+def test_report_of_a_dataset_without_forces_shows_them_as_absent():
+    from applications.nequip.evaluate import format_report
+    from applications.nequip.training.metrics import in_mev, summarize
+
+    sums = {"e_abs": 2.0, "e_sq": 2.0, "e_pa_abs": 1.0, "e_pa_sq": 0.5, "n_e": 2.0, "f_abs": 0.0, "f_sq": 0.0,
+            "n_f": 0.0, "s_abs": 0.0, "s_sq": 0.0, "n_s": 0.0}
+    res = summarize(sums)
+    out = {"frames": 2, "atoms": 4, "energy_mae_meV": in_mev(res["e_mae"]), "energy_rmse_meV": in_mev(res["e_rmse"]),
+           "energy_per_atom_mae_meV": in_mev(res["e_pa_mae"]), "energy_per_atom_rmse_meV": in_mev(res["e_pa_rmse"]),
+           "force_mae_meV_A": in_mev(res["f_mae"]), "force_rmse_meV_A": in_mev(res["f_rmse"])}
+    text = format_report(out, "m", "d")
+    assert text.splitlines()[-1].split()[-2:] == ["-", "-"] and "1000.000" in text
+    assert strict_json(dumps(out))["force_mae_meV_A"] is None

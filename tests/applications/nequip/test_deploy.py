@@ -41,17 +41,18 @@ def test_deploy_then_evaluate_gives_the_checkpoint_numbers(export_batch4, tmp_pa
     assert [(b["atoms"], b["edges"]) for b in meta["buckets"]] == dataset_buckets(tiny_frames(), 4.0, 4)
     # per structure: energies, forces and stresses of the MindIR graphs equal the checkpoint's
     frames = tiny_frames()
-    want = Predictor.from_checkpoint(trainer.best_path, batch_size=4).predict(frames)
+    checkpoint_predictor = Predictor.from_checkpoint(trainer.best_path, batch_size=4)
+    want = checkpoint_predictor.predict(frames)
     got = Predictor.from_exported(out).predict(frames)
     _close(np.array([w["energy"] for w in want]), np.array([g["energy"] for g in got]), "energy")
     _close(np.concatenate([w["forces"] for w in want]), np.concatenate([g["forces"] for g in got]), "forces")
     _close(np.stack([w["stress"] for w in want]), np.stack([g["stress"] for g in got]), "stress")
-    # the evaluate command on both
-    a, b = tmp_path / "ckpt.json", tmp_path / "mindir.json"
-    assert cli.main(["evaluate", "--checkpoint", trainer.best_path, "--data", TINY, "--batch-size", "4",
-                     "--json", str(a)]) == 0
+    # evaluate: the command on the export, the same function on the checkpoint's predictor
+    from applications.nequip.evaluate import evaluate
+
+    b = tmp_path / "mindir.json"
     assert cli.main(["evaluate", "--model", out, "--data", TINY, "--json", str(b)]) == 0
-    ra, rb = strict_json(a), strict_json(b)
+    ra, rb = evaluate(data=TINY, predictor=checkpoint_predictor), strict_json(b)
     assert set(ra) == set(rb)
     for k in ra:
         assert rb[k] == pytest.approx(ra[k], rel=1e-6), k

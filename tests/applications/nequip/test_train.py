@@ -38,9 +38,9 @@ def assert_same_state(reference, checkpoint):
 
 
 @pytest.fixture(scope="module")
-def warm_cache(tmp_path_factory):
-    """A compile cache folder shared by this module's training processes (same graphs: the first one fills it)."""
-    return str(tmp_path_factory.mktemp("compile_cache"))
+def warm_cache(shared_cache):
+    """The compile cache folder shared by the training processes of the tests (same graphs: the first fills it)."""
+    return shared_cache
 
 
 def train_command(out_dir, run_name, cache, *extra, **training):
