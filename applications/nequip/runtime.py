@@ -32,7 +32,10 @@ def select_device(device=None):
         raise ValueError(f"device {device} is not available on this machine with MindSpore {ms.__version__} "
                          f"(available: {', '.join(available) or 'none'})")
     try:
-        ms.set_device(device)
+        if os.environ.get("DEVICE_ID", "").isdigit():     # set per process by launchers (msrun, scripts)
+            ms.set_device(device, int(os.environ["DEVICE_ID"]))
+        else:
+            ms.set_device(device)
     except RuntimeError as err:
         raise ValueError(f"device {device}: {str(err).splitlines()[0]}") from None
     return device
