@@ -23,54 +23,54 @@ def _tiny_arrays(n=6):
             "stress": np.stack([f.stress for f in frames])}
 
 
+def _set(key, index, value):
+    def edit(a):
+        a[key][index] = value
+    return edit
+
+
+def _replace(key, make):
+    def edit(a):
+        a[key] = make(a)
+    return edit
+
+
+#: case -> (how the tiny set's arrays are spoiled, what the error must say)
+ARRAY_CASES = {
+    "nan_energy": (_set("energy", 3, np.nan), "frame 3: non-finite values in energy"),
+    "inf_forces": (_set("forces", (2, 5, 1), np.inf), "frame 2: non-finite values in forces"),
+    "nan_positions": (_set("pos", (4, 0, 0), np.nan), "frame 4: non-finite values in positions"),
+    "nan_stress": (_set("stress", (1, 0, 0), np.nan), "frame 1: non-finite values in stress"),
+    "nan_cell": (_set("cell", (5, 1, 1), np.nan), "frame 5: non-finite values in cell"),
+    "flat_cell": (_set("cell", (0, 2), 0.0), "frame 0: the periodic cell has zero volume"),
+    "forces_shape": (_replace("forces", lambda a: a["forces"][:, :5]), "forces must have the shape of pos"),
+    "energy_shape": (_replace("energy", lambda a: a["energy"][:4]), "energy must have shape [6]"),
+    "no_frames": (lambda a: a.update({k: a[k][:0] for k in ("pos", "energy", "forces", "stress", "cell")}),
+                  "no frames"),
+}
+
+
 def _bad_file(tmp_path, case):
     """A dataset file with one defect; returns (path, text the error must contain)."""
-    a = _tiny_arrays()
-    path = tmp_path / f"{case}.npz"
-    if case == "nan_energy":
-        a["energy"][3] = np.nan
-        want = "frame 3: non-finite values in energy"
-    elif case == "inf_forces":
-        a["forces"][2, 5, 1] = np.inf
-        want = "frame 2: non-finite values in forces"
-    elif case == "nan_positions":
-        a["pos"][4, 0, 0] = np.nan
-        want = "frame 4: non-finite values in positions"
-    elif case == "nan_stress":
-        a["stress"][1, 0, 0] = np.nan
-        want = "frame 1: non-finite values in stress"
-    elif case == "nan_cell":
-        a["cell"][5, 1, 1] = np.nan
-        want = "frame 5: non-finite values in cell"
-    elif case == "flat_cell":
-        a["cell"][0, 2] = 0.0
-        want = "frame 0: the periodic cell has zero volume"
-    elif case == "forces_shape":
-        a["forces"] = a["forces"][:, :5]
-        want = "forces must have the shape of pos"
-    elif case == "energy_shape":
-        a["energy"] = a["energy"][:4]
-        want = "energy must have shape [6]"
-    elif case == "no_frames":
-        a = {k: (v[:0] if k in ("pos", "energy", "forces", "stress", "cell") else v) for k, v in a.items()}
-        want = "no frames"
-    elif case == "not_npz":
+    if case == "not_npz":
+        path = tmp_path / "not.npz"
         path.write_bytes(b"PK\x03\x04 this is not a zip archive")
         return path, "not a readable npz file"
-    elif case == "bad_extxyz":
+    if case == "bad_extxyz":
         path = tmp_path / "bad.extxyz"
         path.write_text("2\nProperties=species:S:1:pos:R:3 energy=-1\nH 0 0\n")
         return path, "bad.extxyz"
-    elif case == "missing":
+    if case == "missing":
         return tmp_path / "does_not_exist.npz", "dataset file not found"
-    else:
-        raise AssertionError(case)
-    np.savez(path, **a)
+    spoil, want = ARRAY_CASES[case]
+    arrays = _tiny_arrays()
+    spoil(arrays)
+    path = tmp_path / f"{case}.npz"
+    np.savez(path, **arrays)
     return path, want
 
 
-CASES = ("nan_energy", "inf_forces", "nan_positions", "nan_stress", "nan_cell", "flat_cell", "forces_shape",
-         "energy_shape", "no_frames", "not_npz", "bad_extxyz", "missing")
+CASES = tuple(ARRAY_CASES) + ("not_npz", "bad_extxyz", "missing")
 
 
 @pytest.mark.parametrize("case", CASES)
