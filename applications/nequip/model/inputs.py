@@ -1,5 +1,6 @@
-"""The Tensor inputs of the NequIP graphs as one structure (and the names of what the loss returns): :class:`ModelInputs` (what the model needs) and
-:class:`Labels` (what the loss compares it with), built from a padded :class:`~applications.nequip.data.Batch`.
+"""The Tensor inputs of the NequIP graphs as one structure — :class:`ModelInputs` (what the model needs) and
+:class:`Labels` (what the loss compares it with), built from a padded :class:`~applications.nequip.data.Batch` —
+and the names of the error sums the loss returns.
 
 The compiled Cells take these Tensors as flat positional arguments (``model(*inputs)``,
 ``train_step(*inputs, *labels, decay)``): MindSpore 2.10 cannot differentiate to second order a graph whose

@@ -67,7 +67,8 @@ def test_short_training_lowers_the_loss_and_writes_outputs(trained_run):
     final = strict_json(os.path.join(run, "final_metrics.json"))
     assert final["val"]["f_mae"] > 0 and final["epochs"] == 3
     timing = strict_json(os.path.join(run, "timing.json"))
-    assert timing["compile_total_s"] > 0 and len(timing["compile_s"]) == 2 and timing["step_median_s"] > 0 and len(timing["epoch_s"]) == 3
+    assert timing["compile_total_s"] > 0 and len(timing["compile_s"]) == 2          # train step, evaluation
+    assert timing["step_median_s"] > 0 and len(timing["epoch_s"]) == 3
     # the run folder holds the resolved config: loading it gives the run's config back
     with open(os.path.join(run, "config.yaml"), encoding="utf-8") as fh:
         assert load_config(yaml.safe_load(fh)) == trainer.cfg
