@@ -32,7 +32,7 @@ def evaluate(checkpoint=None, data=None, fmt="auto", energy_unit=None, length_un
     frames = read_frames(data, {"format": fmt, "energy_unit": energy_unit, "length_unit": length_unit})
     has_stress = any(f.stress is not None for f in frames)
     acc = {}
-    for batch, e, f, s in predictor.predict_batches(frames, stress=has_stress):
+    for batch, e, f, s in predictor.predict_batches(frames, stress=has_stress and predictor.graphs.has_stress):
         accumulate(acc, error_sums(e, f, batch, s))
     res = summarize(acc)
     out = {"frames": len(frames), "atoms": int(sum(fr.num_atoms for fr in frames)),

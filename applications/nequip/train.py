@@ -65,8 +65,10 @@ def main(argv=None, prog="python -m applications.nequip.train"):
 
         distributed = from_environment()   # data parallel under msrun (see applications/nequip/distributed.py)
         cfg = load_config(args.config, parse_set(args.set))
-        trainer = Trainer(cfg, resume=args.resume, distributed=distributed,
-                          compile_cache=cli.compile_cache_setting(args), device=select_device(None))
+        # under msrun the compile cache stays off: its graphs hold collectives, a case not tested here
+        cache = None if distributed.enabled else cli.compile_cache_setting(args)
+        trainer = Trainer(cfg, resume=args.resume, distributed=distributed, compile_cache=cache,
+                          device=select_device(None))
         try:
             summary = trainer.train()
         except TrainingDiverged as err:
