@@ -141,6 +141,29 @@ def _compile_all(plan, log, cached_files=None):
     return times
 
 
+def _is_file(path):
+    return bool(path) and os.path.isfile(path)
+
+
+def _entry_script_holder():
+    """The MindSpore module whose ``entry_script_path`` its cache reads (it opens that file; a process started
+    with ``python -c``, a REPL or an xdist worker has none, so a session points it at this module); None when
+    this MindSpore keeps it elsewhere and there is no entry script file."""
+    try:
+        from mindspore.graph import api
+    except ImportError:
+        api = None
+    if api is not None and hasattr(api, "entry_script_path"):
+        return api
+    return None if not sys.argv or not _is_file(os.path.realpath(sys.argv[0])) else _NoHolder()
+
+
+class _NoHolder:  # pylint: disable=too-few-public-methods
+    """Stands for the holder when the entry script exists and MindSpore keeps its path elsewhere."""
+
+    entry_script_path = None
+
+
 def compile_plan(plan, root=None, graph_settings=None, device="CPU", rank=0, log=print, wait_s=900.0):
     """Compile every graph of ``plan`` (a list of :class:`PlanItem`), through the compile cache under ``root``
     when it is not None; returns ``{"folder", "cached", "seconds"}`` (``seconds``: one per item).
@@ -156,9 +179,10 @@ def compile_plan(plan, root=None, graph_settings=None, device="CPU", rank=0, log
         return {"folder": None, "cached": False, "seconds": _compile_all(plan, log)}
     key, doc = cache_key(graph_settings, plan, device)
     folder = os.path.join(root, key)
-    if not sys.argv or not os.path.isfile(os.path.realpath(sys.argv[0])):
-        # MindSpore's cache reads the entry script: with `python -c`, a REPL or an xdist worker it fails
-        log("compile cache: this process has no entry script file (python -c, interactive); compiling without it")
+    api = _entry_script_holder()
+    if api is None:
+        log("compile cache: this process has no entry script file (python -c, interactive) and this MindSpore "
+            "needs one; compiling without it")
         return {"folder": None, "cached": False, "seconds": _compile_all(plan, log)}
     if _BOUND["folder"] is not None:
         log("compile cache: this process already used it for other graphs (MindSpore binds one cache per "
@@ -179,11 +203,15 @@ def compile_plan(plan, root=None, graph_settings=None, device="CPU", rank=0, log
         _BOUND["folder"] = folder
         forced = os.environ.get(_FORCE)
         os.environ[_FORCE] = "1"      # the key covers the sources: skip MindSpore's entry-script check
+        entry = getattr(api, "entry_script_path", None)
+        if not _is_file(entry):
+            api.entry_script_path = os.path.abspath(__file__)   # MindSpore reads it even when the check is off
         ms.set_context(enable_compile_cache=True, compile_cache_path=folder)
         try:
             seconds = _compile_all(plan, log, cached)
         finally:
             ms.set_context(enable_compile_cache=False)
+            api.entry_script_path = entry
             if forced is None:
                 os.environ.pop(_FORCE, None)
             else:

@@ -185,15 +185,18 @@ def test_dataset_without_forces_trains_on_energies(tmp_path):
     path = tmp_path / "energies.npz"
     np.savez(path, **a)
     cfg = tiny_cfg(tmp_path / "out", "energies", max_epochs=1)
-    cfg["data"]["train_file"] = str(path)
+    cfg["data"].update(train_file=str(path), n_val=0)      # no validation set: only the train step compiles
     lines = []
     trainer = Trainer(cfg, log=lines.append)
     summary = trainer.train()
     assert any("notice: the training set" in line and "has no forces" in line for line in lines)
     run = tmp_path / "out" / "energies"
     final = strict_json(run / "final_metrics.json")
-    assert final["val"]["f_mae"] is None and final["val"]["e_mae"] > 0 and summary["epochs"] == 1
+    assert final["epochs"] == summary["epochs"] == 1 and "val" not in final
+    row = trainer.history[0]
+    assert row["train_f_mae_meV_A"] is None and row["val_f_mae_meV_A"] is None and row["train_e_mae_meV"] > 0
     assert "force_weight: 0.0" in (run / "config.yaml").read_text()
+    assert ",," in (run / "metrics.csv").read_text().splitlines()[1]           # absent values: empty cells
     assert not (run / "force_parity.png").exists() and (run / "loss_curves.png").exists()
 
 

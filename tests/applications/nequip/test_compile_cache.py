@@ -53,10 +53,10 @@ def test_processes_with_different_models_and_buckets_share_a_cache_safely(tmp_pa
     """Three fresh processes on one cache folder — model A (l_max 1, batches of 4), model B (l_max 2, another
     cutoff and average neighbour count, batches of 3: other buckets), A again — give exactly the numbers of
     uncached runs; the third one loads its graph from the cache."""
-    a = write_checkpoint(tmp_path / "a.ckpt", seed=1)
-    b = write_checkpoint(tmp_path / "b.ckpt", model_cfg={"r_max": 3.5, "l_max": 2, "num_layers": 1,
-                                                         "num_features": 4, "radial_mlp_layers": 1,
-                                                         "radial_mlp_neurons": 8}, seed=2)
+    small = {"r_max": 3.0, "l_max": 1, "num_layers": 1, "num_features": 4, "radial_mlp_layers": 1,
+             "radial_mlp_neurons": 8}
+    a = write_checkpoint(tmp_path / "a.ckpt", model_cfg=small, seed=1)
+    b = write_checkpoint(tmp_path / "b.ckpt", model_cfg={**small, "r_max": 3.5, "l_max": 2}, seed=2)
     cache = str(tmp_path / "cache")
 
     def evaluate(ckpt, batch, name, use_cache):

@@ -10,7 +10,7 @@ ase = pytest.importorskip("ase")
 import mindspore as ms  # noqa: E402
 
 from applications.nequip import cli  # noqa: E402
-from applications.nequip.deploy import dataset_buckets, export_model, parse_bucket  # noqa: E402
+from applications.nequip.deploy import dataset_buckets, parse_bucket  # noqa: E402
 from applications.nequip.inference import Predictor, read_export_meta  # noqa: E402
 from tests.applications.nequip.conftest import TINY, needs_model, strict_json, tiny_frames  # noqa: E402
 
@@ -18,13 +18,14 @@ pytestmark = needs_model
 
 
 @pytest.fixture(scope="module")
-def export_batch4(trained_run, tmp_path_factory):
-    """The tiny trained run's best checkpoint exported for the tiny set in batches of 4 (with stress)."""
+def exported(trained_run, tmp_path_factory):
+    """The tiny trained run's best checkpoint exported for the tiny set, one structure per batch (with stress),
+    and the checkpoint's own predictor for the same batches."""
     trainer, _ = trained_run
-    out = tmp_path_factory.mktemp("export") / "tiny4"
+    out = tmp_path_factory.mktemp("export") / "tiny1"
     assert cli.main(["deploy", "--checkpoint", trainer.best_path, "--out", str(out), "--data", TINY,
-                     "--batch-size", "4"]) == 0
-    return trainer, str(out)
+                     "--batch-size", "1"]) == 0
+    return trainer, str(out), Predictor.from_checkpoint(trainer.best_path, batch_size=1)
 
 
 def _close(a, b, what):
@@ -33,15 +34,14 @@ def _close(a, b, what):
 
 
 @pytest.mark.slow
-def test_deploy_then_evaluate_gives_the_checkpoint_numbers(export_batch4, tmp_path):
-    trainer, out = export_batch4
+def test_deploy_then_evaluate_gives_the_checkpoint_numbers(exported, tmp_path):
+    trainer, out, checkpoint_predictor = exported
     meta, folder = read_export_meta(out)
-    assert meta["stress"] and meta["batch_size"] == 4 and meta["outputs"] == ["energy", "forces", "stress"]
+    assert meta["stress"] and meta["batch_size"] == 1 and meta["outputs"] == ["energy", "forces", "stress"]
     assert strict_json(os.path.join(out, "model.json")) == meta
-    assert [(b["atoms"], b["edges"]) for b in meta["buckets"]] == dataset_buckets(tiny_frames(), 4.0, 4)
+    assert [(b["atoms"], b["edges"]) for b in meta["buckets"]] == dataset_buckets(tiny_frames(), 4.0, 1)
     # per structure: energies, forces and stresses of the MindIR graphs equal the checkpoint's
     frames = tiny_frames()
-    checkpoint_predictor = Predictor.from_checkpoint(trainer.best_path, batch_size=4)
     want = checkpoint_predictor.predict(frames)
     got = Predictor.from_exported(out).predict(frames)
     _close(np.array([w["energy"] for w in want]), np.array([g["energy"] for g in got]), "energy")
@@ -67,7 +67,7 @@ def test_deploy_then_evaluate_gives_the_checkpoint_numbers(export_batch4, tmp_pa
 
 
 @pytest.mark.slow
-def test_exported_file_runs_with_plain_mindspore(export_batch4):
+def test_exported_file_runs_with_plain_mindspore(exported):
     """``mindspore.load`` + ``nn.GraphCell`` run the file with the inputs model.json names (no application code
     in the graph call)."""
     from mindspore import nn
@@ -75,37 +75,34 @@ def test_exported_file_runs_with_plain_mindspore(export_batch4):
     from applications.nequip.data import TypeMapper, build_neighbors, collate
     from applications.nequip.model import batch_inputs
 
-    _, out = export_batch4
+    _, out, _ = exported
     meta, folder = read_export_meta(out)
     bucket = meta["buckets"][0]
-    frames = build_neighbors(tiny_frames(2), meta["r_max"])
+    frames = build_neighbors(tiny_frames(1), meta["r_max"])
     batch = collate(frames, TypeMapper(meta["species"]), n_pad=bucket["atoms"], e_pad=bucket["edges"],
                     num_graphs=meta["batch_size"])
     inputs = batch_inputs(batch, ms.float32, labels=False)
     assert list(inputs._fields) == meta["inputs"]
     graph = nn.GraphCell(ms.load(os.path.join(folder, bucket["file"])))
     energy, forces, stress = graph(*inputs)
-    assert energy.shape == (5,) and forces.shape == (bucket["atoms"], 3) and stress.shape == (5, 3, 3)
+    assert energy.shape == (2,) and forces.shape == (bucket["atoms"], 3) and stress.shape == (2, 3, 3)
     assert np.isfinite(energy.asnumpy()).all()
 
 
 @pytest.mark.slow
-def test_calculator_and_md_from_an_export_and_the_missing_bucket_message(trained_run, tmp_path):
+def test_calculator_and_md_from_an_export_and_the_missing_bucket_message(exported):
     from applications.nequip.calculator import NequIPCalculator
     from applications.nequip.md import run_md
 
-    trainer, _ = trained_run
+    _, out, checkpoint_predictor = exported
     frames = tiny_frames(2)
-    buckets = dataset_buckets(tiny_frames(), 4.0, 1)
-    out = str(tmp_path / "tiny1")
-    export_model(trainer.best_path, out, buckets, batch_size=1, log=lambda line: None)
-    exported = NequIPCalculator(model=out)
-    reference = NequIPCalculator(trainer.best_path)
+    from_export = NequIPCalculator(model=out)
+    reference = NequIPCalculator(predictor=checkpoint_predictor)
     for frame in frames:
         atoms = frame.to_ase()
         atoms.calc = reference
         e, f, s = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
-        atoms.calc = exported
+        atoms.calc = from_export
         assert atoms.get_potential_energy() == pytest.approx(e, rel=1e-6)
         _close(f, atoms.get_forces(), "forces")
         _close(s, atoms.get_stress(), "stress")
@@ -113,7 +110,7 @@ def test_calculator_and_md_from_an_export_and_the_missing_bucket_message(trained
     assert summary["steps"] == 6 and summary["finite"] and summary["model"] == out
     # a structure larger than every exported bucket: refused, naming the deploy command that adds one
     big = frames[0].to_ase().repeat((2, 2, 2))
-    big.calc = exported
+    big.calc = from_export
     with pytest.raises(ValueError, match=r"no bucket for 64 atoms.*deploy --checkpoint CKPT .*--batch-size 1 "
                                          r"--bucket 128x"):
         big.get_potential_energy()
