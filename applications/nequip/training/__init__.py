@@ -1,7 +1,7 @@
 """NequIP training, one job per module: :mod:`.loop` (the :class:`Trainer`), :mod:`.data` (datasets of a run),
-:mod:`.metrics` (error sums, MAE / RMSE), :mod:`.schedulers` (learning-rate schedules), :mod:`.state` (run state,
-checkpoints, resume), :mod:`.reporting` (log, progress bar, CSV, plots, model summary) and :mod:`.interrupt`
-(SIGINT / SIGTERM). The command line is :mod:`applications.nequip.train`.
+:mod:`.graphs` (the Cells of a run), :mod:`.metrics` (error sums, MAE / RMSE), :mod:`.schedulers` (learning-rate
+schedules), :mod:`.state` (run state, checkpoints, resume), :mod:`.reporting` (log, progress bar, CSV, plots,
+model summary) and :mod:`.interrupt` (SIGINT / SIGTERM). The command line is :mod:`applications.nequip.train`.
 """
 from .interrupt import Interrupted, InterruptGuard
 from .loop import Trainer, TrainingDiverged

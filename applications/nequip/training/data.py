@@ -9,7 +9,7 @@ import numpy as np
 
 from applications.nequip.data.split import count_or_fraction
 
-__all__ = ["read_frames", "buckets_of", "RunData", "prepare_data", "loader_buckets"]
+__all__ = ["read_frames", "buckets_of", "RunData", "prepare_data", "make_loaders"]
 
 
 def read_frames(path, data_cfg):
@@ -45,25 +45,6 @@ def buckets_of(data_cfg):
     if isinstance(b, dict) and set(b) <= {"atoms", "edges"}:
         return b.get("atoms"), b.get("edges")
     raise ValueError(f"config: data.buckets must be null, 'max' or {{atoms: [...], edges: [...]}}, got {b!r}")
-
-
-def loader_buckets(loader, epochs):
-    """Every ``(n_pad, e_pad, g_pad)`` the batches of ``loader`` take over the epochs ``epochs`` (sorted); computed
-    from atom and edge counts, without building the batches."""
-    from applications.nequip.data import round_up
-
-    frames = loader.frames
-    atoms = np.array([f.num_atoms for f in frames])
-    edges = np.array([f.num_edges for f in frames])
-    g_pad = loader.batch_size + 1
-    out = set()
-    orders = [loader.order(e) for e in epochs] if loader.shuffle else [loader.order(0)]
-    for idx in orders:
-        for k in range(len(loader)):
-            ids = idx[k * loader.batch_size:(k + 1) * loader.batch_size]
-            out.add((round_up(atoms[ids].sum() + 1, loader.atom_buckets, "atoms (with the dummy atom)"),
-                     round_up(edges[ids].sum(), loader.edge_buckets, "edges"), g_pad))
-    return sorted(out)
 
 
 @dataclass
@@ -141,3 +122,19 @@ def prepare_data(cfg, stats=None, mapper=None, log=None):
         if log is not None:
             log("notice: " + note)
     return RunData(train, val, test, mapper, stats, any(f.stress is not None for f in train), notices, weights)
+
+
+def make_loaders(cfg, data, np_dtype):
+    """``(train, validation or None, test or None)`` padded batch loaders of a run's :class:`RunData`."""
+    from applications.nequip.data import BatchLoader
+
+    t = cfg["training"]
+    atom_b, edge_b = buckets_of(cfg["data"])
+
+    def loader(frames, shuffle):
+        if not frames:
+            return None
+        return BatchLoader(frames, data.mapper, t["batch_size"], shuffle=shuffle, seed=cfg["seed"],
+                           atom_buckets=atom_b, edge_buckets=edge_b, dtype=np_dtype)
+
+    return loader(data.train_frames, t["shuffle"]), loader(data.val_frames, False), loader(data.test_frames, False)

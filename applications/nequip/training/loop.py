@@ -18,9 +18,11 @@ from applications.nequip.checkpoint import load_checkpoint, save_checkpoint
 from applications.nequip.config import to_yaml
 from applications.nequip.files import atomic_write, write_json
 from applications.nequip.training import reporting
-from applications.nequip.training.data import buckets_of, prepare_data
+from applications.nequip.training.data import make_loaders, prepare_data
+from applications.nequip.training.graphs import build_training_graphs
 from applications.nequip.training.interrupt import InterruptGuard, Interrupted
-from applications.nequip.training.metrics import MEV, accumulate, error_sums, in_mev, split_sums, summarize
+from applications.nequip.training.metrics import (MEV, accumulate, error_sums, history_row, in_mev, split_sums,
+                                                   summarize)
 from applications.nequip.training.schedulers import make_scheduler
 from applications.nequip.training.state import (RunPaths, TrainerState, checkpoint_arrays, eval_weights,
                                                  restore_arrays, resume_source)
@@ -60,12 +62,9 @@ class Trainer:
     def __init__(self, cfg, resume=False, run_dir=None, log=None, distributed=None, compile_cache=None,
                  device="CPU"):
         import mindspore as ms
-        from mindspore import nn
 
-        from applications.nequip.data import BatchLoader
         from applications.nequip.distributed import SingleProcess
-        from applications.nequip.model import LossNet, TrainStep
-        from applications.nequip.model.build import MS_DTYPES, build_model
+        from applications.nequip.model.build import MS_DTYPES
 
         self.distributed = distributed if distributed is not None else SingleProcess()
         self.distributed.check(cfg)
@@ -85,7 +84,7 @@ class Trainer:
         self.dtype_name = self.cfg["dtype"]
         self.dtype = MS_DTYPES[self.dtype_name]
         self.np_dtype = np.float64 if self.dtype_name == "float64" else np.float32
-        d, m, t = self.cfg["data"], self.cfg["model"], self.cfg["training"]
+        t = self.cfg["training"]
 
         # data (checked before anything is compiled or written)
         t0 = time.perf_counter()
@@ -94,35 +93,16 @@ class Trainer:
         self.train_frames, self.val_frames = self.data.train_frames, self.data.val_frames
         self.mapper, self.stats = self.data.mapper, self.data.stats
         self.has_stress = self.data.has_stress
-        atom_b, edge_b = buckets_of(d)
-
-        def loader(frames, shuffle):
-            return BatchLoader(frames, self.mapper, t["batch_size"], shuffle=shuffle, seed=self.cfg["seed"],
-                               atom_buckets=atom_b, edge_buckets=edge_b, dtype=self.np_dtype)
-
-        self.train_loader = self.distributed.shard(loader(self.train_frames, t["shuffle"]))
-        self.val_loader = loader(self.val_frames, False) if self.val_frames else None
-        self.test_loader = loader(self.data.test_frames, False) if self.data.test_frames else None
+        loaders = make_loaders(self.cfg, self.data, self.np_dtype)
+        self.train_loader = self.distributed.shard(loaders[0])
+        self.val_loader, self.test_loader = loaders[1:]
         data_s = time.perf_counter() - t0
 
-        # model, loss, optimizer, compiled step
-        np.random.seed(self.cfg["seed"])
-        ms.set_seed(self.cfg["seed"])
-        use_stress = t["stress_weight"] > 0
-        self.net, self.model = build_model(m, self.stats, self.dtype_name, compute_stress=use_stress)
-        self.loss = LossNet(self.model, t["energy_weight"], t["force_weight"], t["stress_weight"], dtype=self.dtype)
-        params = self.loss.trainable_params()
-        if self.dtype_name == "float64":
-            # nn.Adam has no float64 kernel on CPU (MINDSPORE_NOTES §5); AdamWeightDecay with no decay does
-            self.optimizer = nn.AdamWeightDecay(params, learning_rate=t["learning_rate"], beta1=t["beta1"],
-                                                beta2=t["beta2"], eps=t["eps"], weight_decay=0.0)
-        else:
-            self.optimizer = nn.Adam(params, learning_rate=t["learning_rate"], beta1=t["beta1"], beta2=t["beta2"],
-                                     eps=t["eps"], use_amsgrad=bool(t["amsgrad"]))
+        # model, loss, optimizer, compiled step, evaluation copy
+        graphs = build_training_graphs(self.cfg, self.stats, self.has_stress, self.distributed)
+        self.net, self.model, self.loss, self.optimizer, self.step, self.eval_net, self.eval_model = graphs
         self.use_ema = bool(t["ema_decay"])
-        self.step = TrainStep(self.loss, self.distributed.wrap_optimizer(self.optimizer), ema=self.use_ema)
-        # a second copy of the model holds the weights that are evaluated (the EMA ones)
-        self.eval_net, self.eval_model = build_model(m, self.stats, self.dtype_name, compute_stress=self.has_stress)
+        params = self.loss.trainable_params()
 
         self.scheduler = make_scheduler(t)
         self.state = TrainerState()
@@ -378,14 +358,7 @@ class Trainer:
         if improved:
             st.best_val, st.best_epoch = float(val["loss"]), st.epoch
         st.elapsed = self.distributed.from_main(time.perf_counter() - run_t0)
-        row = {"epoch": st.epoch, "lr": lr_used, "wall_s": round(st.elapsed, 3), "train_loss": train_loss,
-               "train_e_mae_meV": in_mev(tr["e_mae"]), "train_e_per_atom_mae_meV": in_mev(tr["e_pa_mae"]),
-               "train_f_mae_meV_A": in_mev(tr["f_mae"]), "train_f_rmse_meV_A": in_mev(tr["f_rmse"]),
-               "val_loss": val["loss"], "val_e_mae_meV": in_mev(val["e_mae"]),
-               "val_e_rmse_meV": in_mev(val["e_rmse"]), "val_e_per_atom_mae_meV": in_mev(val["e_pa_mae"]),
-               "val_f_mae_meV_A": in_mev(val["f_mae"]), "val_f_rmse_meV_A": in_mev(val["f_rmse"]),
-               "val_s_mae_meV_A3": in_mev(val["s_mae"])}
-        st.history.append({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()})
+        st.history.append(history_row(st.epoch, lr_used, st.elapsed, train_loss, tr, val))
         if st.epoch - st.best_epoch >= t["early_stopping_patience"]:
             st.stopped = f"no validation improvement for {t['early_stopping_patience']} epochs"
         elif self.scheduler.adaptive and self.scheduler.lr < t["early_stopping_min_lr"]:

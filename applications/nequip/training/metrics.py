@@ -17,7 +17,7 @@ import numpy as np
 from applications.nequip.model.inputs import METRIC_NAMES, SUM_NAMES
 
 __all__ = ["MEV", "METRIC_NAMES", "SUM_NAMES", "error_sums", "summarize", "accumulate", "loss_of", "split_sums",
-           "in_mev"]
+           "in_mev", "history_row"]
 
 MEV = 1000.0
 
@@ -89,3 +89,15 @@ def summarize(sums, weights=None):
 def in_mev(value):
     """``value`` (eV units) x 1000, None staying None."""
     return None if value is None else value * MEV
+
+
+def history_row(epoch, lr, elapsed, train_loss, train, val):
+    """One row of the run's history (``metrics.csv``): training and validation metrics in meV units, None for an
+    absent or non-finite value."""
+    row = {"epoch": epoch, "lr": lr, "wall_s": round(elapsed, 3), "train_loss": train_loss,
+           "train_e_mae_meV": in_mev(train["e_mae"]), "train_e_per_atom_mae_meV": in_mev(train["e_pa_mae"]),
+           "train_f_mae_meV_A": in_mev(train["f_mae"]), "train_f_rmse_meV_A": in_mev(train["f_rmse"]),
+           "val_loss": val["loss"], "val_e_mae_meV": in_mev(val["e_mae"]), "val_e_rmse_meV": in_mev(val["e_rmse"]),
+           "val_e_per_atom_mae_meV": in_mev(val["e_pa_mae"]), "val_f_mae_meV_A": in_mev(val["f_mae"]),
+           "val_f_rmse_meV_A": in_mev(val["f_rmse"]), "val_s_mae_meV_A3": in_mev(val["s_mae"])}
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
