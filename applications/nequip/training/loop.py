@@ -132,13 +132,21 @@ class Trainer:
         for line in reporting.model_summary(self.net):
             self.info(line)
 
-    # ------------------------------------------------------------------ compatibility accessors
-    epoch = property(lambda self: self.state.epoch)
-    num_updates = property(lambda self: self.state.num_updates)
-    history = property(lambda self: self.state.history)
-    best_val = property(lambda self: self.state.best_val)
-    best_epoch = property(lambda self: self.state.best_epoch)
-    stopped = property(lambda self: self.state.stopped)
+    # ------------------------------------------------------------------ the run state's counters
+    @property
+    def epoch(self):
+        """Completed epochs (``state.epoch``; scripts that drive :meth:`train_epoch` themselves advance it)."""
+        return self.state.epoch
+
+    @epoch.setter
+    def epoch(self, value):
+        self.state.epoch = int(value)
+
+    num_updates = property(lambda self: self.state.num_updates, doc="Optimizer steps so far.")
+    history = property(lambda self: self.state.history, doc="One row per completed epoch.")
+    best_val = property(lambda self: self.state.best_val, doc="The best validation loss.")
+    best_epoch = property(lambda self: self.state.best_epoch, doc="Its epoch.")
+    stopped = property(lambda self: self.state.stopped, doc="Why training stopped (None: it has not).")
 
     # ------------------------------------------------------------------ state and checkpoints
     def model_arrays(self):
