@@ -2,8 +2,9 @@
 
 Runs MindSpore in GRAPH_MODE on CPU with one thread, and -- when given ``--e3nn-python`` (a Python with
 ``torch==2.13.0 e3nn==0.6.0``) -- the same workloads on e3nn-torch eager (``torch.set_num_threads(1)``) in a
-subprocess, one workload at a time so both sides see the same machine load. Prints a table of median times and
-the ratio e3nn / ours (> 1: we are faster), plus our first-call (graph compile) times.
+subprocess (``scripts/peers/e3nn_torch.py``), one workload at a time so both sides see the same machine load.
+``scripts/bench_peers.py`` adds torch.compile, e3nn-jax and the NequIP epoch against nequip 0.19.1. Prints a
+table of median times and the ratio e3nn / ours (> 1: we are faster), plus our first-call (graph compile) times.
 
 Workloads (float32):
 
@@ -33,93 +34,11 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("GLOG_v", "3")
 
-SIZES = {"W1": 100_000, "W2": 20_000, "W3": 10_000, "W4": 20_000}
-DESCRIPTIONS = {
-    "W1": "spherical_harmonics l=0..3, N={n}",
-    "W2": "NequIP conv uvu 32x(0e+1o+2e) x sh(3), E={n}",
-    "W3": "FullyConnectedTP 32x(0e+1o+2e) x (0e+1o+2e), B={n}",
-    "W4": "Linear 64x(0e+1o+2e), B={n}",
-}
-IRREPS_NODE = "32x0e+32x1o+32x2e"
-IRREPS_SH3 = "0e+1o+2e+3o"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+from workloads import (DESCRIPTIONS, IRREPS_NODE, IRREPS_W3_IN2, IRREPS_W4, SH_LS, SIZES,  # noqa: E402
+                       median_time, nequip_conv_irreps)
 
-
-def nequip_conv_irreps(o3):
-    """e3nn NequIP-style convolution: ``uvu`` paths to every allowed output with l <= 3, outputs sorted."""
-    irreps_in1, irreps_in2 = o3.Irreps(IRREPS_NODE), o3.Irreps(IRREPS_SH3)
-    mid, instructions = [], []
-    for i, (mul, ir_in) in enumerate(irreps_in1):
-        for j, (_, ir_edge) in enumerate(irreps_in2):
-            for ir_out in ir_in * ir_edge:
-                if ir_out.l <= 3:
-                    instructions.append((i, j, len(mid), "uvu", True))
-                    mid.append((mul, ir_out))
-    irreps_out, p, _ = o3.Irreps(mid).sort()
-    instructions = [(i1, i2, p[k], mode, train) for i1, i2, k, mode, train in instructions]
-    return irreps_in1, irreps_in2, irreps_out, instructions
-
-
-def _median_time(fn, runs, warmup):
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return first, statistics.median(times), times
-
-
-# ================================================================================================ e3nn (torch)
-def run_e3nn(name, n, runs, warmup, seed=0):
-    import torch
-    from e3nn import o3
-
-    torch.set_num_threads(1)
-    torch.manual_seed(seed)
-    t0 = time.perf_counter()
-    if name == "W1":
-        module = None
-        inputs = [torch.randn(n, 3)]
-
-        def forward(x):
-            return o3.spherical_harmonics([0, 1, 2, 3], x, normalize=True, normalization="component")
-    elif name == "W2":
-        i1, i2, io, ins = nequip_conv_irreps(o3)
-        module = o3.TensorProduct(i1, i2, io, ins, shared_weights=False, internal_weights=False)
-        inputs = [torch.randn(n, i1.dim), torch.randn(n, i2.dim), torch.randn(n, module.weight_numel)]
-        forward = module
-    elif name == "W3":
-        module = o3.FullyConnectedTensorProduct(IRREPS_NODE, "0e+1o+2e", IRREPS_NODE)
-        inputs = [torch.randn(n, module.irreps_in1.dim), torch.randn(n, module.irreps_in2.dim)]
-        forward = module
-    elif name == "W4":
-        module = o3.Linear("64x0e+64x1o+64x2e", "64x0e+64x1o+64x2e")
-        inputs = [torch.randn(n, module.irreps_in.dim)]
-        forward = module
-    else:
-        raise ValueError(name)
-    build = time.perf_counter() - t0
-    params = list(module.parameters()) if module is not None else []
-    with torch.no_grad():
-        ct = torch.randn(forward(*inputs).shape)
-
-    def fwd():
-        with torch.no_grad():
-            return forward(*inputs)
-
-    leaves = [x.requires_grad_(True) for x in inputs]
-
-    def fwd_bwd():
-        out = forward(*leaves)
-        return torch.autograd.grad(out, leaves + params, grad_outputs=ct)
-
-    first_f, med_f, _ = _median_time(fwd, runs, warmup)
-    first_b, med_b, _ = _median_time(fwd_bwd, runs, warmup)
-    return dict(build=build, first_fwd=first_f, fwd=med_f, first_fwd_bwd=first_b, fwd_bwd=med_b)
+E3NN_PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "e3nn_torch.py")
 
 
 # ================================================================================================ ours (MindSpore)
@@ -147,11 +66,11 @@ def _ms_module(name, n, rng):
 
     if name == "W1":
         if hasattr(o3, "SphericalHarmonics"):
-            cell = o3.SphericalHarmonics([0, 1, 2, 3], True, normalization="component")
+            cell = o3.SphericalHarmonics(list(SH_LS), True, normalization="component")
         elif hasattr(o3, "spherical_harmonics"):
             class _SH(nn.Cell):
                 def construct(self, x):
-                    return o3.spherical_harmonics([0, 1, 2, 3], x, True, normalization="component")
+                    return o3.spherical_harmonics(list(SH_LS), x, True, normalization="component")
 
             cell = _SH()
         else:
@@ -167,12 +86,12 @@ def _ms_module(name, n, rng):
     if name == "W3":
         if not hasattr(o3, "FullyConnectedTensorProduct"):
             return "o3.FullyConnectedTensorProduct not available yet"
-        cell = o3.FullyConnectedTensorProduct(IRREPS_NODE, "0e+1o+2e", IRREPS_NODE)
+        cell = o3.FullyConnectedTensorProduct(IRREPS_NODE, IRREPS_W3_IN2, IRREPS_NODE)
         return cell, [rng.standard_normal((n, cell.irreps_in1.dim)), rng.standard_normal((n, cell.irreps_in2.dim))]
     if name == "W4":
         if not hasattr(o3, "Linear"):
             return "o3.Linear not available yet"
-        cell = o3.Linear("64x0e+64x1o+64x2e", "64x0e+64x1o+64x2e")
+        cell = o3.Linear(IRREPS_W4, IRREPS_W4)
         return cell, [rng.standard_normal((n, cell.irreps_in.dim))]
     raise ValueError(name)
 
@@ -236,20 +155,20 @@ def prepare_ours(name, n, seed=0):
 
 def time_ours(prepared, runs, warmup):
     fwd, fwd_bwd = prepared["_fns"]
-    _, med_f, _ = _median_time(fwd, runs, warmup)
-    _, med_b, _ = _median_time(fwd_bwd, runs, warmup)
+    _, med_f, _ = median_time(fwd, runs, warmup)
+    _, med_b, _ = median_time(fwd_bwd, runs, warmup)
     return med_f, med_b
 
 
 # ================================================================================================ driver
 def _e3nn_subprocess(python, name, n, runs, warmup):
-    cmd = [python, os.path.abspath(__file__), "--backend", "e3nn", "--workloads", name, "--sizes", str(n),
-           "--runs", str(runs), "--warmup", str(warmup), "--json"]
+    cmd = [python, E3NN_PEER, "--workload", name, "--size", str(n), "--runs", str(runs), "--warmup", str(warmup),
+           "--mode", "eager"]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode != 0:
         return dict(skipped=f"e3nn run failed: {res.stderr.strip().splitlines()[-1] if res.stderr else '?'}")
-    return json.loads(res.stdout.strip().splitlines()[-1])[name]
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def _fmt(t):
@@ -270,7 +189,6 @@ def main(argv=None):
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every problem size (quick runs)")
     parser.add_argument("--sizes", default=None, help="comma-separated sizes, overriding the defaults")
     parser.add_argument("--e3nn-python", default=None, help="Python with torch==2.13.0 and e3nn==0.6.0")
-    parser.add_argument("--backend", choices=["ours", "e3nn"], default="ours", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print one JSON line of results")
     args = parser.parse_args(argv)
 
@@ -284,12 +202,6 @@ def main(argv=None):
         sizes = {w: max(1, int(SIZES[w] * args.scale)) for w in names}
 
     results = {}
-    if args.backend == "e3nn":
-        for w in names:
-            results[w] = run_e3nn(w, sizes[w], args.runs, args.warmup)
-        print(json.dumps(results))
-        return results
-
     for w in names:
         try:
             prepared = prepare_ours(w, sizes[w])

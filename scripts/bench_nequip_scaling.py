@@ -92,13 +92,10 @@ def run(procs, args, work):
         else:
             overrides[section] = value
     train_file = overrides["data"].get("train_file")
-    if train_file is None:
-        with open(args.config, encoding="utf-8") as fh:
-            import yaml
-
-            train_file = (yaml.safe_load(fh).get("data") or {}).get("train_file")
     if train_file and not os.path.isabs(train_file):
-        overrides["data"]["train_file"] = os.path.join(REPO, train_file)
+        # a --set path is relative to this folder (the worker runs in out_dir); the config's own paths are
+        # relative to the config file, which load_config resolves
+        overrides["data"]["train_file"] = os.path.abspath(train_file)
     spec = {"config": os.path.abspath(args.config), "overrides": overrides, "steps": args.steps,
             "out_dir": out_dir, "device_target": args.device_target, "threads": args.threads}
     spec_path = os.path.join(out_dir, "spec.json")

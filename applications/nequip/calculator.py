@@ -1,10 +1,12 @@
-"""ASE calculator for a trained NequIP model: energy, forces and (periodic cells) stress.
+"""ASE calculator for a trained NequIP model (a checkpoint or an exported MindIR model): energy, forces and
+(periodic cells) stress.
 
 >>> from ase.io import read                                                     # doctest: +SKIP
 >>> from applications.nequip.calculator import NequIPCalculator                 # doctest: +SKIP
 >>> atoms = read("aspirin.xyz"); atoms.calc = NequIPCalculator("outputs/nequip/aspirin/best.ckpt")  # doctest: +SKIP
 >>> atoms.get_potential_energy(), atoms.get_forces().shape                       # doctest: +SKIP
 (-1077.1, (21, 3))
+>>> atoms.calc = NequIPCalculator(model="exported/aspirin")     # deploy ... --batch-size 1   # doctest: +SKIP
 
 Each call builds the neighbour list with the model's cutoff and runs one compiled graph (energy and its
 gradients) on the structure padded to a ``32 * 2**k`` bucket, so an MD run compiles a few graphs at the start and
@@ -18,28 +20,30 @@ __all__ = ["NequIPCalculator"]
 
 
 class NequIPCalculator(Calculator):
-    """ASE ``Calculator`` running a NequIP checkpoint.
+    """ASE ``Calculator`` running a NequIP checkpoint or exported model.
 
     Args:
-        checkpoint (str): path to ``best.ckpt`` / ``last.ckpt``; or pass ``predictor``.
+        checkpoint (str): path to ``best.ckpt`` / ``last.ckpt``; or pass ``model`` or ``predictor``.
         predictor (Predictor, optional): an already loaded :class:`applications.nequip.inference.Predictor`.
         use_ema (bool): use the EMA weights of the checkpoint (default True).
+        model (str, optional): an exported model (the folder ``deploy`` wrote; export it with ``--batch-size 1``).
         **kwargs: passed to ``ase.calculators.calculator.Calculator``.
 
     Raises:
-        ValueError: bad checkpoint; at calculation time, a species the model does not know.
+        ValueError: bad checkpoint or export; at calculation time, a species the model does not know, or a
+            structure that fits no exported bucket.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, checkpoint=None, predictor=None, use_ema=True, **kwargs):
+    def __init__(self, checkpoint=None, predictor=None, use_ema=True, model=None, **kwargs):
         super().__init__(**kwargs)
         if predictor is None:
-            if checkpoint is None:
-                raise ValueError("NequIPCalculator: give a checkpoint path or a Predictor")
-            from applications.nequip.inference import Predictor
+            if checkpoint is None and model is None:
+                raise ValueError("NequIPCalculator: give a checkpoint path, an exported model or a Predictor")
+            from applications.nequip.inference import load_predictor
 
-            predictor = Predictor.from_checkpoint(checkpoint, use_ema=use_ema, batch_size=1)
+            predictor = load_predictor(checkpoint, model, use_ema=use_ema, batch_size=1)
         self.predictor = predictor
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
@@ -50,9 +54,12 @@ class NequIPCalculator(Calculator):
         pbc = np.asarray(atoms.pbc, dtype=bool)
         if "stress" in properties and not pbc.any():
             raise PropertyNotImplementedError("NequIPCalculator: stress needs a periodic cell")
+        if "stress" in properties and not self.predictor.graphs.has_stress:
+            raise PropertyNotImplementedError("NequIPCalculator: this exported model has no stress output "
+                                              "(export it with deploy --stress)")
         frame = AtomicData(pos=atoms.get_positions(), atomic_numbers=atoms.get_atomic_numbers(),
                            cell=atoms.cell.array.copy() if pbc.any() else None, pbc=pbc if pbc.any() else None)
-        out = self.predictor.predict([frame], stress=bool(pbc.any()))[0]
+        out = self.predictor.predict([frame], stress=bool(pbc.any()) and self.predictor.graphs.has_stress)[0]
         self.results = {"energy": out["energy"], "free_energy": out["energy"], "forces": out["forces"]}
         if "stress" in out:
             s = out["stress"]

@@ -17,7 +17,10 @@ never passes silently::
 import copy
 import os
 
-__all__ = ["DEFAULTS", "load_config", "merge_config", "parse_set"]
+from applications.nequip.checks import check_number
+from applications.nequip.registry import check_activation, check_reader
+
+__all__ = ["DEFAULTS", "load_config", "merge_config", "parse_set", "resolve_paths", "to_yaml"]
 
 DEFAULTS = {
     "run_name": "nequip",
@@ -137,50 +140,64 @@ def merge_config(base, override, path=""):
 def _check(cfg):
     m, t, d = cfg["model"], cfg["training"], cfg["data"]
     if cfg["dtype"] not in _DTYPES:
-        raise ValueError(f"config: dtype must be one of {_DTYPES}, got {cfg['dtype']!r}")
-    for key in ("l_max", "num_layers", "num_features", "num_basis", "cutoff_p", "radial_mlp_neurons"):
-        v = m[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "l_max" else 1):
-            raise ValueError(f"config: model.{key} must be a {'non-negative' if key == 'l_max' else 'positive'} "
-                             f"integer, got {v!r}")
-    if isinstance(m["radial_mlp_layers"], bool) or not isinstance(m["radial_mlp_layers"], int) \
-            or m["radial_mlp_layers"] < 0:
-        raise ValueError(f"config: model.radial_mlp_layers must be an integer >= 0, got {m['radial_mlp_layers']!r}")
-    if not isinstance(m["r_max"], (int, float)) or isinstance(m["r_max"], bool) or m["r_max"] <= 0:
-        raise ValueError(f"config: model.r_max must be a positive number (Å), got {m['r_max']!r}")
+        raise ValueError(f"config: dtype must be one of {', '.join(_DTYPES)}; got {cfg['dtype']!r}")
+    check_number(cfg["seed"], "config: seed", integer=True, minimum=0)
+    check_number(m["l_max"], "config: model.l_max", integer=True, minimum=0)
+    check_number(m["radial_mlp_layers"], "config: model.radial_mlp_layers", integer=True, minimum=0)
+    for key in ("num_layers", "num_features", "num_basis", "cutoff_p", "radial_mlp_neurons"):
+        check_number(m[key], f"config: model.{key}", integer=True, minimum=1)
+    check_number(m["r_max"], "config: model.r_max", minimum=0, strict=True)
     for key in ("nonlinearity_scalars", "nonlinearity_gates"):
         for p, name in m[key].items():
-            if name not in ("silu", "tanh", "abs", "ssp", "sigmoid"):
-                raise ValueError(f"config: model.{key}.{p} must be one of silu, tanh, abs, ssp, sigmoid; "
-                                 f"got {name!r}")
+            check_activation(name, f"config: model.{key}.{p}")
     aan = m["avg_num_neighbors"]
-    if not (aan is None or aan == "auto" or (isinstance(aan, (int, float)) and not isinstance(aan, bool)
-                                            and aan > 0)):
-        raise ValueError(f"config: model.avg_num_neighbors must be 'auto', null or a positive number, got {aan!r}")
+    if not (aan is None or aan == "auto"):
+        check_number(aan, "config: model.avg_num_neighbors", minimum=0, strict=True, alternatives="'auto', null")
     for key in ("batch_size", "max_epochs"):
-        v = t[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"config: training.{key} must be a positive integer, got {v!r}")
-    for key in ("learning_rate", "energy_weight", "force_weight", "stress_weight", "lr_factor", "min_lr"):
-        v = t[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise ValueError(f"config: training.{key} must be a non-negative number, got {v!r}")
-    if t["learning_rate"] <= 0:
-        raise ValueError(f"config: training.learning_rate must be > 0, got {t['learning_rate']}")
+        check_number(t[key], f"config: training.{key}", integer=True, minimum=1)
+    for key in ("learning_rate", "lr_factor"):
+        check_number(t[key], f"config: training.{key}", minimum=0, strict=True)
+    for key in ("energy_weight", "force_weight", "stress_weight", "min_lr", "lr_threshold", "early_stopping_min_lr",
+                "eps"):
+        check_number(t[key], f"config: training.{key}", minimum=0)
+    for key in ("beta1", "beta2"):
+        check_number(t[key], f"config: training.{key}", minimum=0, maximum=1, strict_max=True)
+    for key in ("lr_patience", "early_stopping_patience", "plot_every", "log_every"):
+        check_number(t[key], f"config: training.{key}", integer=True, minimum=0)
+    if t["max_time_s"] is not None:
+        check_number(t["max_time_s"], "config: training.max_time_s", minimum=0, strict=True, alternatives="null")
     if t["energy_weight"] == 0 and t["force_weight"] == 0 and t["stress_weight"] == 0:
         raise ValueError("config: all loss weights (energy_weight, force_weight, stress_weight) are zero")
     if t["lr_scheduler"] not in ("plateau", "cosine"):
         raise ValueError(f"config: training.lr_scheduler must be 'plateau' or 'cosine', got {t['lr_scheduler']!r}")
-    ema = t["ema_decay"]
-    if ema is not None and not (isinstance(ema, (int, float)) and 0 <= ema < 1):
-        raise ValueError(f"config: training.ema_decay must be in [0, 1) or null, got {ema!r}")
-    if d["format"] not in ("auto", "rmd17", "sgdml", "extxyz", "npz"):
-        raise ValueError(f"config: data.format must be auto, rmd17, sgdml, npz or extxyz; got {d['format']!r}")
+    if t["ema_decay"] is not None:
+        check_number(t["ema_decay"], "config: training.ema_decay", minimum=0, maximum=1, strict_max=True,
+                     alternatives="null")
+    check_reader(d["format"], "config: data.format")
+    for key in ("train_file", "test_file"):
+        if d[key] is not None and not isinstance(d[key], str):
+            raise ValueError(f"config: data.{key} must be a file path, got {d[key]!r}")
+    return cfg
+
+
+def resolve_paths(cfg, base_dir):
+    """``data.train_file`` and ``data.test_file`` made absolute: relative paths are relative to ``base_dir``
+    (the config file's folder for a YAML file, the working directory for dicts and ``--set``)."""
+    for key in ("train_file", "test_file"):
+        value = cfg.get("data", {}).get(key)
+        if isinstance(value, str) and value and not os.path.isabs(os.path.expanduser(value)):
+            cfg["data"][key] = os.path.normpath(os.path.join(base_dir, value))
+        elif isinstance(value, str) and value:
+            cfg["data"][key] = os.path.expanduser(value)
     return cfg
 
 
 def load_config(source=None, overrides=None):
     """Load a config from a YAML file path or a dict, apply ``overrides`` (a dict), fill defaults, validate.
+
+    Paths of datasets in a YAML file are relative to that file's folder; in a dict and in ``overrides`` they are
+    relative to the working directory. The returned config holds them as absolute paths. ``out_dir`` is relative
+    to the working directory.
 
     Args:
         source (str or dict or None): path to a YAML file, or a (partial) config dict.
@@ -192,17 +209,37 @@ def load_config(source=None, overrides=None):
     Raises:
         ValueError: unknown keys, bad values, or a missing file.
     """
+    base_dir = os.getcwd()
     if isinstance(source, (str, os.PathLike)):
         import yaml
 
-        if not os.path.isfile(source):
-            raise ValueError(f"config file not found: {source}")
-        with open(source, encoding="utf-8") as fh:
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise ValueError(f"config file not found: {path}")
+        with open(path, encoding="utf-8") as fh:
             try:
                 source = yaml.safe_load(fh) or {}
             except yaml.YAMLError as err:
-                raise ValueError(f"config file {source} is not valid YAML: {err}") from None
-    cfg = merge_config(DEFAULTS, source)
+                raise ValueError(f"config file {path} is not valid YAML: {str(err).splitlines()[0]}") from None
+        base_dir = os.path.dirname(os.path.abspath(path))
+    cfg = resolve_paths(merge_config(DEFAULTS, source), base_dir)
     if overrides:
-        cfg = merge_config(cfg, overrides)
+        cfg = resolve_paths(merge_config(cfg, overrides), os.getcwd()) if _sets_paths(overrides) else \
+            merge_config(cfg, overrides)
     return _check(cfg)
+
+
+def _sets_paths(overrides):
+    data = overrides.get("data") if isinstance(overrides, dict) else None
+    return isinstance(data, dict) and any(k in data for k in ("train_file", "test_file"))
+
+
+def to_yaml(cfg):
+    """The config as YAML text (the ``config.yaml`` a run folder holds).
+
+    >>> "l_max: 1" in to_yaml(load_config({}))
+    True
+    """
+    import yaml
+
+    return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)

@@ -21,10 +21,11 @@ changes nothing). What a data-parallel run does:
   ``AllReduce`` of all gradients flattened, wrapped around the optimizer by :meth:`DataParallel.wrap_optimizer`),
   so the parameters stay identical on every rank; with equal structures per rank this equals a single-process
   step over the global batch (up to float32 round-off);
-* the step's loss and error sums are all-reduced (:meth:`DataParallel.reduce_step`), so every rank logs the
-  global numbers and takes the same decisions; values that steer control flow (validation loss, wall time)
-  are taken from rank 0 on every rank (:meth:`DataParallel.from_main`), so no rank stops or changes the
-  learning rate alone;
+* the metric sums the train step accumulates on the device are all-reduced when the loop reads them (log
+  intervals, epoch ends: :meth:`DataParallel.reduce_sums`), so every rank logs the global numbers and takes the
+  same decisions; values that steer control flow (validation loss, wall time) are taken from rank 0 on every
+  rank (:meth:`DataParallel.from_main`), so no rank stops or changes the learning rate alone; an interrupt
+  (SIGINT / SIGTERM) is agreed on at the end of the epoch (:meth:`DataParallel.agree_stop`);
 * only rank 0 writes checkpoints, ``metrics.csv``, ``log.txt`` and plots (:attr:`SingleProcess.is_main`); a
   checkpoint is the same file as a single-process one, so either kind resumes the other;
 * failures end the job instead of hanging: an uncaught exception on a rank prints
@@ -97,6 +98,9 @@ class SingleProcess:
         """Validate a run config for this strategy (nothing to check for one process)."""
         return cfg
 
+    def beat(self, what="training"):
+        """Record progress (the data-parallel watchdog; nothing for one process)."""
+
     def shard(self, loader):
         """The batches of this rank (the loader itself for one process)."""
         return loader
@@ -105,9 +109,14 @@ class SingleProcess:
         """The optimizer the train step calls (itself for one process)."""
         return optimizer
 
-    def reduce_step(self, loss, errors):
-        """Global ``(loss, errors)`` of a step (unchanged for one process)."""
-        return loss, errors
+    def reduce_sums(self, sums):
+        """Global metric sums (numpy, named by ``SUM_NAMES``) of the train steps since the last read (unchanged
+        for one process)."""
+        return sums
+
+    def agree_stop(self, stop):
+        """Whether any rank wants to stop (an interrupt); ``stop`` itself for one process."""
+        return bool(stop)
 
     def from_main(self, *values):
         """Rank 0's values of Python floats (unchanged for one process); a 1-tuple is returned as its item."""
@@ -119,26 +128,15 @@ class SingleProcess:
 
 
 def empty_batch(n_pad, e_pad, num_graphs, dtype=np.float32):
-    """A batch of padding only (no real structure): what a rank gets when a short last global batch has fewer
-    structures than ranks. Its loss and gradients are 0.
+    """A batch of padding only (:func:`applications.nequip.data.padding_batch`): what a rank gets when a short last
+    global batch has fewer structures than ranks. Its loss and gradients are 0.
 
-    >>> b = empty_batch(32, 32, 2)
-    >>> b.bucket, b.num_graphs, float(b.atom_mask.sum())
-    ((32, 32, 3), 0, 0.0)
+    >>> empty_batch(32, 32, 2).bucket
+    (32, 32, 3)
     """
-    from applications.nequip.data import Batch
+    from applications.nequip.data import padding_batch
 
-    g_pad = int(num_graphs) + 1
-    n_pad, e_pad = int(n_pad), int(e_pad)
-    z = np.zeros
-    return Batch(pos=z((n_pad, 3), dtype), atom_types=z(n_pad, np.int32), batch=np.full(n_pad, g_pad - 1, np.int32),
-                 atom_mask=z((n_pad, 1), dtype), edge_src=np.full(e_pad, n_pad - 1, np.int32),
-                 edge_dst=np.full(e_pad, n_pad - 1, np.int32), edge_shift=z((e_pad, 3), dtype),
-                 edge_shift_vec=z((e_pad, 3), dtype), edge_mask=z((e_pad, 1), dtype), cell=z((g_pad, 3, 3), dtype),
-                 volume=np.ones(g_pad, dtype), graph_mask=z(g_pad, dtype), n_atoms=z(g_pad, dtype),
-                 energy=z(g_pad, dtype), forces=z((n_pad, 3), dtype), stress=z((g_pad, 3, 3), dtype),
-                 energy_mask=z(g_pad, dtype), forces_mask=z((n_pad, 1), dtype), stress_mask=z(g_pad, dtype),
-                 num_graphs=0, frame_ids=np.zeros(0, np.int64))
+    return padding_batch(n_pad, e_pad, num_graphs, dtype)
 
 
 class ShardedBatchLoader:
@@ -203,12 +201,21 @@ class ShardedBatchLoader:
             e_pad = max(e_pad, round_up(e_real, ld.edge_buckets, "edges"))
         return n_pad, e_pad
 
-    def epoch(self, epoch):
-        """Yield this rank's padded batches of ``epoch`` (``len(self)`` of them, on every rank)."""
+    def buckets(self, epochs):
+        """Every bucket this rank's batches take over the epochs ``epochs``, sorted (the same on every rank)."""
+        out = set()
+        for e in (epochs if self.loader.shuffle else [0]):
+            for ids in self.global_batches(e):
+                out.add(self.bucket(self.shards(ids)) + (self.local_batch_size + 1,))
+        return sorted(out)
+
+    def epoch(self, epoch, start=0):
+        """Yield this rank's padded batches of ``epoch`` from step ``start`` (``len(self)`` of them, on every
+        rank)."""
         from applications.nequip.data import collate
 
         ld = self.loader
-        for ids in self.global_batches(epoch):
+        for ids in self.global_batches(epoch)[int(start):]:
             shards = self.shards(ids)
             n_pad, e_pad = self.bucket(shards)
             mine = shards[self.rank]
@@ -277,19 +284,7 @@ def _cells():
         def construct(self, x):
             return self.allreduce(x)
 
-    class StepReduce(nn.Cell):
-        """``(mean of the scalar loss, sum of the error vector)`` over the ranks: one all-reduce."""
-
-        def __init__(self, size):
-            super().__init__()
-            self.allreduce = ops.AllReduce(ops.ReduceOp.SUM)
-            self.inv_size = ms.Tensor(1.0 / size, ms.float32)
-
-        def construct(self, loss, errors):
-            v = self.allreduce(ops.concat([loss.reshape(1).astype(ms.float32), errors.astype(ms.float32)]))
-            return v[0] * self.inv_size, v[1:]
-
-    return GradAllReduceCell, ReducedOptimizer, AllReduceSum, StepReduce
+    return GradAllReduceCell, ReducedOptimizer, AllReduceSum
 
 
 def GradAllReduce(parameters, size):  # pylint: disable=invalid-name
@@ -341,7 +336,7 @@ class DataParallel(SingleProcess):
             comm_init()
         self.rank, self.size = int(get_rank()), int(get_group_size())
         self._ms = ms
-        self._reducer = self._step_reducer = None
+        self._reducer = None
         if timeout_s is None:
             timeout_s = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
         self.timeout_s = float(timeout_s)
@@ -411,14 +406,21 @@ class DataParallel(SingleProcess):
             self._reducer = _cells()[2]()
         return self._reducer(x)
 
-    def reduce_step(self, loss, errors):
-        """``(mean loss over the ranks, error sums over the ranks)`` of a step: one all-reduce."""
-        self.beat("a train step")
-        if self._step_reducer is None:
-            self._step_reducer = _cells()[3](self.size)
-        out = self._step_reducer(loss, errors)
-        self.beat("reduced a train step")
-        return out
+    def reduce_sums(self, sums):
+        """The metric sums of all ranks (one all-reduce): error sums added; the step count and the loss sum, which
+        every rank counts for the same steps, averaged."""
+        ms = self._ms
+        self.beat("reducing the metric sums")
+        total = self._allreduce(ms.Tensor(np.asarray(sums, np.float32), ms.float32)).asnumpy().astype(np.float64)
+        total[:2] /= self.size
+        self.beat("reduced the metric sums")
+        return total
+
+    def agree_stop(self, stop):
+        """True on every rank when any rank wants to stop (one all-reduce)."""
+        ms = self._ms
+        self.beat("agreeing on stopping")
+        return bool(self._allreduce(ms.Tensor(np.array([1.0 if stop else 0.0], np.float32))).asnumpy()[0] > 0)
 
     def from_main(self, *values):
         """Rank 0's values of Python floats, bit for bit, on every rank (a 1-tuple returns its item)."""

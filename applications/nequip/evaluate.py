@@ -1,83 +1,88 @@
-"""Evaluate a trained NequIP checkpoint on a dataset file: energy and force MAE / RMSE.
+"""Evaluate a trained NequIP model (checkpoint or exported MindIR) on a dataset file: energy and force errors.
 
-Usage (from the repository root)::
+Usage::
 
-    python -m applications.nequip.evaluate --checkpoint outputs/nequip/aspirin/best.ckpt \\
-        --data applications/nequip/datasets/aspirin_xtb_test.npz
+    mindchemistry-nequip evaluate --checkpoint outputs/nequip/aspirin/best.ckpt \\
+        --data applications/nequip/datasets/aspirin_xtb_test.npz [--json errors.json] [--device Ascend]
+    mindchemistry-nequip evaluate --model exported/aspirin --data ...        # an export of deploy
 
 prints energy MAE / RMSE (meV per structure and meV/atom), force MAE / RMSE (meV/Å, over components) and, for
-periodic data with stress, stress MAE / RMSE (meV/Å^3). ``--json FILE`` also writes them as JSON.
+periodic data with stress, stress MAE / RMSE (meV/Å^3); quantities without labels in the file are ``-`` (``null``
+in the JSON).
 """
-import argparse
-import json
-import os
 import sys
 
-__all__ = ["evaluate", "main"]
+__all__ = ["evaluate", "format_report", "main"]
 
 
-def evaluate(checkpoint, data, fmt="auto", energy_unit=None, length_unit=None, batch_size=8, use_ema=True):
-    """Errors of ``checkpoint`` on the dataset file ``data``; dict in meV, meV/atom, meV/Å, meV/Å^3.
+def evaluate(checkpoint=None, data=None, fmt="auto", energy_unit=None, length_unit=None, batch_size=8, use_ema=True,
+             model=None, predictor=None):
+    """Errors of a model (``checkpoint``, exported ``model`` or a ``predictor``) on the dataset file ``data``; a
+    dict in meV, meV/atom, meV/Å, meV/Å^3 (None where the file has no labels).
 
     Raises:
-        ValueError: bad checkpoint, unreadable data, unknown species.
+        ValueError: bad checkpoint or export, unreadable data, unknown species.
     """
-    from applications.nequip.inference import Predictor
-    from applications.nequip.train import MEV, _add, error_sums, read_frames, summarize
+    from applications.nequip.inference import load_predictor
+    from applications.nequip.training.data import read_frames
+    from applications.nequip.training.metrics import accumulate, error_sums, in_mev, summarize
 
-    predictor = Predictor.from_checkpoint(checkpoint, use_ema=use_ema, batch_size=batch_size)
+    if predictor is None:
+        predictor = load_predictor(checkpoint, model, use_ema=use_ema, batch_size=batch_size)
     frames = read_frames(data, {"format": fmt, "energy_unit": energy_unit, "length_unit": length_unit})
     has_stress = any(f.stress is not None for f in frames)
     acc = {}
-    for batch, e, f, s in predictor.predict_batches(frames, stress=has_stress):
-        _add(acc, error_sums(e, f, batch, s))
+    for batch, e, f, s in predictor.predict_batches(frames, stress=has_stress and predictor.graphs.has_stress):
+        accumulate(acc, error_sums(e, f, batch, s))
     res = summarize(acc)
     out = {"frames": len(frames), "atoms": int(sum(fr.num_atoms for fr in frames)),
-           "energy_mae_meV": res["e_mae"] * MEV, "energy_rmse_meV": res["e_rmse"] * MEV,
-           "energy_per_atom_mae_meV": res["e_pa_mae"] * MEV, "energy_per_atom_rmse_meV": res["e_pa_rmse"] * MEV,
-           "force_mae_meV_A": res["f_mae"] * MEV, "force_rmse_meV_A": res["f_rmse"] * MEV}
+           "energy_mae_meV": in_mev(res["e_mae"]), "energy_rmse_meV": in_mev(res["e_rmse"]),
+           "energy_per_atom_mae_meV": in_mev(res["e_pa_mae"]), "energy_per_atom_rmse_meV": in_mev(res["e_pa_rmse"]),
+           "force_mae_meV_A": in_mev(res["f_mae"]), "force_rmse_meV_A": in_mev(res["f_rmse"])}
     if has_stress:
-        out.update(stress_mae_meV_A3=res["s_mae"] * MEV, stress_rmse_meV_A3=res["s_rmse"] * MEV)
+        out.update(stress_mae_meV_A3=in_mev(res["s_mae"]), stress_rmse_meV_A3=in_mev(res["s_rmse"]))
     return out
 
 
-def format_report(res, checkpoint, data):
+def _cell(value):
+    return f"{'-':>12s}" if value is None else f"{value:12.3f}"
+
+
+def format_report(res, source, data):
     """Human-readable table of :func:`evaluate`'s result."""
-    lines = [f"checkpoint: {checkpoint}", f"data:       {data} ({res['frames']} frames, {res['atoms']} atoms)",
-             f"{'':22s}{'MAE':>12s}{'RMSE':>12s}",
-             f"{'energy (meV)':22s}{res['energy_mae_meV']:12.3f}{res['energy_rmse_meV']:12.3f}",
-             f"{'energy (meV/atom)':22s}{res['energy_per_atom_mae_meV']:12.3f}{res['energy_per_atom_rmse_meV']:12.3f}",
-             f"{'forces (meV/Å)':22s}{res['force_mae_meV_A']:12.3f}{res['force_rmse_meV_A']:12.3f}"]
+    rows = [("energy (meV)", "energy_mae_meV", "energy_rmse_meV"),
+            ("energy (meV/atom)", "energy_per_atom_mae_meV", "energy_per_atom_rmse_meV"),
+            ("forces (meV/Å)", "force_mae_meV_A", "force_rmse_meV_A")]
     if "stress_mae_meV_A3" in res:
-        lines.append(f"{'stress (meV/Å^3)':22s}{res['stress_mae_meV_A3']:12.3f}{res['stress_rmse_meV_A3']:12.3f}")
+        rows.append(("stress (meV/Å^3)", "stress_mae_meV_A3", "stress_rmse_meV_A3"))
+    lines = [f"model:      {source}", f"data:       {data} ({res['frames']} frames, {res['atoms']} atoms)",
+             f"{'':22s}{'MAE':>12s}{'RMSE':>12s}"]
+    lines += [f"{label:22s}{_cell(res[a])}{_cell(res[b])}" for label, a, b in rows]
     return "\n".join(lines)
 
 
-def main(argv=None):
-    """``python -m applications.nequip.evaluate --checkpoint CKPT --data FILE``."""
-    parser = argparse.ArgumentParser(prog="python -m applications.nequip.evaluate",
-                                     description="Energy and force errors of a NequIP checkpoint on a dataset.")
-    parser.add_argument("--checkpoint", required=True, help="best.ckpt or last.ckpt of a training run")
+def main(argv=None, prog="python -m applications.nequip.evaluate"):
+    """``evaluate (--checkpoint CKPT | --model DIR) --data FILE [--json OUT]``."""
+    from applications.nequip import cli
+
+    parser = cli.Parser(prog=prog, description="Energy and force errors of a NequIP model on a dataset.")
+    cli.add_inference_options(parser)
     parser.add_argument("--data", required=True, help="dataset file (rMD17/sGDML/npz/extxyz)")
-    parser.add_argument("--format", default="auto", help="auto, rmd17, sgdml, npz or extxyz")
-    parser.add_argument("--energy-unit", default=None, help="energy unit of the file (default: the format's)")
-    parser.add_argument("--length-unit", default=None, help="length unit of the file (default: Å)")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--no-ema", action="store_true", help="use the raw weights instead of the EMA ones")
+    cli.add_dataset_options(parser)
     parser.add_argument("--json", default=None, help="also write the result to this JSON file")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("GLOG_v", "3")
-    try:
-        res = evaluate(args.checkpoint, args.data, args.format, args.energy_unit, args.length_unit,
-                       args.batch_size, not args.no_ema)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(format_report(res, args.checkpoint, args.data))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(res, fh, indent=2)
-    return 0
+
+    def body(args):
+        from applications.nequip.files import write_json
+
+        predictor = cli.load_model(args)
+        res = evaluate(data=args.data, fmt=args.format, energy_unit=args.energy_unit,
+                       length_unit=args.length_unit, predictor=predictor)
+        print(format_report(res, args.checkpoint or args.model, args.data))
+        if args.json:
+            write_json(args.json, res)
+        return 0
+
+    return cli.run(parser, body, argv)
 
 
 if __name__ == "__main__":

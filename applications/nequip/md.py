@@ -1,10 +1,11 @@
 """Molecular dynamics with a trained NequIP model through ASE: Langevin (NVT) then NVE, with a stability report.
 
-Usage (from the repository root)::
+Usage::
 
-    OMP_NUM_THREADS=1 python -m applications.nequip.md --checkpoint outputs/nequip/aspirin/best.ckpt \\
+    OMP_NUM_THREADS=1 mindchemistry-nequip md --checkpoint outputs/nequip/aspirin/best.ckpt \\
         --structure applications/nequip/datasets/aspirin_xtb_test.npz --frame 0 \\
         --temperature 500 --time-fs 1000 --dt 0.5 --friction 0.01 --nve-time-fs 500 --seed 0 --out outputs/md
+    mindchemistry-nequip md --model exported/aspirin ...           # an export of deploy (batch size 1)
 
 The start structure is a frame of one of our dataset files (rMD17 / sGDML / our npz / extxyz, read with
 :func:`applications.nequip.data.read_dataset`) or any file ASE can read. Velocities are drawn from the
@@ -22,15 +23,16 @@ bond or a non-finite energy), 2 bad input.
 ASE's covalent radii in the start structure; one counts as broken when it stretches beyond 1.5 x its start length
 at any step.
 """
-import argparse
 import csv
-import json
 import math
 import os
 import sys
 import time
 
 import numpy as np
+
+from applications.nequip.checks import check_number
+from applications.nequip.files import write_json
 
 __all__ = ["load_structure", "bonded_pairs", "BondMonitor", "nve_energy_statistics", "run_md", "main"]
 
@@ -183,20 +185,18 @@ def nve_energy_statistics(time_fs, etot, ekin, n_atoms):
 
 
 def _steps(time_fs, dt, what):
-    if dt <= 0:
-        raise ValueError(f"time step must be > 0 fs, got {dt}")
-    if time_fs < 0:
-        raise ValueError(f"{what} must be >= 0 fs, got {time_fs}")
+    check_number(dt, "dt (fs)", minimum=0, strict=True)
+    check_number(time_fs, f"{what} (fs)", minimum=0)
     return int(round(time_fs / dt))
 
 
 def run_md(checkpoint=None, structure=None, frame=0, temperature=500.0, time_fs=1000.0, dt=0.5, friction=0.01,
            nve_time_fs=500.0, seed=0, out=None, write_every=20, predictor=None, atoms=None, use_ema=True,
-           verbose=False):
+           verbose=False, model=None):
     """Langevin then NVE dynamics with a NequIP model; returns the summary dict (also ``out/md_summary.json``).
 
     Args:
-        checkpoint (str): NequIP checkpoint (or give ``predictor``).
+        checkpoint (str): NequIP checkpoint (or give ``model`` or ``predictor``).
         structure (str): start structure file, see :func:`load_structure` (or give ``atoms``).
         frame (int): frame of ``structure``.
         temperature (float): Langevin target and initial velocity temperature (K).
@@ -211,6 +211,7 @@ def run_md(checkpoint=None, structure=None, frame=0, temperature=500.0, time_fs=
         atoms (ase.Atoms): start structure instead of ``structure`` (copied).
         use_ema (bool): EMA weights of the checkpoint.
         verbose (bool): print progress.
+        model (str): an exported model (the folder written by ``deploy``, batch size 1) instead of a checkpoint.
 
     Returns:
         dict: run settings, ``steps`` / ``langevin_steps`` / ``nve_steps``, ``first_call_s`` (first energy and
@@ -235,8 +236,9 @@ def run_md(checkpoint=None, structure=None, frame=0, temperature=500.0, time_fs=
 
     n_lang = _steps(time_fs, dt, "Langevin time")
     n_nve = _steps(nve_time_fs, dt, "NVE time")
-    if int(write_every) < 1:
-        raise ValueError(f"write_every must be >= 1, got {write_every}")
+    check_number(temperature, "temperature (K)", minimum=0)
+    check_number(friction, "friction (1/fs)", minimum=0)
+    check_number(write_every, "write_every", integer=True, minimum=1)
     if atoms is None:
         if structure is None:
             raise ValueError("run_md: give a structure file or atoms")
@@ -244,11 +246,9 @@ def run_md(checkpoint=None, structure=None, frame=0, temperature=500.0, time_fs=
     else:
         atoms = atoms.copy()
     if predictor is None:
-        if checkpoint is None:
-            raise ValueError("run_md: give a checkpoint path or a Predictor")
-        from applications.nequip.inference import Predictor
+        from applications.nequip.inference import load_predictor
 
-        predictor = Predictor.from_checkpoint(checkpoint, use_ema=use_ema, batch_size=1)
+        predictor = load_predictor(checkpoint, model, use_ema=use_ema, batch_size=1)
     unknown = sorted(set(atoms.get_chemical_symbols()) - set(predictor.species))
     if unknown:
         raise ValueError(f"the structure holds species {unknown} the model does not know; the model knows "
@@ -330,7 +330,7 @@ def run_md(checkpoint=None, structure=None, frame=0, temperature=500.0, time_fs=
     step_ms = step_ms[1:] if len(step_ms) > 1 else step_ms
     energies = np.array([r[2:5] for r in rows], np.float64)
     summary = {
-        "checkpoint": None if checkpoint is None else str(checkpoint),
+        "checkpoint": None if checkpoint is None else str(checkpoint), "model": None if model is None else str(model),
         "structure": None if structure is None else str(structure), "frame": int(frame),
         "formula": atoms.get_chemical_formula(), "n_atoms": n_atoms, "periodic": bool(atoms.pbc.any()),
         "temperature_K": float(temperature), "dt_fs": float(dt), "friction_per_fs": float(friction),
@@ -361,10 +361,7 @@ def run_md(checkpoint=None, structure=None, frame=0, temperature=500.0, time_fs=
             w.writerow(["time_fs", "phase", "epot", "ekin", "etot", "temperature"])
             for t, phase, epot, ekin, etot, temp in rows:
                 w.writerow([f"{t:.4f}", phase, repr(epot), repr(ekin), repr(etot), f"{temp:.4f}"])
-        tmp = os.path.join(out, f".tmp-{os.getpid()}-md_summary.json")
-        with open(tmp, "w") as fh:
-            json.dump(summary, fh, indent=2)
-        os.replace(tmp, os.path.join(out, "md_summary.json"))
+        write_json(os.path.join(out, "md_summary.json"), summary)
     summary["log"] = rows
     return summary
 
@@ -390,37 +387,44 @@ def format_summary(summary):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    """``python -m applications.nequip.md --checkpoint CKPT --structure FILE --out DIR [options]``."""
-    parser = argparse.ArgumentParser(prog="python -m applications.nequip.md",
-                                     description="Langevin + NVE molecular dynamics with a NequIP checkpoint.")
-    parser.add_argument("--checkpoint", required=True)
+def main(argv=None, prog="python -m applications.nequip.md"):
+    """``md (--checkpoint CKPT | --model DIR) --structure FILE --out DIR [options]``."""
+    from applications.nequip import cli
+
+    parser = cli.Parser(prog=prog, description="Langevin + NVE molecular dynamics with a NequIP model.")
+    cli.add_inference_options(parser)
     parser.add_argument("--structure", required=True, help="start structure: dataset file (npz/extxyz) or any "
                                                             "ASE-readable file")
-    parser.add_argument("--frame", type=int, default=0, help="frame of --structure (default 0)")
-    parser.add_argument("--temperature", type=float, default=500.0, help="K (default 500)")
-    parser.add_argument("--time-fs", type=float, default=1000.0, help="Langevin time, fs (default 1000)")
-    parser.add_argument("--dt", type=float, default=0.5, help="time step, fs (default 0.5)")
-    parser.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs (default 0.01)")
-    parser.add_argument("--nve-time-fs", type=float, default=500.0, help="NVE time after Langevin, fs "
-                                                                         "(default 500)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--write-every", type=int, default=20, help="trajectory frame every N steps (default 20)")
+    parser.add_argument("--frame", type=cli.number(integer=True), default=0,
+                        help="frame of --structure (default 0; negative counts from the end)")
+    parser.add_argument("--temperature", type=cli.number(minimum=0), default=500.0, help="K (default 500)")
+    parser.add_argument("--time-fs", type=cli.number(minimum=0), default=1000.0,
+                        help="Langevin time, fs (default 1000)")
+    parser.add_argument("--dt", type=cli.number(minimum=0, strict=True), default=0.5,
+                        help="time step, fs (default 0.5)")
+    parser.add_argument("--friction", type=cli.number(minimum=0), default=0.01,
+                        help="Langevin friction, 1/fs (default 0.01)")
+    parser.add_argument("--nve-time-fs", type=cli.number(minimum=0), default=500.0,
+                        help="NVE time after Langevin, fs (default 500)")
+    parser.add_argument("--seed", type=cli.number(integer=True, minimum=0), default=0)
+    parser.add_argument("--write-every", type=cli.number(integer=True, minimum=1), default=20,
+                        help="trajectory frame every N steps (default 20)")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--no-ema", action="store_true", help="use the raw weights instead of the EMA ones")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("GLOG_v", "3")
-    try:
-        summary = run_md(args.checkpoint, args.structure, args.frame, args.temperature, args.time_fs, args.dt,
-                         args.friction, args.nve_time_fs, args.seed, args.out, args.write_every,
-                         use_ema=not args.no_ema, verbose=not args.quiet)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(format_summary(summary))
-    print(f"wrote {args.out}/langevin.extxyz, nve.extxyz, md_log.csv, md_summary.json")
-    return 0 if summary["stable"] else 1
+
+    def body(args):
+        args.batch_size = 1
+        atoms = load_structure(args.structure, args.frame)      # a bad structure is refused before the compile
+        summary = run_md(structure=args.structure, atoms=atoms, frame=args.frame, temperature=args.temperature,
+                         time_fs=args.time_fs, dt=args.dt, friction=args.friction, nve_time_fs=args.nve_time_fs,
+                         seed=args.seed, out=args.out, write_every=args.write_every,
+                         predictor=cli.load_model(args), verbose=not args.quiet,
+                         checkpoint=args.checkpoint, model=args.model)
+        print(format_summary(summary))
+        print(f"wrote {args.out}/langevin.extxyz, nve.extxyz, md_log.csv, md_summary.json")
+        return 0 if summary["stable"] else 1
+
+    return cli.run(parser, body, argv)
 
 
 if __name__ == "__main__":

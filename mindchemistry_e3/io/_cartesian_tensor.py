@@ -2,16 +2,27 @@ r"""Cartesian tensors (every index a vector, ``1o``) as irreps, e3nn's ``io.Cart
 
 ``from_cartesian`` applies the change of basis :math:`Q` of :class:`~mindchemistry_e3.o3.ReducedTensorProducts`
 to the flattened tensor, ``to_cartesian`` its transpose (the symmetry-aware inverse). :math:`Q` is computed once
-per formula in numpy float64 and cached.
+per formula in numpy float64 and cached. Integer (or boolean) data and numpy arrays are converted to the default
+dtype first (the coefficients of :math:`Q` are irrational: an integer result would be wrong).
 """
 import functools
 
+import numpy as np
 import mindspore as ms
 from mindspore import ops
 
 from ..o3._irreps import Irreps
 from ..o3._reduce_np import reduced_tensor_products_plan
-from ..util.dtype import constant
+from ..util.dtype import FLOAT_DTYPES, check_float_dtype, constant
+
+
+def _as_float(data):
+    """``data`` as a floating Tensor: numpy / integer / boolean input becomes the default dtype."""
+    if not isinstance(data, ms.Tensor):
+        data = ms.Tensor(np.asarray(data))
+    if data.dtype not in FLOAT_DTYPES:
+        return data.astype(check_float_dtype(None))
+    return data
 
 
 def _indices(formula):
@@ -49,6 +60,8 @@ class CartesianTensor(Irreps):
         >>> z = x.to_cartesian(x.from_cartesian(t))
         >>> bool(np.allclose(z.asnumpy(), (t.asnumpy() + t.asnumpy().T) / 2))
         True
+        >>> x.from_cartesian(ms.Tensor(np.eye(3, dtype=np.int32))).dtype     # integers: the default dtype
+        mindspore.float32
     """
 
     formula: str
@@ -79,6 +92,7 @@ class CartesianTensor(Irreps):
             array([0.], dtype=float32)
         """
         n = len(self.indices)
+        data = _as_float(data)
         if data.ndim < n or tuple(data.shape[data.ndim - n:]) != (3,) * n:
             raise ValueError(
                 f"CartesianTensor({self.formula!r}) expects data of shape (..., {', '.join(['3'] * n)}), "
@@ -113,6 +127,7 @@ class CartesianTensor(Irreps):
             (3, 3)
         """
         n = len(self.indices)
+        data = _as_float(data)
         if data.ndim < 1 or data.shape[-1] != self.dim:
             raise ValueError(
                 f"CartesianTensor({self.formula!r}) with irreps {Irreps(self)} expects data of shape "
@@ -124,7 +139,7 @@ class CartesianTensor(Irreps):
 
     def reduced_tensor_products(self, data=None):
         r"""The :class:`~mindchemistry_e3.o3.ReducedTensorProducts` of this formula (every index ``1o``), in the
-        dtype of ``data`` (float32 if ``data`` is None).
+        dtype of ``data`` (the default dtype if ``data`` is None or not floating).
 
         Examples:
             >>> CartesianTensor("ij=ji").reduced_tensor_products().irreps_out
@@ -132,5 +147,5 @@ class CartesianTensor(Irreps):
         """
         from ..o3._reduce import ReducedTensorProducts
 
-        dtype = ms.float32 if data is None else data.dtype
+        dtype = check_float_dtype(None) if data is None else _as_float(data).dtype
         return ReducedTensorProducts(self.formula, dtype=dtype, **{i: "1o" for i in self.indices})

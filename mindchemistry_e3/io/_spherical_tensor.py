@@ -16,7 +16,7 @@ from mindspore import ops
 from ..o3._irreps import Irreps
 from ..o3._s2grid_np import legendre_np, spherical_harmonics_alpha_np
 from ..o3._so3_np import wigner_D
-from ..util.dtype import constant
+from ..util.dtype import check_float_dtype, constant
 
 SignalOnGrid = namedtuple("Return", "grid, values")
 
@@ -38,10 +38,11 @@ def _np(x):
 
 
 def _dtype_of(*xs):
+    """The dtype of the first Tensor among ``xs``, else the default dtype (numpy inputs)."""
     for x in xs:
         if isinstance(x, ms.Tensor):
             return x.dtype
-    return ms.float32
+    return check_float_dtype(None)
 
 
 @functools.lru_cache(maxsize=None)

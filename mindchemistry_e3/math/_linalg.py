@@ -5,8 +5,12 @@ r"""Small linear-algebra helpers of ``e3nn.math`` in numpy float64 (plan-time co
 * :func:`complete_basis` -- orthonormal rows spanning the orthogonal complement of the given rows.
 
 Rows are sign-fixed like e3nn: the first non-zero entry (after zeroing entries below ``eps``) is positive.
-Inputs may be numpy arrays or anything ``np.asarray`` accepts (MindSpore Tensors: call ``.asnumpy()``).
+Like e3nn's, they take and return Tensors: MindSpore Tensors in give MindSpore Tensors out (of the inputs' dtype,
+computed in float64 numpy on the host, so call them at construction, not in ``construct``); numpy arrays in give
+numpy arrays out.
 """
+import functools
+
 import numpy as np
 
 
@@ -19,11 +23,33 @@ def _as_array(a, name):
     return a
 
 
+def _tensors_in_tensors_out(fn):
+    """Run ``fn`` on numpy; if any argument was a MindSpore Tensor, return Tensors of that Tensor's dtype."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import mindspore as ms  # pylint: disable=import-outside-toplevel
+
+        dtypes = [a.dtype for a in args if isinstance(a, ms.Tensor)]
+        out = fn(*args, **kwargs)
+        if not dtypes:
+            return out
+        if isinstance(out, tuple):
+            return tuple(ms.Tensor(o).astype(dtypes[0]) for o in out)
+        return ms.Tensor(out).astype(dtypes[0])
+
+    return wrapper
+
+
+@_tensors_in_tensors_out
 def direct_sum(*matrices):
     r"""Direct sum (block-diagonal stacking) of matrices with equal leading (batch) axes.
 
     >>> direct_sum(np.ones((1, 1)), 2 * np.ones((2, 1))).tolist()
     [[1.0, 0.0], [0.0, 2.0], [0.0, 2.0]]
+    >>> import mindspore as ms
+    >>> direct_sum(ms.Tensor(np.ones((1, 1)), ms.float32), ms.Tensor(np.ones((1, 1)), ms.float32)).dtype
+    mindspore.float32
     """
     if not matrices:
         raise ValueError("direct_sum needs at least one matrix")
@@ -48,6 +74,7 @@ def _fix_sign(v, eps):
     return v * np.sign(v[nz[0]]) if len(nz) else v
 
 
+@_tensors_in_tensors_out
 def orthonormalize(original, eps=1e-9):
     r"""Orthonormalize the rows of ``original`` (shape ``(n, d)``) by Gram-Schmidt, dropping dependent rows.
 
@@ -84,6 +111,7 @@ def orthonormalize(original, eps=1e-9):
     return final, matrix
 
 
+@_tensors_in_tensors_out
 def complete_basis(vecs, eps=1e-9):
     r"""Orthonormal rows completing the span of the rows of ``vecs`` (shape ``(n, d)``) to the whole space.
 

@@ -14,6 +14,7 @@ import mindspore as ms
 from mindspore import mint, nn, ops
 
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 from ._normalize_activation_np import (NUMPY_ACTIVATIONS, SAMPLE_SIZE, second_moment_constant,
                                        torch_randn_float64)
 
@@ -67,7 +68,7 @@ def _sample_values(f, f_numpy):
     return out.astype(ms.float64).asnumpy().astype(np.float64)
 
 
-def moment(f, n, dtype=ms.float64, *, f_numpy=None):
+def moment(f, n, dtype=None, device=None, *, f_numpy=None):
     r""":math:`\langle f(z)^n \rangle` over e3nn's standard-normal sample (1e6 float64 draws, seed 0).
 
     Computed in float64 (numpy for known activations or when ``f_numpy`` is given), returned as a 0-d Tensor of
@@ -76,7 +77,10 @@ def moment(f, n, dtype=ms.float64, *, f_numpy=None):
     Args:
         f (Callable): elementwise activation (MindSpore function or Cell).
         n (int): order of the moment.
-        dtype (mindspore.dtype): dtype of the result. Default: float64.
+        dtype (mindspore.dtype): dtype of the result. Default: the default dtype (``get_default_dtype()``); the
+            moment is always computed in float64 (e3nn evaluates ``f`` in ``dtype``: a float32 result may differ
+            from e3nn's in the last bits).
+        device: accepted for e3nn compatibility and ignored (Tensors go to the device of ``mindspore.set_device``).
         f_numpy (Callable, optional): numpy twin of ``f`` used instead of ``f``.
 
     Returns:
@@ -90,8 +94,9 @@ def moment(f, n, dtype=ms.float64, *, f_numpy=None):
         >>> round(float(moment(ops.tanh, 2).asnumpy()), 4)
         0.3937
     """
+    del device
     values = _sample_values(f, f_numpy)
-    return constant(np.array(np.mean(values ** n)), dtype)
+    return constant(np.array(np.mean(values ** n)), check_float_dtype(dtype))
 
 
 def _second_moment_constant(f, f_numpy):
@@ -114,7 +119,7 @@ def _second_moment_constant(f, f_numpy):
     return cst
 
 
-class normalize2mom(nn.Cell):  # pylint: disable=invalid-name  (e3nn's name)
+class normalize2mom(SecondOrderGuard, nn.Cell):  # pylint: disable=invalid-name  (e3nn's name)
     r"""Wraps an activation ``f`` so that its second moment on standard-normal input is (about) one.
 
     Computes :math:`c_f f(x)` with e3nn's constant :math:`c_f` (see the module doc). When
@@ -124,6 +129,7 @@ class normalize2mom(nn.Cell):  # pylint: disable=invalid-name  (e3nn's name)
         f (Callable): elementwise activation: a MindSpore function (``ops.silu``, ``ops.tanh``, ...) or Cell.
         dtype (mindspore.dtype): dtype of the constant :math:`c_f`. Default: the default dtype
             (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored (Tensors go to the device of ``mindspore.set_device``).
         f_numpy (Callable, optional): numpy twin of ``f`` to compute :math:`c_f` with (keyword-only).
 
     Inputs:
@@ -148,8 +154,9 @@ class normalize2mom(nn.Cell):  # pylint: disable=invalid-name  (e3nn's name)
         (2,)
     """
 
-    def __init__(self, f, dtype=None, *, f_numpy=None):
+    def __init__(self, f, dtype=None, device=None, *, f_numpy=None):
         super().__init__()
+        del device
         dtype = check_float_dtype(dtype)
         if not callable(f):
             raise ValueError(f"normalize2mom needs a callable activation, got {f!r}")

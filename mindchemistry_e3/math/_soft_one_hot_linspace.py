@@ -29,6 +29,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..util.dtype import constant, check_float_dtype
+from ..util.second_order import SecondOrderGuard
 from ._soft_unit_step import soft_unit_step
 
 BASES = ("gaussian", "cosine", "smooth_finite", "fourier", "bessel")
@@ -151,7 +152,7 @@ def soft_one_hot_linspace(x, start, end, number, basis=None, cutoff=None):
     return _evaluate(x, basis, cutoff, consts)
 
 
-class SoftOneHotLinspace(nn.Cell):
+class SoftOneHotLinspace(SecondOrderGuard, nn.Cell):
     r"""Cell form of :func:`soft_one_hot_linspace` with its constants built once in ``dtype``.
 
     Args:

@@ -26,10 +26,11 @@ from mindspore import nn, ops, Parameter
 
 from ..o3._irreps import Irreps
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 from ._extract import check_last_dim
 
 
-class BatchNorm(nn.Cell):
+class BatchNorm(SecondOrderGuard, nn.Cell):
     r"""Batch normalisation for orthonormal representations.
 
     Args:

@@ -15,10 +15,11 @@ from mindspore import nn, ops
 
 from ..o3._irreps import Irreps
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 from ._extract import check_last_dim
 
 
-class Dropout(nn.Cell):
+class Dropout(SecondOrderGuard, nn.Cell):
     r"""Equivariant dropout (active only in training mode, ``cell.set_train(True)``).
 
     Args:

@@ -14,6 +14,7 @@ from mindspore import nn, ops
 
 from ..o3._irreps import Irrep, Irreps
 from ..util.dtype import check_float_dtype
+from ..util.second_order import SecondOrderGuard
 
 
 def check_last_dim(x, dim, irreps, cell_name):
@@ -64,7 +65,7 @@ def extract_plan(irreps_in, irreps_outs, instructions):
     return tuple(plan)
 
 
-class Extract(nn.Cell):
+class Extract(SecondOrderGuard, nn.Cell):
     r"""Extract sub-sets of irreps.
 
     Args:

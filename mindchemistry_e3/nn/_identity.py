@@ -9,10 +9,11 @@ from mindspore import nn
 
 from ..o3._irreps import Irreps
 from ..util.dtype import check_float_dtype
+from ..util.second_order import SecondOrderGuard
 from ._extract import check_last_dim
 
 
-class Identity(nn.Cell):
+class Identity(SecondOrderGuard, nn.Cell):
     r"""Identity operation :math:`x \mapsto x`.
 
     Args:

@@ -25,6 +25,7 @@ from mindspore import nn, ops, Parameter
 
 from ..o3._irreps import Irreps
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 
 
 def copy_membership(irreps):
@@ -41,7 +42,7 @@ def copy_membership(irreps):
     return s, index.astype(np.int32)
 
 
-class NormActivation(nn.Cell):
+class NormActivation(SecondOrderGuard, nn.Cell):
     r"""Norm-based activation function.
 
     Args:

@@ -15,6 +15,7 @@ from ..math import normalize2mom
 from ..o3 import FromS2Grid, Irreps, ToS2Grid
 from ..o3._wigner import wigner_D
 from ..util.dtype import check_float_dtype
+from ..util.second_order import SecondOrderGuard
 
 
 def _s2_parities(irreps):
@@ -50,7 +51,7 @@ def _activation_parity(act):
     return 0
 
 
-class S2Activation(nn.Cell):
+class S2Activation(SecondOrderGuard, nn.Cell):
     r"""Apply a pointwise nonlinearity to a signal on the sphere given by its spherical-harmonic coefficients.
 
     Args:

@@ -10,9 +10,10 @@ from mindspore import nn
 from ..math import normalize2mom
 from ..o3 import SO3Grid
 from ..util.dtype import check_float_dtype
+from ..util.second_order import SecondOrderGuard
 
 
-class SO3Activation(nn.Cell):
+class SO3Activation(SecondOrderGuard, nn.Cell):
     r"""Apply a pointwise nonlinearity to a signal on SO(3) given by its Wigner coefficients.
 
     Args:

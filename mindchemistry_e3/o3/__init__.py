@@ -3,7 +3,14 @@
 Mirrors ``e3nn.o3``.
 """
 from ._irreps import Irrep, Irreps  # noqa: F401
+from . import irrep  # noqa: F401
 from ._spherical_harmonics import SphericalHarmonics, spherical_harmonics  # noqa: F401
+from ._angular_spherical_harmonics import (  # noqa: F401
+    SphericalHarmonicsAlphaBeta,
+    spherical_harmonics_alpha_beta,
+    spherical_harmonics_alpha,
+    Legendre,
+)
 from ._rotation import (  # noqa: F401
     rand_matrix,
     identity_angles,
@@ -49,3 +56,8 @@ from ._tensor_product import (  # noqa: F401
     TensorSquare,
     TensorProductConv,
 )
+from ._tensor_product_v2 import FullTensorProductv2  # noqa: F401
+from ._visualize import visualize as _draw_paths
+
+# e3nn's TensorProduct.visualize (the drawing lives in _visualize.py; this line is its only hook)
+TensorProduct.visualize = _draw_paths

@@ -254,11 +254,13 @@ class Irreps(_FromAngles, tuple):
             start += mul_ir.dim
         return out
 
-    def randn(self, *size, normalization="component", dtype=None, seed=None):
+    def randn(self, *size, normalization="component", requires_grad=False, dtype=None, device=None, seed=None):
         """A random MindSpore Tensor of shape ``size`` with the ``-1`` replaced by ``self.dim``.
 
         ``normalization='component'`` draws standard normals; ``'norm'`` gives each irrep unit norm.
         Drawn with numpy (``seed`` optional); ``dtype`` defaults to the default dtype (float32).
+        ``requires_grad`` and ``device`` are accepted for e3nn compatibility and ignored (MindSpore differentiates
+        with respect to function inputs and places Tensors on the device chosen with ``mindspore.set_device``).
 
         >>> Irreps("5x0e + 10x1o").randn(5, -1, normalization='norm').shape
         (5, 35)
@@ -267,6 +269,7 @@ class Irreps(_FromAngles, tuple):
 
         from ..util.dtype import constant
 
+        del requires_grad, device
         if size.count(-1) != 1:
             raise ValueError(f"size must contain exactly one -1 (the irreps axis), got {size}")
         from ..util.dtype import check_float_dtype

@@ -10,6 +10,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..util.dtype import check_float_dtype
+from ..util.second_order import SecondOrderGuard
 from ._irreps import Irreps
 from ._linear import SplitLastAxis
 
@@ -21,7 +22,7 @@ def _prod(shape):
     return n
 
 
-class Norm(nn.Cell):
+class Norm(SecondOrderGuard, nn.Cell):
     r"""Norm of each irrep in a direct sum of irreps (e3nn 0.6.0's ``o3.Norm``).
 
     ``irreps_in`` is simplified first (consecutive equal irreps merged), as in e3nn; the output has one scalar

@@ -13,11 +13,12 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 from ._irreps import Irreps
 from ._reduce_np import reduced_tensor_products_plan
 
 
-class ReducedTensorProducts(nn.Cell):
+class ReducedTensorProducts(SecondOrderGuard, nn.Cell):
     r"""Reduce a tensor with index symmetries into irreducible representations.
 
     Args:

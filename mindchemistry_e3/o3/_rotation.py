@@ -18,8 +18,9 @@ The random constructors (:func:`rand_matrix`, :func:`rand_angles`, :func:`rand_q
 :func:`rand_axis_angle`) draw in numpy float64 and cast to ``dtype``. Their ``seed`` keyword selects the random
 source: ``None`` (default) uses numpy's global legacy state (so ``np.random.seed(0)`` makes them reproducible),
 an ``int`` seeds a fresh ``np.random.default_rng``, and a ``np.random.Generator`` is used as is. They are meant
-for building inputs and tests, not for use inside a compiled graph. ``requires_grad`` is accepted for
-compatibility with e3nn and ignored (MindSpore differentiates with respect to function inputs).
+for building inputs and tests, not for use inside a compiled graph. ``requires_grad`` and ``device`` are
+accepted for compatibility with e3nn and ignored (MindSpore differentiates with respect to function inputs, and
+places Tensors on the device chosen with ``mindspore.set_device``).
 
 Unlike e3nn, :func:`matrix_to_angles` and :func:`matrix_to_axis_angle` do not check :math:`\det R = 1` (a value
 check cannot run inside a compiled graph); pass proper rotations, or use ``Irrep.D_from_matrix`` for
@@ -151,13 +152,16 @@ def _np_rand_angles(shape, seed):
 # random / identity constructors (numpy float64, cast to dtype)
 
 
-def rand_matrix(*shape, requires_grad=False, dtype=None, seed=None):
+def rand_matrix(*shape, requires_grad=False, dtype=None, device=None, seed=None):
     r"""Random rotation matrices, uniform (Haar) on SO(3).
 
     Args:
         *shape (int): batch shape.
-        requires_grad (bool): ignored (e3nn compatibility).
+        requires_grad (bool): accepted for e3nn compatibility and ignored: MindSpore differentiates with respect to
+            the inputs of a function (``mindspore.grad``), not flagged Tensors.
         dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored: Tensors go to the device chosen with
+            ``mindspore.set_device``.
         seed (None, int, numpy.random.Generator): random source, see the module docstring.
 
     Returns:
@@ -167,7 +171,7 @@ def rand_matrix(*shape, requires_grad=False, dtype=None, seed=None):
         >>> rand_matrix(5, seed=1).shape
         (5, 3, 3)
     """
-    del requires_grad
+    del requires_grad, device
     dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     a, b, c = _np_rand_angles(shape, seed)
@@ -175,7 +179,7 @@ def rand_matrix(*shape, requires_grad=False, dtype=None, seed=None):
     return constant(r, dtype)
 
 
-def identity_angles(*shape, requires_grad=False, dtype=None):
+def identity_angles(*shape, requires_grad=False, dtype=None, device=None):
     r"""Euler angles of the identity rotation: three zero Tensors of shape ``shape``.
 
     Examples:
@@ -183,20 +187,23 @@ def identity_angles(*shape, requires_grad=False, dtype=None):
         >>> a.shape
         (2, 3)
     """
-    del requires_grad
+    del requires_grad, device
     dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     return tuple(constant(np.zeros(shape), dtype) for _ in range(3))
 
 
-def rand_angles(*shape, requires_grad=False, dtype=None, seed=None):
+def rand_angles(*shape, requires_grad=False, dtype=None, device=None, seed=None):
     r"""Euler angles of uniformly random rotations: :math:`\alpha, \gamma \sim U[0, 2\pi)`,
     :math:`\beta = \arccos(U[-1, 1])`.
 
     Args:
         *shape (int): batch shape.
-        requires_grad (bool): ignored (e3nn compatibility).
+        requires_grad (bool): accepted for e3nn compatibility and ignored: MindSpore differentiates with respect to
+            the inputs of a function (``mindspore.grad``), not flagged Tensors.
         dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored: Tensors go to the device chosen with
+            ``mindspore.set_device``.
         seed (None, int, numpy.random.Generator): random source, see the module docstring.
 
     Returns:
@@ -207,20 +214,20 @@ def rand_angles(*shape, requires_grad=False, dtype=None, seed=None):
         >>> beta.shape
         (10,)
     """
-    del requires_grad
+    del requires_grad, device
     dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     return tuple(constant(x, dtype) for x in _np_rand_angles(shape, seed))
 
 
-def identity_quaternion(*shape, requires_grad=False, dtype=None):
+def identity_quaternion(*shape, requires_grad=False, dtype=None, device=None):
     r"""Quaternion :math:`(1, 0, 0, 0)` of the identity, shape ``(*shape, 4)``.
 
     Examples:
         >>> identity_quaternion(2).asnumpy().tolist()
         [[1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]]
     """
-    del requires_grad
+    del requires_grad, device
     dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     q = np.zeros(shape + (4,))
@@ -228,34 +235,40 @@ def identity_quaternion(*shape, requires_grad=False, dtype=None):
     return constant(q, dtype)
 
 
-def rand_quaternion(*shape, requires_grad=False, dtype=None, seed=None):
+def rand_quaternion(*shape, requires_grad=False, dtype=None, device=None, seed=None):
     r"""Unit quaternions of uniformly random rotations, shape ``(*shape, 4)``.
 
     Args:
         *shape (int): batch shape.
-        requires_grad (bool): ignored (e3nn compatibility).
+        requires_grad (bool): accepted for e3nn compatibility and ignored: MindSpore differentiates with respect to
+            the inputs of a function (``mindspore.grad``), not flagged Tensors.
         dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored: Tensors go to the device chosen with
+            ``mindspore.set_device``.
         seed (None, int, numpy.random.Generator): random source, see the module docstring.
 
     Examples:
         >>> rand_quaternion(3, seed=0).shape
         (3, 4)
     """
-    del requires_grad
+    del requires_grad, device
     dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     angles = [ms.Tensor(x, ms.float64) for x in _np_rand_angles(shape, seed)]
     return angles_to_quaternion(*angles).astype(dtype)
 
 
-def rand_axis_angle(*shape, requires_grad=False, dtype=None, seed=None):
+def rand_axis_angle(*shape, requires_grad=False, dtype=None, device=None, seed=None):
     r"""Uniformly random rotations as ``(axis, angle)``: unit axes ``(*shape, 3)``, angles in
     :math:`[0, \pi]` of shape ``shape``.
 
     Args:
         *shape (int): batch shape.
-        requires_grad (bool): ignored (e3nn compatibility).
+        requires_grad (bool): accepted for e3nn compatibility and ignored: MindSpore differentiates with respect to
+            the inputs of a function (``mindspore.grad``), not flagged Tensors.
         dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored: Tensors go to the device chosen with
+            ``mindspore.set_device``.
         seed (None, int, numpy.random.Generator): random source, see the module docstring.
 
     Examples:
@@ -263,7 +276,7 @@ def rand_axis_angle(*shape, requires_grad=False, dtype=None, seed=None):
         >>> axis.shape, angle.shape
         ((4, 3), (4,))
     """
-    del requires_grad
+    del requires_grad, device
     dtype = check_float_dtype(dtype)
     shape = _check_shape(shape)
     angles = [ms.Tensor(x, ms.float64) for x in _np_rand_angles(shape, seed)]

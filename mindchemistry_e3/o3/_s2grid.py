@@ -14,6 +14,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 from ._s2grid_np import (
     from_s2_grid_plan,
     grid_xyz,
@@ -24,13 +25,14 @@ from ._s2grid_np import (
 )
 
 
-def s2_grid(res_beta, res_alpha, *, dtype=None):
+def s2_grid(res_beta, res_alpha, dtype=None, device=None):
     r"""The grid on the sphere: :math:`\beta_i = \pi (i + 1/2) / N` and :math:`\alpha_j = 2 \pi j / M`.
 
     Args:
         res_beta (int): :math:`N`.
         res_alpha (int): :math:`M`.
-        dtype (mindspore.dtype): dtype of the outputs (keyword). Default: the default dtype (``get_default_dtype()``).
+        dtype (mindspore.dtype): dtype of the outputs. Default: the default dtype (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored (Tensors go to the device of ``mindspore.set_device``).
 
     Returns:
         ``(betas, alphas)``: Tensors of shape ``(res_beta,)`` and ``(res_alpha,)``.
@@ -40,19 +42,21 @@ def s2_grid(res_beta, res_alpha, *, dtype=None):
         >>> betas.shape, alphas.shape
         ((4,), (5,))
     """
+    del device
     dtype = check_float_dtype(dtype)
     betas, alphas = s2_grid_np(res_beta, res_alpha)
     return constant(betas, dtype), constant(alphas, dtype)
 
 
-def spherical_harmonics_s2_grid(lmax, res_beta, res_alpha, *, dtype=None):
+def spherical_harmonics_s2_grid(lmax, res_beta, res_alpha, dtype=None, device=None):
     r"""Spherical harmonics on the grid, split as :math:`Y^l_m(\beta, \alpha) = P^l_{|m|}(\cos\beta) S_m(\alpha)`.
 
     Args:
         lmax (int): :math:`l_{max}`.
         res_beta (int): :math:`N`.
         res_alpha (int): :math:`M`.
-        dtype (mindspore.dtype): dtype of the outputs (keyword). Default: the default dtype (``get_default_dtype()``).
+        dtype (mindspore.dtype): dtype of the outputs. Default: the default dtype (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored (Tensors go to the device of ``mindspore.set_device``).
 
     Returns:
         ``(betas, alphas, shb, sha)`` with ``shb`` of shape ``(res_beta, (lmax+1)^2)`` and ``sha`` of shape
@@ -63,6 +67,7 @@ def spherical_harmonics_s2_grid(lmax, res_beta, res_alpha, *, dtype=None):
         >>> shb.shape, sha.shape
         ((6, 9), (5, 5))
     """
+    del device
     dtype = check_float_dtype(dtype)
     return tuple(constant(a, dtype) for a in spherical_harmonics_s2_grid_np(lmax, res_beta, res_alpha))
 
@@ -118,7 +123,7 @@ def irfft(x, res):
     return ops.matmul(x.reshape(-1, sm), f).reshape(x.shape[:-1] + (res,))
 
 
-class ToS2Grid(nn.Cell):
+class ToS2Grid(SecondOrderGuard, nn.Cell):
     r"""Spherical tensor -> values on the grid of the sphere (inverse of :class:`FromS2Grid`).
 
     Args:
@@ -127,7 +132,8 @@ class ToS2Grid(nn.Cell):
             grid that resolves ``lmax``.
         normalization (str or array): ``'component'`` (default), ``'norm'``, ``'integral'``, or one factor per
             ``l``.
-        dtype (mindspore.dtype): dtype of the tables (keyword). Default: the default dtype (``get_default_dtype()``).
+        dtype (mindspore.dtype): dtype of the tables. Default: the default dtype (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored (Tensors go to the device of ``mindspore.set_device``).
 
     Attributes:
         lmax, res_beta, res_alpha (int): the resolved sizes.
@@ -153,8 +159,9 @@ class ToS2Grid(nn.Cell):
         (3, 100, 101)
     """
 
-    def __init__(self, lmax=None, res=None, normalization="component", *, dtype=None):
+    def __init__(self, lmax=None, res=None, normalization="component", dtype=None, device=None):
         super().__init__()
+        del device
         dtype = check_float_dtype(dtype)
         lmax, res_beta, res_alpha, betas, alphas, sha, shb = to_s2_grid_plan(lmax, res, normalization)
         self.lmax, self.res_beta, self.res_alpha = lmax, res_beta, res_alpha
@@ -180,7 +187,7 @@ class ToS2Grid(nn.Cell):
         return y.reshape(size + (self.res_beta, self.res_alpha))
 
 
-class FromS2Grid(nn.Cell):
+class FromS2Grid(SecondOrderGuard, nn.Cell):
     r"""Values on the grid of the sphere -> spherical tensor (quadrature; inverse of :class:`ToS2Grid`).
 
     Args:
@@ -189,7 +196,8 @@ class FromS2Grid(nn.Cell):
         normalization (str or array): ``'component'`` (default), ``'norm'``, ``'integral'``, or one factor per
             ``l``.
         lmax_in (int, optional): :math:`l_{max}` of the signal (for the normalisation); default ``lmax``.
-        dtype (mindspore.dtype): dtype of the tables (keyword). Default: the default dtype (``get_default_dtype()``).
+        dtype (mindspore.dtype): dtype of the tables. Default: the default dtype (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored (Tensors go to the device of ``mindspore.set_device``).
 
     Attributes:
         lmax, res_beta, res_alpha (int); betas, alphas, grid, shb, sha (Tensor), as in :class:`ToS2Grid`
@@ -214,8 +222,9 @@ class FromS2Grid(nn.Cell):
         (3, 49)
     """
 
-    def __init__(self, res=None, lmax=None, normalization="component", lmax_in=None, *, dtype=None):
+    def __init__(self, res=None, lmax=None, normalization="component", lmax_in=None, dtype=None, device=None):
         super().__init__()
+        del device
         dtype = check_float_dtype(dtype)
         lmax, res_beta, res_alpha, betas, alphas, sha, shb = from_s2_grid_plan(res, lmax, normalization, lmax_in)
         self.lmax, self.res_beta, self.res_alpha = lmax, res_beta, res_alpha

@@ -31,17 +31,37 @@ def _check_l(l, name="l"):
     return int(l)
 
 
+def check_spin(j):
+    """``j`` as an int (integer spin) or a float (half-integer spin); ValueError unless ``2j`` is a non-negative
+    integer.
+
+    >>> check_spin(1), check_spin(1.5)
+    (1, 1.5)
+    """
+    if isinstance(j, bool):
+        raise ValueError(f"j must be a non-negative integer or half-integer, got {j!r}")
+    try:
+        twice = 2 * float(j)
+    except (TypeError, ValueError):
+        raise ValueError(f"j must be a non-negative integer or half-integer, got {j!r}") from None
+    if twice < 0 or twice != round(twice):
+        raise ValueError(f"j must be a non-negative integer or half-integer, got {j!r}")
+    twice = int(round(twice))
+    return twice // 2 if twice % 2 == 0 else twice / 2
+
+
 @functools.lru_cache(maxsize=None)
 def su2_generators(j):
-    r"""Generators of SU(2) in the complex :math:`|j, m\rangle` basis, shape ``(3, 2j+1, 2j+1)`` complex128.
+    r"""Generators of SU(2) in the complex :math:`|j, m\rangle` basis, shape ``(3, 2j+1, 2j+1)`` complex128
+    (``j`` integer or half-integer).
 
     Ordered as e3nn orders them, so that after the change of basis index 0 generates rotations about x,
     1 about y and 2 about z (:func:`so3_generators`).
 
-    >>> su2_generators(1).shape
-    (3, 3, 3)
+    >>> su2_generators(1).shape, su2_generators(0.5).shape
+    ((3, 3, 3), (3, 2, 2))
     """
-    j = _check_l(j, "j")
+    j = check_spin(j)
     m = np.arange(-j, j + 1, dtype=np.float64)
     # <m+1| J+ |m> = sqrt(j(j+1) - m(m+1)) sits below the diagonal in e3nn's sign convention (with a minus sign).
     up = np.sqrt(j * (j + 1) - m[:-1] * (m[:-1] + 1))

@@ -9,10 +9,11 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 from ._s2grid_np import so3_grid_plan
 
 
-class SO3Grid(nn.Cell):
+class SO3Grid(SecondOrderGuard, nn.Cell):
     r"""Wigner coefficients <-> values on a grid of SO(3) (e3nn's ``SO3Grid``).
 
     Args:

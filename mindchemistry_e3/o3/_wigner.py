@@ -103,7 +103,7 @@ def wigner_D(l, alpha, beta, gamma):
     return ops.matmul(ops.matmul(_rot_y(alpha, m_abs, k, eye), d_x), _rot_y(gamma, m_abs, k, eye))
 
 
-def wigner_3j(l1, l2, l3, dtype=None):
+def wigner_3j(l1, l2, l3, dtype=None, device=None):
     r"""Wigner 3j symbols :math:`C^{l_1 l_2 l_3}` in e3nn's real basis, a constant Tensor.
 
     :math:`C_{lmn} = C_{ijk} D^{l_1}_{il}(g) D^{l_2}_{jm}(g) D^{l_3}_{kn}(g)` for every rotation :math:`g`, and
@@ -112,6 +112,7 @@ def wigner_3j(l1, l2, l3, dtype=None):
     Args:
         l1, l2, l3 (int): degrees with :math:`|l_1 - l_2| \le l_3 \le l_1 + l_2`.
         dtype (mindspore.dtype): floating dtype of the result. Default: the default dtype (``get_default_dtype()``).
+        device: accepted for e3nn compatibility and ignored (Tensors go to the device of ``mindspore.set_device``).
 
     Returns:
         Tensor of shape ``(2l1+1, 2l2+1, 2l3+1)``.
@@ -125,6 +126,7 @@ def wigner_3j(l1, l2, l3, dtype=None):
         >>> C.shape, round(float((C ** 2).sum()), 12)
         ((3, 5, 7), 1.0)
     """
+    del device
     dtype = check_float_dtype(dtype)
     l1, l2, l3 = _check_l(l1, "l1"), _check_l(l2, "l2"), _check_l(l3, "l3")
     return constant(_so3_np.wigner_3j(l1, l2, l3), dtype)
@@ -143,32 +145,40 @@ def _complex_constant(array, dtype):
 
 
 def su2_generators(j, dtype=None):
-    r"""Generators of SU(2) for spin ``j`` (integer) in the complex :math:`|j, m\rangle` basis, as e3nn orders them.
+    r"""Generators of SU(2) for spin ``j`` (integer or half-integer) in the complex :math:`|j, m\rangle` basis, as
+    e3nn orders them (:math:`m = -j, \dots, j`).
 
     Args:
-        j (int): spin, ``j >= 0``.
+        j (int or float): spin, a non-negative multiple of 1/2 (``0.5``, ``1``, ``1.5``, ...).
         dtype (mindspore.dtype): ``float32`` gives a ``complex64`` Tensor, ``float64`` a ``complex128`` one.
+            Default: the default dtype.
 
     Returns:
         Complex Tensor of shape ``(3, 2j+1, 2j+1)``.
+
+    Raises:
+        ValueError: if ``2j`` is not a non-negative integer.
 
     Examples:
         >>> import mindspore as ms
         >>> X = su2_generators(1, dtype=ms.float64)
         >>> X.shape, X.dtype == ms.complex128
         ((3, 3, 3), True)
+        >>> su2_generators(0.5, dtype=ms.float64).shape
+        (3, 2, 2)
     """
-    j = _check_l(j, "j")
-    return _complex_constant(_so3_np.su2_generators(j), dtype)
+    return _complex_constant(_so3_np.su2_generators(_so3_np.check_spin(j)), dtype)
 
 
-def change_basis_real_to_complex(l, dtype=None):
+def change_basis_real_to_complex(l, dtype=None, device=None):
     r"""Unitary :math:`Q^l` from e3nn's real basis to the complex spherical-harmonic basis (rows: complex
     :math:`m`, columns: real index), including e3nn's global phase :math:`(-i)^l`.
 
     Args:
         l (int): degree, ``l >= 0``.
         dtype (mindspore.dtype): ``float32`` gives a ``complex64`` Tensor, ``float64`` a ``complex128`` one.
+            Default: the default dtype.
+        device: accepted for e3nn compatibility and ignored (Tensors go to the device of ``mindspore.set_device``).
 
     Returns:
         Complex Tensor of shape ``(2l+1, 2l+1)``.
@@ -178,6 +188,7 @@ def change_basis_real_to_complex(l, dtype=None):
         >>> change_basis_real_to_complex(2, dtype=ms.float64).shape
         (5, 5)
     """
+    del device
     l = _check_l(l)
     return _complex_constant(_so3_np.change_basis_real_to_complex(l), dtype)
 

@@ -81,3 +81,36 @@ def constant(array, dtype=None):
     if dtype == ms.bfloat16:
         return ms.Tensor(array.astype(np.float32), ms.float32).astype(ms.bfloat16)
     return ms.Tensor(array.astype(to_numpy_dtype(dtype)), dtype)
+
+
+def torch_get_default_device():
+    """e3nn's ``torch_get_default_device``: here the MindSpore device target (``'CPU'``, ``'Ascend'``, ...) that new
+    Tensors go to (set with ``mindspore.set_device``).
+
+    >>> torch_get_default_device() in ("CPU", "Ascend", "GPU")
+    True
+    """
+    return ms.get_context("device_target")
+
+
+def torch_get_default_tensor_type():
+    """e3nn's ``torch_get_default_tensor_type``: here the name of the default dtype, e.g. ``'mindspore.float32'``.
+
+    >>> torch_get_default_tensor_type()
+    'mindspore.float32'
+    """
+    return f"mindspore.{get_default_dtype()}".lower()
+
+
+def explicit_default_types(dtype, device):
+    """e3nn's resolver: ``(dtype or the default dtype, device or the default device target)``.
+
+    Args:
+        dtype (mindspore.dtype, optional): a floating dtype, or None for :func:`get_default_dtype`.
+        device (optional): returned as given, or :func:`torch_get_default_device` for None (MindSpore places
+            Tensors on the device chosen with ``mindspore.set_device``; there is no per-Tensor device).
+
+    >>> explicit_default_types(None, None)
+    (mindspore.float32, 'CPU')
+    """
+    return check_float_dtype(dtype), torch_get_default_device() if device is None else device

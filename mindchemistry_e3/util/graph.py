@@ -23,6 +23,7 @@ reject such indices, so these two skip the guards (~15 % of the kernel time of a
 import numpy as np
 from scipy.spatial import cKDTree
 
+import mindspore as ms
 from mindspore import nn, ops
 
 __all__ = ["radius_graph", "scatter", "gather_rows", "segment_sum"]
@@ -199,10 +200,24 @@ def _radius_graph_one(pos, r_max, cell, pbc, self_interaction):
     return _sorted_edges(src, dst, shift)
 
 
-def radius_graph(pos, r_max, cell=None, pbc=None, self_interaction=False, batch=None):
-    r"""All pairs of atoms closer than ``r_max``, with periodic images.
+def radius_graph(pos, r_max, *args, **kwargs):
+    r"""All pairs of atoms closer than ``r_max``: on numpy positions with periodic images, or on a MindSpore
+    Tensor as ``torch_cluster.radius_graph``.
 
-    Args:
+    Two forms, told apart by the type of ``pos``:
+
+    * numpy form (``pos`` an array): ``radius_graph(pos, r_max, cell=None, pbc=None, self_interaction=False,
+      batch=None)`` -> numpy ``(edge_src, edge_dst, edge_shift)`` (arguments below);
+    * ``torch_cluster`` form (``pos`` a MindSpore Tensor, as in e3nn's model code):
+      ``radius_graph(x, r, batch=None, loop=False, max_num_neighbors=32, flow="source_to_target",
+      num_workers=1)`` -> an int64 Tensor ``edge_index`` of shape ``[2, E]``: for ``flow="source_to_target"``
+      ``edge_index[1]`` is the centre ``i`` and ``edge_index[0]`` a neighbour ``j`` with ``|x_j - x_i| < r``
+      (within the same ``batch`` entry), sorted by ``(i, j)``; ``loop`` adds ``(i, i)``; at most
+      ``max_num_neighbors`` neighbours per centre are kept, the closest ones (torch_cluster keeps an arbitrary
+      subset); ``"target_to_source"`` swaps the two rows; ``num_workers`` is ignored. No periodic images. Built
+      on the host (numpy): call it outside compiled graphs.
+
+    Args (numpy form):
         pos (array): positions, shape ``[num_atoms, 3]`` (any float dtype; computed in float64).
         r_max (float): cutoff radius, > 0; pairs with distance ``< r_max`` are edges.
         cell (array, optional): lattice vectors as rows, shape ``[3, 3]`` (or ``[3]`` for an orthorhombic
@@ -215,13 +230,13 @@ def radius_graph(pos, r_max, cell=None, pbc=None, self_interaction=False, batch=
             inside a graph. Only for non-periodic inputs.
 
     Returns:
-        tuple of numpy arrays ``(edge_src [E] int64, edge_dst [E] int64, edge_shift [E, 3] int64)`` with
+        (numpy form) numpy arrays ``(edge_src [E] int64, edge_dst [E] int64, edge_shift [E, 3] int64)`` with
         ``pos[edge_dst] - pos[edge_src] + edge_shift @ cell`` the edge vectors, sorted by
         ``(src, dst, shift)``. ``edge_shift`` is all zeros without periodic boundaries.
 
     Raises:
         ValueError: negative or zero ``r_max``, ``pos`` not ``[N, 3]``, a bad ``cell``/``pbc`` shape, a
-            singular cell, or ``batch`` with a periodic cell.
+            singular cell, ``batch`` with a periodic cell, or a bad ``flow`` / ``max_num_neighbors``.
 
     Supported Platforms:
         ``CPU``
@@ -234,7 +249,43 @@ def radius_graph(pos, r_max, cell=None, pbc=None, self_interaction=False, batch=
         >>> src, dst, shift = radius_graph(np.zeros((1, 3)), 1.1, cell=np.eye(3), pbc=[True, False, False])
         >>> shift.tolist()
         [[-1, 0, 0], [1, 0, 0]]
+        >>> import mindspore as ms
+        >>> radius_graph(ms.Tensor([[0., 0., 0.], [1., 0., 0.], [5., 0., 0.]]), 1.5).asnumpy().tolist()
+        [[1, 0], [0, 1]]
     """
+    if isinstance(pos, ms.Tensor):
+        return _radius_graph_cluster(pos, r_max, *args, **kwargs)
+    return _radius_graph_numpy(pos, r_max, *args, **kwargs)
+
+
+def _radius_graph_cluster(x, r, batch=None, loop=False, max_num_neighbors=32, flow="source_to_target",
+                          num_workers=1):
+    """``torch_cluster.radius_graph`` on a MindSpore Tensor (see :func:`radius_graph`)."""
+    del num_workers
+    if flow not in ("source_to_target", "target_to_source"):
+        raise ValueError(f"radius_graph: flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+    if isinstance(max_num_neighbors, bool) or not isinstance(max_num_neighbors, (int, np.integer)) \
+            or max_num_neighbors < 0:
+        raise ValueError(f"radius_graph: max_num_neighbors must be a non-negative int, got {max_num_neighbors!r}")
+    pos = _as_positions(x.asnumpy())
+    if batch is not None:
+        batch = batch.asnumpy() if isinstance(batch, ms.Tensor) else np.asarray(batch)
+    centre, neighbour, _ = _radius_graph_numpy(pos, r, self_interaction=bool(loop), batch=batch)
+    if len(centre) > 0:  # the closest max_num_neighbors per centre, then sorted by (centre, neighbour)
+        dist = np.linalg.norm(pos[neighbour] - pos[centre], axis=1)
+        order = np.lexsort((neighbour, dist, centre))
+        centre, neighbour = centre[order], neighbour[order]
+        start = np.searchsorted(centre, centre, side="left")
+        keep = np.arange(len(centre)) - start < max_num_neighbors
+        centre, neighbour = centre[keep], neighbour[keep]
+        order = np.lexsort((neighbour, centre))
+        centre, neighbour = centre[order], neighbour[order]
+    rows = (neighbour, centre) if flow == "source_to_target" else (centre, neighbour)
+    return ms.Tensor(np.stack(rows).astype(np.int64).reshape(2, -1), ms.int64)
+
+
+def _radius_graph_numpy(pos, r_max, cell=None, pbc=None, self_interaction=False, batch=None):
+    """``radius_graph`` on numpy positions (see :func:`radius_graph`)."""
     pos = _as_positions(pos)
     try:
         r_max = float(r_max)
@@ -264,21 +315,34 @@ def radius_graph(pos, r_max, cell=None, pbc=None, self_interaction=False, batch=
     return _sorted_edges(src, dst, shift)
 
 
-def scatter(src, index, dim_size, reduce="sum"):
-    r"""Reduce the rows of ``src`` into ``dim_size`` segments: ``out[i] = reduce_{k: index[k] = i} src[k]``.
+def scatter(src, index, dim_size=None, reduce="sum", *, dim=0, out=None):
+    r"""Reduce the slices of ``src`` along ``dim`` into ``dim_size`` segments:
+    ``out[i] = reduce_{k: index[k] = i} src[k]`` (``torch_scatter.scatter`` for a 1-D ``index``).
 
     Lowered to :func:`segment_sum` (``mean`` divides by the segment size, empty segments give 0), so it runs in
     GRAPH_MODE and is differentiable to any order. Call it inside ``construct``.
 
+    Also accepts ``torch_scatter``'s keyword form used by e3nn's models, ``scatter(src, index, dim=0,
+    dim_size=n, reduce="sum")``, and ``dim_size`` left out, meaning ``index.max() + 1`` read on the host
+    (PyNative or top-level code only; inside a compiled graph ``dim_size`` must be given). Positionally the third
+    argument is ``dim_size`` (torch_scatter's is ``dim``: pass that one by keyword). ``dim`` defaults to 0 here
+    (torch_scatter: -1).
+
     Args:
-        src (Tensor): values, shape ``[num_items, ...]``.
-        index (Tensor): int32 segment of every row, shape ``[num_items]``, values in ``[0, dim_size)``
+        src (Tensor): values, shape ``[..., num_items (axis dim), ...]``.
+        index (Tensor): int32/int64 segment of every slice, shape ``[num_items]``, values in ``[0, dim_size)``
             (the CPU kernel rejects others).
-        dim_size (int): number of segments (a Python int: static shapes).
-        reduce (str): ``"sum"`` or ``"mean"``.
+        dim_size (int, optional): number of segments (a Python int: static shapes). Default: ``index.max() + 1``.
+        reduce (str): ``"sum"`` (or ``"add"``) or ``"mean"``.
+        dim (int): the axis of ``src`` that ``index`` runs along. Default: 0.
+        out: must be None (torch_scatter's in-place output is not supported).
 
     Outputs:
-        Tensor of shape ``[dim_size, ...]`` and ``src``'s dtype.
+        Tensor of ``src``'s shape with axis ``dim`` of size ``dim_size``, and ``src``'s dtype.
+
+    Raises:
+        ValueError: an unknown ``reduce``, a bad ``dim`` / ``dim_size``, an ``index`` that is not ``[num_items]``,
+            or ``out`` given.
 
     Supported Platforms:
         ``CPU``
@@ -288,19 +352,36 @@ def scatter(src, index, dim_size, reduce="sum"):
         >>> out = scatter(ms.Tensor([[1.], [2.], [4.]]), ms.Tensor([0, 0, 2], ms.int32), 3, reduce="mean")
         >>> out.asnumpy().ravel().tolist()
         [1.5, 0.0, 4.0]
+        >>> scatter(ms.Tensor([[1., 2., 4.]]), ms.Tensor([1, 1, 0], ms.int64), dim=1).asnumpy().tolist()
+        [[4.0, 3.0]]
     """
+    if out is not None:
+        raise ValueError("scatter: out= is not supported; use the returned Tensor")
+    if reduce == "add":
+        reduce = "sum"
     if reduce not in ("sum", "mean"):
         raise ValueError(f"scatter: reduce must be 'sum' or 'mean', got {reduce!r}")
-    if not isinstance(dim_size, int) or dim_size < 0:
-        raise ValueError(f"scatter: dim_size must be a non-negative Python int, got {dim_size!r}")
-    if len(index.shape) != 1 or len(src.shape) < 1 or index.shape[0] != src.shape[0]:
-        raise ValueError(f"scatter: index must have shape [num_items] matching src's first dimension; "
+    ndim = len(src.shape)
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -ndim <= dim < ndim:
+        raise ValueError(f"scatter: dim must be an int in [{-ndim}, {ndim}) for src of shape {src.shape}, got {dim!r}")
+    dim = dim % ndim
+    if len(index.shape) != 1 or index.shape[0] != src.shape[dim]:
+        raise ValueError(f"scatter: index must have shape [num_items] matching src's axis {dim}; "
                          f"got src {src.shape}, index {index.shape}")
-    out = segment_sum(src, index, dim_size)
+    if dim_size is None:
+        dim_size = int(index.max().asnumpy()) + 1 if index.shape[0] > 0 else 0
+    if isinstance(dim_size, bool) or not isinstance(dim_size, int) or dim_size < 0:
+        raise ValueError(f"scatter: dim_size must be a non-negative Python int, got {dim_size!r}")
+    perm = (dim,) + tuple(a for a in range(ndim) if a != dim)
+    inverse = tuple(perm.index(a) for a in range(ndim))
+    if dim != 0:
+        src = ops.transpose(src, perm)
+    result = segment_sum(src, index, dim_size)
     if reduce == "mean":
         ones = ops.ones((index.shape[0],), src.dtype)
         count = ops.unsorted_segment_sum(ones, index, dim_size)
         count = ops.maximum(count, ops.ones_like(count))
-        out = out / count.reshape((dim_size,) + (1,) * (len(src.shape) - 1))
-    return out
-
+        result = result / count.reshape((dim_size,) + (1,) * (ndim - 1))
+    if dim != 0:
+        result = ops.transpose(result, inverse)
+    return result

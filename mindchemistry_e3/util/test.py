@@ -30,9 +30,15 @@ module (batch sizes, :func:`random_irreps`); :func:`set_random_seeds` seeds both
 import itertools
 import logging
 import random
+import warnings
 
 import numpy as np
 import mindspore as ms
+
+from ._optimization import get_optimization_defaults, set_optimization_defaults
+from .dtype import to_numpy_dtype
+from .jit import compile, get_compile_mode, get_tracing_inputs  # pylint: disable=redefined-builtin
+from .jit import _check_against_eager  # pylint: disable=protected-access
 
 __all__ = [
     "FLOAT_TOLERANCE",
@@ -40,7 +46,15 @@ __all__ = [
     "format_equivariance_error",
     "assert_equivariant",
     "equivariance_error",
+    "assert_auto_jitable",
+    "assert_torch_compile",
+    "assert_normalized",
     "set_random_seeds",
+    "compile",
+    "get_compile_mode",
+    "get_tracing_inputs",
+    "set_optimization_defaults",
+    "get_optimization_defaults",
 ]
 
 logger = logging.getLogger(__name__)
@@ -197,9 +211,9 @@ def _to_numpy64(x):
 
 
 def _transform(data, irreps_data, rot_mat, translation, as_numpy=False):
-    """Act with (rot_mat, translation) on each item according to its irreps.
+    """Act with (rot_mat, translation) on each item according to its irreps, in the precision of ``rot_mat``.
 
-    Returns Tensors of each item's dtype, or float64 numpy arrays when ``as_numpy``.
+    Returns Tensors of each item's dtype, or numpy arrays when ``as_numpy``.
     """
     out = []
     for irreps, x in zip(irreps_data, data):
@@ -208,7 +222,7 @@ def _transform(data, irreps_data, rot_mat, translation, as_numpy=False):
             continue
         if not isinstance(x, ms.Tensor):
             raise ValueError(f"an argument with irreps {irreps!r} must be a Tensor, got {type(x).__name__}")
-        x64 = _to_numpy64(x)
+        x64 = _to_numpy64(x).astype(rot_mat.dtype)
         if _is_points(irreps):
             if x64.shape[-1:] != (3,):
                 raise ValueError(f"'cartesian_points' must have shape (..., 3), got {x.shape}")
@@ -217,7 +231,8 @@ def _transform(data, irreps_data, rot_mat, translation, as_numpy=False):
             if x64.shape[-1:] != (irreps.dim,):
                 raise ValueError(f"an argument with irreps {irreps} must have shape (..., {irreps.dim}), "
                                  f"got {x.shape}")
-            D = irreps.D_from_matrix(ms.Tensor(rot_mat, ms.float64)).asnumpy()
+            D = irreps.D_from_matrix(ms.Tensor(rot_mat.astype(np.float64), ms.float64)).asnumpy()
+            D = D.astype(rot_mat.dtype)
             y = x64 @ D.T
         if as_numpy:
             out.append(y)
@@ -236,7 +251,7 @@ def _as_list(outputs):
 
 
 def equivariance_error(func, args_in, irreps_in=None, irreps_out=None, ntrials=1, do_parity=True,
-                       do_translation=True):
+                       do_translation=True, transform_dtype=ms.float64):
     r"""The largest equivariance error of ``func`` over ``ntrials`` random transformations.
 
     Args:
@@ -248,6 +263,8 @@ def equivariance_error(func, args_in, irreps_in=None, irreps_out=None, ntrials=1
         ntrials (int): number of random transformations per case. Default: 1.
         do_parity (bool): also test improper rotations (:math:`-R`). Default: True.
         do_translation (bool): also translate ``'cartesian_points'`` arguments (if any). Default: True.
+        transform_dtype (mindspore.dtype): precision of the random transformation and of applying it (float64,
+            e3nn's default, or float32); the errors are measured in float64.
 
     Returns:
         dict mapping ``(parity_k, did_translate)`` to a float64 numpy array with, per output, the largest
@@ -265,6 +282,9 @@ def equivariance_error(func, args_in, irreps_in=None, irreps_out=None, ntrials=1
         >>> bool(max(e.max() for e in err.values()) < 1e-12)
         True
     """
+    if transform_dtype not in (ms.float32, ms.float64):
+        raise ValueError(f"transform_dtype must be mindspore.float32 or float64, got {transform_dtype}")
+    work = np.float64 if transform_dtype == ms.float64 else np.float32
     irreps_in, irreps_out = _get_io_irreps(func, irreps_in, irreps_out)
     args_in = list(args_in)
     if len(args_in) != len(irreps_in):
@@ -284,8 +304,8 @@ def equivariance_error(func, args_in, irreps_in=None, irreps_out=None, ntrials=1
     for _ in range(ntrials):
         for case in cases:
             parity_k, do_translate = case
-            rot_mat = _rotation.rand_matrix(dtype=ms.float64).asnumpy() * (-1.0) ** parity_k
-            translation = 10 * np.random.standard_normal((1, 3)) if do_translate else np.zeros((1, 3))
+            rot_mat = (_rotation.rand_matrix(dtype=ms.float64).asnumpy() * (-1.0) ** parity_k).astype(work)
+            translation = (10 * np.random.standard_normal((1, 3)) if do_translate else np.zeros((1, 3))).astype(work)
             # f(g x)
             x1 = [_to_numpy64(t) for t in _as_list(func(*_transform(args_in, irreps_in, rot_mat, translation)))]
             # g f(x)
@@ -293,7 +313,7 @@ def equivariance_error(func, args_in, irreps_in=None, irreps_out=None, ntrials=1
             if len(x1) != len(x2):
                 raise ValueError(f"{_logging_name(func)} returned {len(x1)} outputs on transformed inputs, "
                                  f"{len(x2)} on the original ones")
-            errors = np.array([np.abs(a - b).max() if a.size else 0.0 for a, b in zip(x1, x2)])
+            errors = np.array([np.abs(a - b.astype(np.float64)).max() if a.size else 0.0 for a, b in zip(x1, x2)])
             biggest[case] = np.maximum(biggest[case], errors)
     return biggest
 
@@ -354,3 +374,164 @@ def set_random_seeds(seed=0):
     random.seed(seed)
     np.random.seed(seed)
     ms.set_seed(seed)
+
+
+def _bad_shape_raises(func, args):
+    """Whether ``func`` refuses ``args`` with one argument's last axis cut short (1 to 3 components)."""
+    args = list(args)
+    which = random.randint(0, len(args) - 1)
+    cut = min(random.randint(1, 3), args[which].shape[-1])
+    args[which] = args[which][..., :args[which].shape[-1] - cut]
+    try:
+        func(*args)
+    except (ValueError, RuntimeError, TypeError, IndexError):
+        return True
+    return False
+
+
+def assert_auto_jitable(func, error_on_warnings=True, n_trace_checks=2, strict_shapes=True):
+    r"""Assert that a Cell marked with :func:`~mindchemistry_e3.util.jit.compile_mode` compiles to a graph that
+    computes what it computes op by op, and that the compiled Cell refuses inputs of the wrong size.
+
+    The Cell is compiled in place with :func:`~mindchemistry_e3.util.jit.compile`. When tracing inputs can be
+    inferred (``_make_tracing_inputs`` or ``irreps_in``), ``n_trace_checks`` of them are run compiled and op by
+    op and compared; with ``strict_shapes`` one argument is then cut short and the call must raise.
+
+    Args:
+        func (nn.Cell): a Cell whose class is marked with a compile mode.
+        error_on_warnings (bool): turn warnings raised while compiling into errors. Default: True.
+        n_trace_checks (int): number of tracing inputs. Default: 2.
+        strict_shapes (bool): check that bad input sizes are refused. Default: True.
+
+    Returns:
+        The compiled Cell.
+
+    Raises:
+        ValueError: if ``func`` is not marked. AssertionError: if a bad shape is accepted. RuntimeError: if the
+        compiled and op-by-op outputs differ.
+
+    Examples:
+        >>> from mindchemistry_e3.nn.models.v2106.points_convolution import Convolution
+        >>> conv = assert_auto_jitable(Convolution("0e", "0e", "0e + 1o", "0e + 1o", [2], 2.0))
+    """
+    __tracebackhide__ = True  # pylint: disable=unused-variable
+    if get_compile_mode(func) is None:
+        raise ValueError("assert_auto_jitable is only for Cells marked with @compile_mode")
+    with warnings.catch_warnings():
+        if error_on_warnings:
+            warnings.simplefilter("error")
+        func_jit = compile(func, n_trace_checks=n_trace_checks)
+    try:
+        inputs = get_tracing_inputs(func_jit, n_trace_checks)
+    except ValueError:  # cannot infer inputs: nothing more to check
+        return func_jit
+    if get_compile_mode(func_jit) != "trace":  # a 'trace' compile has checked them already
+        _check_against_eager(func_jit, inputs)
+    if strict_shapes and not hasattr(func, "_make_tracing_inputs"):
+        for method, args in inputs[0].items():
+            target = func_jit if method == "forward" else getattr(func_jit, method)
+            if not _bad_shape_raises(target, args):
+                raise AssertionError(f"compiled {type(func).__name__} did not refuse an input of the wrong size")
+    return func_jit
+
+
+def assert_torch_compile(compile_mode, func, *args, **kwargs):
+    r"""e3nn's ``assert_torch_compile`` in MindSpore terms: build ``func()`` with the optimisation switch
+    ``jit_mode=compile_mode``, compile it as one whole graph (``mindspore.jit(..., fullgraph=True)``) and run it.
+
+    Args:
+        compile_mode (str): ``'script'``, ``'inductor'`` or ``'eager'`` (e3nn's ``jit_mode``).
+        func (Callable): returns the Cell (e.g. a ``functools.partial`` of its class).
+        *args, **kwargs: inputs of the Cell.
+
+    Returns:
+        The compiled ``construct``.
+
+    Examples:
+        >>> import functools
+        >>> from mindchemistry_e3 import o3
+        >>> fn = assert_torch_compile("eager", functools.partial(o3.Norm, "1o"), o3.Irreps("1o").randn(2, -1, seed=0))
+    """
+    before = get_optimization_defaults()["jit_mode"]
+    try:
+        set_optimization_defaults(jit_mode=compile_mode)
+        module = func()
+        compiled = ms.jit(module.construct, fullgraph=True)
+        compiled(*args, **kwargs)
+    finally:
+        set_optimization_defaults(jit_mode=before)
+    return compiled
+
+
+def assert_normalized(func, irreps_in=None, irreps_out=None, normalization="component", n_input=10_000,
+                      n_weight=None, weights=None, atol=0.1):
+    r"""Assert that ``func`` keeps e3nn's normalisation: for normalised random inputs (and weights redrawn from
+    :math:`\mathcal{N}(0, 1)` ``n_weight`` times), every output component has :math:`\langle x_i^2 
+angle pprox
+    1` (``'component'``) or :math:`1/(2l+1)` (``'norm'``) within ``atol``.
+
+    Args:
+        func (Callable): a Cell or function of Tensors.
+        irreps_in, irreps_out: see :func:`equivariance_error`.
+        normalization (str): ``'component'`` or ``'norm'``, for inputs and outputs.
+        n_input (int): inputs per weight draw. Default: 10000.
+        n_weight (int, optional): number of weight draws. Default: 20 (1 without weights).
+        weights (list[Parameter], optional): the weights to redraw. Default: the Cell's parameters.
+        atol (float): tolerance on the moments. Default: 0.1.
+
+    Raises:
+        ValueError: unknown ``normalization``, or ``n_weight`` > 1 without weights.
+        AssertionError: a moment off by more than ``atol``.
+
+    Examples:
+        >>> from mindchemistry_e3 import o3
+        >>> assert_normalized(o3.SphericalHarmonics("0e + 1o + 2e", True, "component"), irreps_in="1o")
+    """
+    __tracebackhide__ = True  # pylint: disable=unused-variable
+    if normalization not in ("component", "norm"):
+        raise ValueError(f"invalid normalization {normalization!r}")
+    irreps_in, irreps_out = _get_io_irreps(func, irreps_in=irreps_in, irreps_out=irreps_out)
+    if all(i.num_irreps == 0 for i in irreps_in) or all(i.num_irreps == 0 for i in irreps_out):
+        return
+    if weights is None:
+        weights = func.trainable_params() if isinstance(func, ms.nn.Cell) else []
+    weights = list(weights)
+    if not weights:
+        if n_weight not in (None, 1):
+            raise ValueError("without weights to redraw, n_weight must be 1 or None")
+        n_weight = 1
+    elif n_weight is None:
+        n_weight = 20
+    dtype = _guess_dtype(func)
+    np_dtype = np.float64 if dtype == ms.float64 else np.float32
+    sums = [np.zeros(irreps.dim) for irreps in irreps_out]
+    for _ in range(n_weight):
+        for param in weights:
+            value = ms.Tensor(np.random.standard_normal(param.shape).astype(to_numpy_dtype(param.dtype)), param.dtype)
+            ms.ops.assign(param, value)  # in place: seen by a Cell compiled with mindspore.jit, unlike set_data
+        args_in = _rand_args(irreps_in, batch_size=n_input, dtype=dtype)
+        if normalization == "norm":
+            scaled = []
+            for irreps, x in zip(irreps_in, args_in):
+                scale = np.concatenate([np.full(mul * ir.dim, ir.dim ** -0.5) for mul, ir in irreps] + [np.zeros(0)])
+                scaled.append(x * ms.Tensor(scale.astype(np_dtype), dtype))
+            args_in = scaled
+        outs = _as_list(func(*args_in))
+        if len(outs) != len(irreps_out):
+            raise ValueError(f"{_logging_name(func)} returned {len(outs)} outputs for {len(irreps_out)} irreps_out")
+        for i, out in enumerate(outs):
+            sums[i] += (_to_numpy64(out) ** 2).sum(axis=0)
+    for total, irreps in zip(sums, irreps_out):
+        if _is_special(irreps):
+            continue
+        mean = total / (n_weight * n_input)
+        start = 0
+        for i, (mul, ir) in enumerate(irreps):
+            stop = start + mul * ir.dim
+            if stop > start:
+                target = 1.0 if normalization == "component" else 1.0 / ir.dim ** 0.5
+                error = float(np.abs(mean[start:stop] - target).max())
+                logger.info("Tested normalization of %r: max componentwise error %.6f", _logging_name(func), error)
+                assert error <= atol, (f"< x_i^2 > !~= {target:.6f} for output irrep #{i}, {mul}x{ir}. "
+                                       f"Max componentwise error: {error:.6f}")
+            start = stop

@@ -85,3 +85,17 @@ def test_bad_input():
         ct.from_cartesian(ms.ops.ones((2, 3), ms.float32))
     with pytest.raises(ValueError, match=r"expects data of shape \(\.\.\., 6\)"):
         ct.to_cartesian(ms.ops.ones((2, 5), ms.float32))
+
+
+def test_integer_and_numpy_data():
+    """Integer data is converted to the default dtype (Q is irrational), not truncated to zeros."""
+    x = io.CartesianTensor("ij=ji")
+    t = np.arange(9).reshape(3, 3)
+    expected = x.from_cartesian(ms.Tensor(t, ms.float32)).asnumpy()
+    got = x.from_cartesian(ms.Tensor(t, ms.int32))
+    assert got.dtype == ms.float32 and np.abs(expected).max() > 1
+    np.testing.assert_allclose(got.asnumpy(), expected)
+    np.testing.assert_allclose(x.from_cartesian(t).asnumpy(), expected, rtol=1e-6)   # numpy int64 too
+    back = x.to_cartesian(ms.Tensor(np.array([3, 0, 0, 0, 0, 0]), ms.int64))
+    np.testing.assert_allclose(back.asnumpy(), np.sqrt(3) * np.eye(3), rtol=1e-6)
+    assert x.reduced_tensor_products(ms.Tensor(t, ms.int32)).change_of_basis.dtype == ms.float32

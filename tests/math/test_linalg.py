@@ -37,3 +37,16 @@ def test_bad_input():
         direct_sum(np.ones((2, 2)), np.ones((3, 2, 2)))
     with pytest.raises(ValueError, match="at least one"):
         direct_sum()
+
+
+def test_tensors_in_tensors_out():
+    """Like e3nn's, the helpers return Tensors (of the input's dtype) for Tensors."""
+    import mindspore as ms
+
+    a, b = ms.Tensor(np.ones((1, 2)), ms.float32), ms.Tensor(2 * np.ones((2, 1)), ms.float32)
+    out = direct_sum(a, b)
+    assert isinstance(out, ms.Tensor) and out.dtype == ms.float32
+    np.testing.assert_array_equal(out.asnumpy(), direct_sum(np.ones((1, 2)), 2 * np.ones((2, 1))))
+    final, matrix = orthonormalize(ms.Tensor(np.array([[1.0, 1.0], [0.0, 1.0]]), ms.float64))
+    assert isinstance(final, ms.Tensor) and final.dtype == ms.float64 and matrix.shape == (2, 2)
+    assert complete_basis(ms.Tensor(np.eye(3)[:1], ms.float64)).shape == (2, 3)

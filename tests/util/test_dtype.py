@@ -45,3 +45,13 @@ def test_bad_default_dtype_is_refused():
     with pytest.raises(ValueError, match="set_default_dtype"):
         e3.set_default_dtype(ms.int32)
     assert e3.get_default_dtype() == ms.float32
+
+
+def test_torch_default_type_helpers():
+    import mindspore as ms
+    from mindchemistry_e3 import util
+
+    assert util.explicit_default_types(None, None) == (util.dtype.get_default_dtype(), util.torch_get_default_device())
+    assert util.explicit_default_types(ms.float64, "CPU") == (ms.float64, "CPU")
+    assert util.torch_get_default_tensor_type() == "mindspore.float32"
+    assert util.prod([2, 3, 4]) == 24 and util.prod([]) == 1

@@ -232,3 +232,44 @@ def test_scatter_bad_input():
         scatter(x, ms.Tensor([0, 1], ms.int32), 2)
     with pytest.raises(ValueError, match="dim_size"):
         scatter(x, ms.Tensor([0, 1, 1], ms.int32), ms.Tensor(2))
+
+
+def test_radius_graph_torch_cluster_form():
+    """A MindSpore Tensor in: torch_cluster's semantics (rows = (neighbour j, centre i)), an int64 Tensor out."""
+    rng = np.random.default_rng(3)
+    pos = rng.uniform(0, 3, (12, 3))
+    batch = np.repeat([0, 1], 6)
+    d = np.linalg.norm(pos[:, None] - pos[None], axis=-1)
+    same = batch[:, None] == batch[None]
+    i, j = np.nonzero((d < 1.6) & same & ~np.eye(12, dtype=bool))  # row-major: sorted by (i, j)
+    edge_index = radius_graph(ms.Tensor(pos), 1.6, ms.Tensor(batch), max_num_neighbors=11)
+    assert isinstance(edge_index, ms.Tensor) and edge_index.dtype == ms.int64
+    np.testing.assert_array_equal(edge_index.asnumpy(), np.stack([j, i]))
+    swapped = radius_graph(ms.Tensor(pos), 1.6, ms.Tensor(batch), max_num_neighbors=11, flow="target_to_source")
+    np.testing.assert_array_equal(swapped.asnumpy(), np.stack([i, j]))
+    with_loops = radius_graph(ms.Tensor(pos), 1.6, batch=ms.Tensor(batch), loop=True, max_num_neighbors=12)
+    assert with_loops.shape[1] == len(i) + 12
+    few = radius_graph(ms.Tensor(pos), 1.6, ms.Tensor(batch), False, 2).asnumpy()  # positional, as e3nn calls it
+    for centre in range(12):
+        kept = few[0][few[1] == centre]
+        near = j[i == centre][np.argsort(d[centre, j[i == centre]], kind="stable")][:2]
+        assert sorted(kept.tolist()) == sorted(near.tolist())
+    with pytest.raises(ValueError, match="flow"):
+        radius_graph(ms.Tensor(pos), 1.6, flow="both")
+
+
+def test_scatter_torch_scatter_form(mode):
+    """scatter(src, index, dim=..., dim_size=..., reduce=...) and dim_size inferred from the index."""
+    src = ms.Tensor(np.arange(12.0).reshape(3, 4))
+    index = ms.Tensor(np.array([0, 2, 0]), ms.int64)
+    expect = np.zeros((3, 4))
+    np.add.at(expect, index.asnumpy(), src.asnumpy())
+    np.testing.assert_allclose(scatter(src, index, dim=0, dim_size=3).asnumpy(), expect)
+    np.testing.assert_allclose(scatter(src, index, dim=0, reduce="add").asnumpy(), expect)  # dim_size = 3
+    col = ms.Tensor(np.array([1, 1, 0, 1]), ms.int32)
+    np.testing.assert_allclose(scatter(src, col, dim=-1, reduce="mean").asnumpy(),
+                               np.stack([src.asnumpy()[:, 2], src.asnumpy()[:, [0, 1, 3]].mean(1)], axis=1))
+    with pytest.raises(ValueError, match="out="):
+        scatter(src, index, 3, out=src)
+    with pytest.raises(ValueError, match="dim"):
+        scatter(src, index, 3, dim=2)

@@ -15,13 +15,13 @@ from .readers import (ENERGY_UNITS, LENGTH_UNITS, read_rmd17, read_sgdml, read_n
                       detect_format)
 from .neighbors import build_neighbors, IsolatedAtomWarning
 from .split import train_val_test_split
-from .batching import Batch, BatchLoader, collate, round_up, max_bucket
+from .batching import Batch, BatchLoader, collate, round_up, max_bucket, padding_batch
 from .statistics import average_num_neighbors, per_species_energy_shift, force_rms
 
 __all__ = [
     "AtomicData", "TypeMapper", "CHEMICAL_SYMBOLS", "symbol",
     "ENERGY_UNITS", "LENGTH_UNITS", "read_rmd17", "read_sgdml", "read_npz", "read_extxyz", "read_dataset",
     "detect_format", "build_neighbors", "IsolatedAtomWarning", "train_val_test_split",
-    "Batch", "BatchLoader", "collate", "round_up", "max_bucket",
+    "Batch", "BatchLoader", "collate", "round_up", "max_bucket", "padding_batch",
     "average_num_neighbors", "per_species_energy_shift", "force_rms",
 ]

@@ -23,6 +23,15 @@ def symbol(z):
     return CHEMICAL_SYMBOLS[z] if 0 < z < len(CHEMICAL_SYMBOLS) else f"Z={z}"
 
 
+def _check_finite(array, what):
+    """ValueError when ``array`` holds NaN or inf (naming the quantity and the first bad entries)."""
+    bad = ~np.isfinite(array)
+    if bad.any():
+        where = np.argwhere(bad)[:3].tolist() if np.ndim(array) else []
+        raise ValueError(f"non-finite values in {what} ({int(bad.sum())} of {bad.size}"
+                         + (f", e.g. at {where}" if where else "") + ")")
+
+
 @dataclass
 class AtomicData:
     """One structure: atoms, optional periodic cell, optional labels and (once built) its neighbour list.
@@ -64,6 +73,7 @@ class AtomicData:
         self.pos = np.asarray(self.pos, dtype=np.float64)
         if self.pos.ndim != 2 or self.pos.shape[1] != 3:
             raise ValueError(f"AtomicData: pos must have shape [num_atoms, 3], got {self.pos.shape}")
+        _check_finite(self.pos, "positions")
         n = self.pos.shape[0]
         z = np.asarray(self.atomic_numbers)
         if z.shape != (n,):
@@ -80,26 +90,32 @@ class AtomicData:
                 self.cell = np.diag(self.cell)
             if self.cell.shape != (3, 3):
                 raise ValueError(f"AtomicData: cell must have shape [3, 3], got {self.cell.shape}")
+            _check_finite(self.cell, "cell")
         if self.pbc is None:
             self.pbc = np.array([self.cell is not None] * 3)
         self.pbc = np.broadcast_to(np.asarray(self.pbc, dtype=bool), (3,)).copy()
         if self.pbc.any() and self.cell is None:
             raise ValueError(f"AtomicData: pbc={self.pbc.tolist()} needs a cell")
+        if self.pbc.any() and not abs(np.linalg.det(self.cell)) > 1e-6:
+            raise ValueError(f"AtomicData: the periodic cell has zero volume (cell {self.cell.tolist()})")
         if self.energy is not None:
             e = np.asarray(self.energy, dtype=np.float64)
             if e.size != 1:
                 raise ValueError(f"AtomicData: energy must be a scalar, got shape {e.shape}")
             self.energy = float(e.reshape(()))
+            _check_finite(e, "energy")
         if self.forces is not None:
             self.forces = np.asarray(self.forces, dtype=np.float64)
             if self.forces.shape != (n, 3):
                 raise ValueError(f"AtomicData: forces must have shape [{n}, 3] like pos, got {self.forces.shape}")
+            _check_finite(self.forces, "forces")
         if self.stress is not None:
             s = np.asarray(self.stress, dtype=np.float64)
             if s.shape == (6,):  # Voigt order xx yy zz yz xz xy (ASE)
                 s = np.array([[s[0], s[5], s[4]], [s[5], s[1], s[3]], [s[4], s[3], s[2]]])
             if s.shape != (3, 3):
                 raise ValueError(f"AtomicData: stress must have shape [3, 3] or Voigt [6], got {s.shape}")
+            _check_finite(s, "stress")
             self.stress = s
 
     @property

@@ -20,7 +20,6 @@ from typing import Optional
 import numpy as np
 
 
-
 def round_up(n, buckets=None, what="size"):
     """The smallest bucket >= ``n``: ``32 * 2**k`` when ``buckets`` is None, else from the sorted list.
 
@@ -294,16 +293,54 @@ class BatchLoader:
             return np.arange(len(self.frames))
         return np.random.default_rng([int(self.seed), int(epoch)]).permutation(len(self.frames))
 
-    def epoch(self, epoch):
-        """Yield the batches of ``epoch`` (reproducible: a resumed run asks for the same epoch number)."""
+    def epoch(self, epoch, start=0):
+        """Yield the batches of ``epoch`` from step ``start`` (reproducible: a resumed run asks for the same epoch
+        number and the step it stopped at)."""
         idx = self.order(epoch)
-        for k in range(len(self)):
+        for k in range(int(start), len(self)):
             ids = idx[k * self.batch_size:(k + 1) * self.batch_size]
             yield collate([self.frames[i] for i in ids], self.type_mapper, num_graphs=self.batch_size,
                           atom_buckets=self.atom_buckets, edge_buckets=self.edge_buckets, dtype=self.dtype,
                           frame_ids=ids)
 
+    def bucket_of(self, ids):
+        """``(n_pad, e_pad, g_pad)`` of the batch of frames ``ids`` (from the counts; no batch is built)."""
+        n_real = sum(self.frames[i].num_atoms for i in ids)
+        e_real = sum(len(self.frames[i].edge_src) for i in ids)
+        return (round_up(n_real + 1, self.atom_buckets, "atoms (with the dummy atom)"),
+                round_up(e_real, self.edge_buckets, "edges"), self.batch_size + 1)
+
+    def buckets(self, epochs):
+        """Every bucket the batches of the epochs ``epochs`` take, sorted (to compile them all up front)."""
+        out = set()
+        for e in (epochs if self.shuffle else [0]):
+            idx = self.order(e)
+            out.update(self.bucket_of(idx[k * self.batch_size:(k + 1) * self.batch_size]) for k in range(len(self)))
+        return sorted(out)
+
     def __iter__(self):
         it = self.epoch(self._epoch)
         self._epoch += 1
         return it
+
+
+def padding_batch(n_pad, e_pad, num_graphs, dtype=np.float32):
+    """A batch of padding only (no real structure) of the given bucket: what a data-parallel rank gets when a short
+    last global batch has fewer structures than ranks, and the example input graphs are compiled with. Its loss
+    and gradients are 0.
+
+    >>> b = padding_batch(32, 32, 2)
+    >>> b.bucket, b.num_graphs, float(b.atom_mask.sum())
+    ((32, 32, 3), 0, 0.0)
+    """
+    g_pad = int(num_graphs) + 1
+    n_pad, e_pad = int(n_pad), int(e_pad)
+    z = np.zeros
+    return Batch(pos=z((n_pad, 3), dtype), atom_types=z(n_pad, np.int32), batch=np.full(n_pad, g_pad - 1, np.int32),
+                 atom_mask=z((n_pad, 1), dtype), edge_src=np.full(e_pad, n_pad - 1, np.int32),
+                 edge_dst=np.full(e_pad, n_pad - 1, np.int32), edge_shift=z((e_pad, 3), dtype),
+                 edge_shift_vec=z((e_pad, 3), dtype), edge_mask=z((e_pad, 1), dtype), cell=z((g_pad, 3, 3), dtype),
+                 volume=np.ones(g_pad, dtype), graph_mask=z(g_pad, dtype), n_atoms=z(g_pad, dtype),
+                 energy=z(g_pad, dtype), forces=z((n_pad, 3), dtype), stress=z((g_pad, 3, 3), dtype),
+                 energy_mask=z(g_pad, dtype), forces_mask=z((n_pad, 1), dtype), stress_mask=z(g_pad, dtype),
+                 num_graphs=0, frame_ids=np.zeros(0, np.int64))

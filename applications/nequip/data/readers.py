@@ -52,11 +52,23 @@ def _unit(table, name, what):
     return table[name]
 
 
+def _npz_arrays(path):
+    """name -> array of an npz file; ValueError naming the file when it is not a readable npz."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as err:
+        raise ValueError(f"{path}: not a readable npz file ({type(err).__name__}: {err})") from None
+    except ValueError as err:
+        raise ValueError(f"{path}: not a readable npz file ({err})") from None
+
+
 def _load_npz(path, fmt):
     if not os.path.exists(path):
         raise FileNotFoundError(f"dataset file not found: {path}")
-    with np.load(path, allow_pickle=False) as f:
-        data = {k: f[k] for k in f.files}
+    data = _npz_arrays(path)
     missing = [k for k in _KEYS[fmt] if k not in data]
     if missing:
         raise ValueError(f"{path}: missing keys {missing} for the {fmt} format (found {sorted(data)})")
@@ -96,13 +108,18 @@ def _frames(path, z, pos, energy, forces, e_scale, r_scale, cell=None, pbc=None,
             raise ValueError(f"{path}: stress must have shape [{nf}, 3, 3], got {stress.shape}")
     frames = []
     for i in range(nf):
-        frames.append(AtomicData(
-            pos=pos[i] * r_scale, atomic_numbers=z if z.ndim == 1 else z[i],
-            cell=None if cell is None else cell[i], pbc=pbc,
-            energy=None if energy is None else energy[i],
-            forces=None if forces is None else forces[i],
-            stress=None if stress is None else stress[i],
-            info={"source": os.path.basename(str(path)), "index": i}))
+        try:
+            frames.append(AtomicData(
+                pos=pos[i] * r_scale, atomic_numbers=z if z.ndim == 1 else z[i],
+                cell=None if cell is None else cell[i], pbc=pbc,
+                energy=None if energy is None else energy[i],
+                forces=None if forces is None else forces[i],
+                stress=None if stress is None else stress[i],
+                info={"source": os.path.basename(str(path)), "index": i}))
+        except ValueError as err:
+            raise ValueError(f"{path}, frame {i}: {str(err).replace('AtomicData: ', '')}") from None
+    if not frames:
+        raise ValueError(f"{path}: no frames")
     return frames
 
 
@@ -204,7 +221,11 @@ def read_extxyz(path, energy_key="energy", forces_key="forces", stress_key="stre
     e_scale = _unit(ENERGY_UNITS, energy_unit, "energy")
     r_scale = _unit(LENGTH_UNITS, length_unit, "length")
     frames = []
-    for i, atoms in enumerate(ase.io.read(path, index=index, format="extxyz")):
+    try:
+        images = ase.io.read(path, index=index, format="extxyz")
+    except Exception as err:  # noqa: BLE001 - ASE raises many kinds for malformed files
+        raise ValueError(f"{path}: not a readable extended XYZ file ({type(err).__name__}: {err})") from None
+    for i, atoms in enumerate(images):
         results = dict(atoms.calc.results) if atoms.calc is not None else {}
         energy = results.get(energy_key, atoms.info.get(energy_key))
         if energy is None and energy_key == "energy":
@@ -221,11 +242,14 @@ def read_extxyz(path, energy_key="energy", forces_key="forces", stress_key="stre
                 stress=None if stress is None else np.asarray(stress) * (e_scale / r_scale ** 3),
                 info={"source": os.path.basename(str(path)), "index": i}))
         except ValueError as err:
-            raise ValueError(f"{path}, frame {i}: {err}") from None
+            raise ValueError(f"{path}, frame {i}: {str(err).replace('AtomicData: ', '')}") from None
+    if not frames:
+        raise ValueError(f"{path}: no frames")
     return frames
 
 
-_READERS = {"rmd17": read_rmd17, "sgdml": read_sgdml, "npz": read_npz, "extxyz": read_extxyz}
+#: format name -> reader: the one table of dataset formats (configs and command lines use its names)
+READERS = {"rmd17": read_rmd17, "sgdml": read_sgdml, "npz": read_npz, "extxyz": read_extxyz}
 
 
 def detect_format(path):
@@ -236,8 +260,7 @@ def detect_format(path):
     if ext == ".npz":
         if not os.path.exists(path):
             raise FileNotFoundError(f"dataset file not found: {path}")
-        with np.load(path, allow_pickle=False) as f:
-            keys = set(f.files)
+        keys = set(_npz_arrays(path))
         for fmt in ("rmd17", "sgdml", "npz"):
             if set(_KEYS[fmt]) <= keys:
                 return fmt
@@ -258,6 +281,6 @@ def read_dataset(path, fmt=None, **kwargs):
         3
     """
     fmt = detect_format(path) if fmt is None else fmt
-    if fmt not in _READERS:
-        raise ValueError(f"unknown dataset format {fmt!r}; known: {sorted(_READERS)}")
-    return _READERS[fmt](path, **kwargs)
+    if fmt not in READERS:
+        raise ValueError(f"unknown dataset format {fmt!r}; known: {sorted(READERS)}")
+    return READERS[fmt](path, **kwargs)

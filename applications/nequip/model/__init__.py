@@ -12,9 +12,11 @@ from .embedding import SpeciesEmbedding
 from .convolution import Convolution
 from .interaction import InteractionBlock, ConvLayer, activation, tp_path_exists
 from .nequip import NequIP, edge_length_and_direction
-from .forces import EnergyForceModel, MODEL_INPUTS
-from .loss import LossNet, TrainStep, LABEL_INPUTS, METRIC_NAMES
+from .inputs import ModelInputs, Labels, MODEL_INPUTS, LABEL_INPUTS, batch_inputs, input_tensors, label_tensors
+from .forces import EnergyForceModel
+from .loss import LossNet, TrainStep, METRIC_NAMES, SUM_NAMES
 
 __all__ = ["BesselBasis", "PolynomialCutoff", "RadialEmbedding", "SpeciesEmbedding", "Convolution",
            "InteractionBlock", "ConvLayer", "activation", "tp_path_exists", "NequIP", "edge_length_and_direction",
-           "EnergyForceModel", "MODEL_INPUTS", "LossNet", "TrainStep", "LABEL_INPUTS", "METRIC_NAMES"]
+           "ModelInputs", "Labels", "MODEL_INPUTS", "LABEL_INPUTS", "batch_inputs", "input_tensors", "label_tensors",
+           "EnergyForceModel", "LossNet", "TrainStep", "METRIC_NAMES", "SUM_NAMES"]

@@ -12,7 +12,7 @@ from applications.nequip.data import TypeMapper, average_num_neighbors, force_rm
 from .forces import EnergyForceModel
 from .nequip import NequIP
 
-__all__ = ["fit_statistics", "build_model", "species_mapper", "MS_DTYPES"]
+__all__ = ["fit_statistics", "build_network", "build_model", "species_mapper", "MS_DTYPES"]
 
 MS_DTYPES = {"float32": ms.float32, "float64": ms.float64}
 
@@ -88,6 +88,34 @@ def fit_statistics(model_cfg, frames, mapper):
             "per_species_shift": [float(x) for x in shift], "per_species_scale": [float(x) for x in scale]}
 
 
+def build_network(model_cfg, stats, dtype="float32"):
+    """The energy network (:class:`NequIP`) of a config's ``model`` section and data statistics, unwrapped: its
+    parameter names are those of a checkpoint, so
+    ``mindspore.load_param_into_net(build_network(...), mindspore.load_checkpoint(path))`` loads a checkpoint's
+    evaluation weights.
+
+    Examples:
+        >>> from applications.nequip.config import load_config
+        >>> cfg = load_config({"model": {"num_layers": 1, "num_features": 4}})["model"]
+        >>> net = build_network(cfg, {"species": [1, 8], "avg_num_neighbors": 3.0,
+        ...                           "per_species_shift": [0.0, 0.0], "per_species_scale": [1.0, 1.0]})
+        >>> net.num_types, net.per_species_scale.name
+        (2, 'per_species_scale')
+    """
+    if dtype not in MS_DTYPES:
+        raise ValueError(f"build_model: dtype must be one of {sorted(MS_DTYPES)}, got {dtype!r}")
+    m = model_cfg
+    return NequIP(
+        num_types=len(stats["species"]), r_max=m["r_max"], l_max=m["l_max"], parity=m["parity"],
+        num_layers=m["num_layers"], num_features=m["num_features"], num_basis=m["num_basis"],
+        trainable_bessel=m["trainable_bessel"], cutoff_p=m["cutoff_p"], radial_mlp_layers=m["radial_mlp_layers"],
+        radial_mlp_neurons=m["radial_mlp_neurons"], resnet=m["resnet"],
+        nonlinearity_scalars=m["nonlinearity_scalars"], nonlinearity_gates=m["nonlinearity_gates"],
+        avg_num_neighbors=stats["avg_num_neighbors"], per_species_scale=stats["per_species_scale"],
+        per_species_shift=stats["per_species_shift"], scale_shift_trainable=m["scale_shift_trainable"],
+        dtype=MS_DTYPES[dtype])
+
+
 def build_model(model_cfg, stats, dtype="float32", compute_stress=False):
     """The energy model (:class:`NequIP`) and its energy/force wrapper (:class:`EnergyForceModel`).
 
@@ -108,16 +136,5 @@ def build_model(model_cfg, stats, dtype="float32", compute_stress=False):
         >>> net.num_types
         2
     """
-    if dtype not in MS_DTYPES:
-        raise ValueError(f"build_model: dtype must be one of {sorted(MS_DTYPES)}, got {dtype!r}")
-    m = model_cfg
-    net = NequIP(
-        num_types=len(stats["species"]), r_max=m["r_max"], l_max=m["l_max"], parity=m["parity"],
-        num_layers=m["num_layers"], num_features=m["num_features"], num_basis=m["num_basis"],
-        trainable_bessel=m["trainable_bessel"], cutoff_p=m["cutoff_p"], radial_mlp_layers=m["radial_mlp_layers"],
-        radial_mlp_neurons=m["radial_mlp_neurons"], resnet=m["resnet"],
-        nonlinearity_scalars=m["nonlinearity_scalars"], nonlinearity_gates=m["nonlinearity_gates"],
-        avg_num_neighbors=stats["avg_num_neighbors"], per_species_scale=stats["per_species_scale"],
-        per_species_shift=stats["per_species_shift"], scale_shift_trainable=m["scale_shift_trainable"],
-        dtype=MS_DTYPES[dtype])
+    net = build_network(model_cfg, stats, dtype)
     return net, EnergyForceModel(net, compute_stress=compute_stress)

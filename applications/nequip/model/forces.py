@@ -11,19 +11,17 @@ one per structure. Forces are conservative by construction (a gradient of the en
 taken inside ``construct``, so a training loss built on them is differentiated to second order in the same
 graph (GRAPH_MODE only: PyNative higher-order gradients are silently wrong in MindSpore 2.10).
 
-Inputs follow :data:`MODEL_INPUTS` (all static shapes, padded; the fields of
-:class:`applications.nequip.data.Batch` plus the cell volumes).
+Inputs are the fields of :class:`~applications.nequip.model.inputs.ModelInputs`, flat (``model(*inputs)``; all
+static shapes, padded).
 """
 import mindspore as ms
 from mindspore import nn, ops
 
 from mindchemistry_e3.util.graph import gather_rows
 
-__all__ = ["EnergyForceModel", "MODEL_INPUTS"]
+from .inputs import MODEL_INPUTS
 
-#: Names and order of the Tensor inputs of :class:`EnergyForceModel`.
-MODEL_INPUTS = ("pos", "atom_types", "batch", "atom_mask", "edge_src", "edge_dst", "edge_shift_vec", "edge_mask",
-                "graph_mask", "volume")
+__all__ = ["EnergyForceModel", "MODEL_INPUTS"]
 
 
 class _StrainedEnergy(nn.Cell):

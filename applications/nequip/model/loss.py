@@ -11,23 +11,23 @@ Loss of a padded batch (only real structures / atoms count, so padding does not 
 gradients of the energy, so the weight gradient is a second-order derivative: the train step is one
 ``nn.Cell`` compiled in GRAPH_MODE (PyNative second-order gradients are silently wrong in MindSpore 2.10).
 
-The step also returns error sums for the epoch metrics (not differentiated) and updates an exponential moving
-average of the weights, :math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta`, after the optimizer, in
-the same graph; the decay :math:`d` is an input so that NequIP's warm-up ``min(decay, (1+n)/(10+n))`` needs no
-recompile.
+The step also updates an exponential moving average of the weights,
+:math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta`, after the optimizer, in the same graph (the decay
+:math:`d` is an input, so NequIP's warm-up ``min(decay, (1+n)/(10+n))`` needs no recompile), and adds the step
+count, the loss and the error sums (not differentiated) to a device-side accumulator, :attr:`TrainStep.sums`
+(named by :data:`SUM_NAMES`): the training loop reads it back at log intervals and at the end of an epoch instead
+of after every step, so the host never waits on the device inside an epoch.
 """
 import mindspore as ms
-from mindspore import nn, ops, ParameterTuple
+from mindspore import nn, ops
 
 from mindchemistry_e3.util.dtype import constant
 
-__all__ = ["LossNet", "TrainStep", "LABEL_INPUTS", "METRIC_NAMES"]
+from .inputs import LABEL_INPUTS, METRIC_NAMES, MODEL_INPUTS, SUM_NAMES
 
-#: Label inputs of :class:`LossNet`, after :data:`~applications.nequip.model.forces.MODEL_INPUTS`.
-LABEL_INPUTS = ("n_atoms", "energy", "energy_mask", "forces", "forces_mask", "stress", "stress_mask")
+__all__ = ["LossNet", "TrainStep", "LABEL_INPUTS", "METRIC_NAMES", "SUM_NAMES"]
 
-#: Entries of the error-sum vector returned by :class:`LossNet` (eV, eV/Å, eV/Å^3; sums over the batch).
-METRIC_NAMES = ("e_abs", "e_sq", "e_pa_abs", "e_pa_sq", "n_e", "f_abs", "f_sq", "n_f", "s_abs", "s_sq", "n_s")
+_NUM_MODEL_INPUTS = len(MODEL_INPUTS)
 
 
 class LossNet(nn.Cell):
@@ -41,7 +41,8 @@ class LossNet(nn.Cell):
         dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
 
     Inputs:
-        The Tensors named by :data:`~applications.nequip.model.forces.MODEL_INPUTS`, then :data:`LABEL_INPUTS`.
+        The fields of :class:`~applications.nequip.model.inputs.ModelInputs`, then those of
+        :class:`~applications.nequip.model.inputs.Labels` (flat: ``loss(*inputs, *labels)``).
 
     Outputs:
         Tuple ``(loss, errors)``: the scalar loss and a vector of error sums named by :data:`METRIC_NAMES`.
@@ -69,10 +70,9 @@ class LossNet(nn.Cell):
         self.w_s = constant(self.stress_weight, dtype)
         self.one = constant(1.0, dtype)
 
-    def construct(self, pos, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec, edge_mask,
-                  graph_mask, volume, n_atoms, energy, energy_mask, forces, forces_mask, stress, stress_mask):
-        out = self.model(pos, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec, edge_mask,
-                         graph_mask, volume)
+    def construct(self, *tensors):
+        out = self.model(*tensors[:_NUM_MODEL_INPUTS])
+        n_atoms, energy, energy_mask, forces, forces_mask, stress, stress_mask = tensors[_NUM_MODEL_INPUTS:]
         one = self.one
         de = (out[0] - energy) * energy_mask
         de_pa = de / ops.maximum(n_atoms, one)
@@ -96,7 +96,8 @@ class LossNet(nn.Cell):
 
 
 class TrainStep(nn.Cell):
-    r"""One optimisation step as a single Cell: loss and forces, weight gradients (second order), optimizer, EMA.
+    r"""One optimisation step as a single Cell: loss and forces, weight gradients (second order), optimizer, EMA,
+    and the metric sums accumulated on the device.
 
     Args:
         loss_net (LossNet): the loss.
@@ -104,10 +105,13 @@ class TrainStep(nn.Cell):
         ema (bool): keep an exponential moving average of the trained parameters (``self.ema_params``).
 
     Inputs:
-        The inputs of :class:`LossNet`, then **decay** (scalar Tensor): the EMA decay of this step.
+        The inputs of :class:`LossNet` (``*inputs, *labels``), then **decay** (scalar Tensor): the EMA decay of
+        this step.
 
     Outputs:
-        Tuple ``(loss, errors)`` of :class:`LossNet` (before the update).
+        Tuple ``(loss, errors)`` of :class:`LossNet` (before the update). The same step also adds
+        ``(1, loss, *errors)`` to :attr:`sums` (a non-trainable Parameter named by :data:`SUM_NAMES`; read it and
+        reset it with :meth:`reset_sums`).
 
     Supported Platforms:
         ``CPU``
@@ -117,8 +121,8 @@ class TrainStep(nn.Cell):
         >>> from applications.nequip.model import NequIP, EnergyForceModel
         >>> loss = LossNet(EnergyForceModel(NequIP(1, num_layers=1, num_features=4)), 1.0, 1.0)
         >>> step = TrainStep(loss, nn.Adam(loss.trainable_params(), 1e-3))
-        >>> len(step.ema_params) == len(loss.trainable_params())
-        True
+        >>> len(step.ema_params) == len(loss.trainable_params()), step.sums.shape
+        (True, (13,))
     """
 
     def __init__(self, loss_net, optimizer, ema=True):
@@ -129,16 +133,21 @@ class TrainStep(nn.Cell):
         self.use_ema = bool(ema)
         self.ema_params = self.weights.clone(prefix="ema", init="same")
         self.grad_fn = ms.value_and_grad(loss_net, grad_position=None, weights=self.weights, has_aux=True)
+        dtype = self.weights[0].dtype
+        self.sums = ms.Parameter(ops.zeros(len(SUM_NAMES), dtype), name="metric_sums", requires_grad=False)
+        self.one = constant([1.0], dtype)
 
-    def construct(self, pos, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec, edge_mask,
-                  graph_mask, volume, n_atoms, energy, energy_mask, forces, forces_mask, stress, stress_mask, decay):
-        (loss, errors), grads = self.grad_fn(pos, atom_types, batch, atom_mask, edge_src, edge_dst, edge_shift_vec,
-                                             edge_mask, graph_mask, volume, n_atoms, energy, energy_mask, forces,
-                                             forces_mask, stress, stress_mask)
+    def reset_sums(self):
+        """Zero :attr:`sums` (host side, between steps)."""
+        self.sums.set_data(ops.zeros(self.sums.shape, self.sums.dtype))
+
+    def construct(self, *tensors):
+        decay = tensors[-1]
+        (loss, errors), grads = self.grad_fn(*tensors[:-1])
         updated = self.optimizer(grads)
         if self.use_ema:
             decay = ops.depend(decay, updated)
             for ema_p, p in zip(self.ema_params, self.weights):
                 ops.assign(ema_p, ema_p * decay + p * (1 - decay))
+        ops.assign_add(self.sums, ops.concat((self.one, loss.reshape((1,)), errors)))
         return loss, errors
-

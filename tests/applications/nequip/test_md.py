@@ -149,8 +149,10 @@ def test_load_structure_dataset_and_ase_files(tmp_path):
 def test_bad_input(predictor, tmp_path, capsys):
     with pytest.raises(ValueError, match=r"\['C', 'H', 'O'\].*\['Cu'\]"):
         run_md(structure=ASPIRIN, predictor=predictor, time_fs=1, nve_time_fs=1)
-    with pytest.raises(ValueError, match="time step"):
+    with pytest.raises(ValueError, match="dt \\(fs\\) must be a number > 0, got 0"):
         run_md(structure=TINY, predictor=predictor, dt=0)
+    with pytest.raises(ValueError, match="temperature \\(K\\) must be a number >= 0, got -5"):
+        run_md(structure=TINY, predictor=predictor, temperature=-5)
     assert main(["--checkpoint", str(tmp_path / "missing.ckpt"), "--structure", TINY, "--out",
                  str(tmp_path / "o")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
