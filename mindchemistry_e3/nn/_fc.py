@@ -26,14 +26,16 @@ from mindspore.common.initializer import Normal, initializer
 from ..math import normalize2mom
 from ..util._cell import as_tensor
 from ..util.dtype import check_float_dtype, constant
+from ..util.precision import check_compute_dtype, low_precision
 
 
 class _Layer(nn.Cell):
     r"""One layer ``x @ W / sqrt(h_in var_in)``, then ``act`` and ``* sqrt(var_out)`` (see the module doc)."""
 
-    def __init__(self, h_in, h_out, act, var_in, var_out, dtype=None):
+    def __init__(self, h_in, h_out, act, var_in, var_out, dtype=None, compute_dtype=None):
         super().__init__()
-        self._matmul = ops.MatMul()  # the primitive: a faster backward than ops.matmul's on CPU
+        # the primitive: a faster backward than ops.matmul's on CPU; operands in compute_dtype when given
+        self._matmul = low_precision(ops.MatMul(), compute_dtype, dtype)
         self.h_in = int(h_in)
         self.h_out = int(h_out)
         self.var_in = var_in
@@ -112,6 +114,9 @@ class FullyConnectedNet(nn.SequentialCell):
         out_act (bool): apply the activation after the last layer too. Default False.
         dtype (mindspore.dtype): keyword-only, dtype of the weights and constants (default: the default dtype
             (``get_default_dtype()``)).
+        compute_dtype (mindspore.dtype, optional): keyword-only, ``mindspore.float16`` or ``mindspore.bfloat16``:
+            the operands of each layer's MatMul in that dtype; the activations and the output in ``dtype``
+            (:mod:`mindchemistry_e3.util.precision`). Default None.
 
     Inputs:
         - **x** (Tensor) - shape ``(..., hs[0])``.
@@ -133,11 +138,13 @@ class FullyConnectedNet(nn.SequentialCell):
         (5, 1)
     """
 
-    def __init__(self, hs, act=None, variance_in=1, variance_out=1, out_act=False, *, dtype=None):
+    def __init__(self, hs, act=None, variance_in=1, variance_out=1, out_act=False, *, dtype=None,
+                 compute_dtype=None):
         hs = [int(h) for h in hs]
         if len(hs) < 2 or any(h <= 0 for h in hs):
             raise ValueError(f"FullyConnectedNet: hs must list at least two positive sizes, got {hs}")
         dtype = check_float_dtype(dtype)
+        compute_dtype = check_compute_dtype(compute_dtype, dtype, f"FullyConnectedNet{hs}")
         if act is not None and not isinstance(act, normalize2mom):
             act = normalize2mom(act, dtype=dtype)
         layers = collections.OrderedDict()
@@ -149,7 +156,7 @@ class FullyConnectedNet(nn.SequentialCell):
             else:
                 var_out = 1
                 a = act
-            layers[f"layer{i}"] = _Layer(h1, h2, a, var_in, var_out, dtype)
+            layers[f"layer{i}"] = _Layer(h1, h2, a, var_in, var_out, dtype, compute_dtype)
             var_in = var_out
         stack = list(layers.values())
         for layer, nxt in zip(stack, stack[1:]):  # each activation's constant factor into the next weight scale
@@ -157,6 +164,7 @@ class FullyConnectedNet(nn.SequentialCell):
         super().__init__(layers)
         self.hs = hs
         self.dtype = dtype
+        self.compute_dtype = compute_dtype
 
     def __repr__(self):
         return f"{self.__class__.__name__}{self.hs}"

@@ -86,6 +86,9 @@ class Linear(PlanCell):
             block) or ``'path'`` (each path normalised by its own fan-in times the number of paths).
         dtype (mindspore.dtype): dtype of Parameters and constants, default: the default dtype
             (``get_default_dtype()``) (keyword only).
+        compute_dtype (mindspore.dtype, optional): ``mindspore.float16`` or ``mindspore.bfloat16``: the operands of
+            the MatMuls in that dtype, their results, the biases and the output in ``dtype``
+            (:mod:`mindchemistry_e3.util.precision`); keyword only. Default None.
 
     Inputs:
         - **features** (Tensor) - shape ``(..., irreps_in.dim)``, or ``(..., f_in, irreps_in.dim)``.
@@ -117,9 +120,9 @@ class Linear(PlanCell):
 
     def __init__(self, irreps_in, irreps_out, *, f_in=None, f_out=None, internal_weights=None,
                  shared_weights=None, instructions=None, biases=False, path_normalization="element",
-                 dtype=None, _optimize_einsums=None):
+                 dtype=None, compute_dtype=None, _optimize_einsums=None):
         irreps_in, irreps_out = Irreps(irreps_in), Irreps(irreps_out)
-        super().__init__(f"Linear({irreps_in} -> {irreps_out})", dtype)
+        super().__init__(f"Linear({irreps_in} -> {irreps_out})", dtype, compute_dtype)
         self.irreps_in = irreps_in
         self.irreps_out = irreps_out
         dtype = self.dtype
@@ -158,8 +161,7 @@ class Linear(PlanCell):
         self._bias_index = ms.Tensor(plan.bias_index.astype(np.int32))
         self._in_sizes = self._plan.in_sizes
         self._split_in = SplitLastAxis(self._in_sizes)
-        self._bmm_ta = ops.BatchMatMul(transpose_a=True)
-        self._bmm = ops.BatchMatMul()
+        self._bmm_ta = self.product(ops.BatchMatMul(transpose_a=True))
         # shared weights without channels: one BatchMatMul over the output components
         self._stacked = None
         if f_in is None and self.shared_weights and self.weight_numel > 0:
@@ -204,7 +206,7 @@ class Linear(PlanCell):
         if b == 0:
             return ops.zeros(batch + (self._dim_out,), features.dtype)
         y = stacked_matmul(features if len(batch) == 1 else features.reshape(b, self._dim_in),
-                           self.weight if weight is None else weight, self._stacked)
+                           self.weight if weight is None else weight, self._stacked, self._matmul, self._bmm_ta)
         if self._has_bias:
             y = y + self._bias_full(self.bias if bias is None else bias)
         return y if len(batch) == 1 else y.reshape(batch + (self._dim_out,))

@@ -31,6 +31,7 @@ from mindspore import nn, ops
 
 from ..util._cell import as_tensor
 from ..util.dtype import check_float_dtype, constant
+from ..util.precision import check_compute_dtype, compute_dtype_hint, low_precision
 from ._irreps import Irreps
 from ._spherical_harmonics_np import NORMALIZATIONS, check_ls, sh_lowering
 
@@ -85,6 +86,9 @@ class SphericalHarmonics(nn.Cell):
             default when ``irreps_out`` asks for an odd ``l`` with even parity).
         dtype (mindspore.dtype): dtype of the constants (keyword-only). Default: the default dtype
             (``get_default_dtype()``).
+        compute_dtype (mindspore.dtype, optional): ``mindspore.float16`` or ``mindspore.bfloat16``: the operands
+            of the polynomial's MatMuls in that dtype; the norm of ``x``, the monomials and the output in ``dtype``
+            (:mod:`mindchemistry_e3.util.precision`); keyword-only. Default None.
 
     Inputs:
         - **x** (Tensor) - shape ``(..., 3)``.
@@ -107,10 +111,12 @@ class SphericalHarmonics(nn.Cell):
         [[1.0, 0.0, 1.7321, 0.0, 0.0, 0.0, 2.2361, 0.0, 0.0]]
     """
 
-    def __init__(self, irreps_out, normalize, normalization="integral", irreps_in=None, *, dtype=None):
+    def __init__(self, irreps_out, normalize, normalization="integral", irreps_in=None, *, dtype=None,
+                 compute_dtype=None):
         super().__init__()
         dtype = check_float_dtype(dtype)
         self.dtype = dtype
+        self.compute_dtype = check_compute_dtype(compute_dtype, dtype, "SphericalHarmonics")
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"SphericalHarmonics: normalization must be one of {NORMALIZATIONS}, "
                              f"got {normalization!r}")
@@ -134,8 +140,10 @@ class SphericalHarmonics(nn.Cell):
         self._pieces = tuple((0, p[1]) if p[0] == "low" else (1, p[1] - 4) for p in low.pieces)
         self.eps2 = constant(np.array(_EPS2), dtype)  # 0-d: a broadcasting ``maximum`` is slow on CPU
         # the MatMul primitive: its backward is ~3x faster than ops.matmul's on CPU (no explicit transposes)
-        self.matmul = ops.MatMul()
-        self.matmul_ta = ops.MatMul(transpose_a=True)  # [count, N]^T @ [count, d]
+        self.norm_matmul = ops.MatMul()  # |x|^2 stays in dtype
+        self.matmul = low_precision(ops.MatMul(), self.compute_dtype, dtype)
+        # [count, N]^T @ [count, d]
+        self.matmul_ta = low_precision(ops.MatMul(transpose_a=True), self.compute_dtype, dtype)
         self.ones31 = constant(np.ones((3, 1)), dtype)
 
     def __call__(self, *args, **kwargs):
@@ -156,13 +164,12 @@ class SphericalHarmonics(nn.Cell):
         if x.shape[-1] != 3:
             raise ValueError(f"SphericalHarmonics expects x of shape (..., 3), got {x.shape}")
         if x.dtype != self.dtype:
-            raise ValueError(f"SphericalHarmonics was built with dtype={self.dtype}; got x of dtype {x.dtype} (build it "
-                             f"with dtype={x.dtype}, or cast x)")
+            raise ValueError(compute_dtype_hint("SphericalHarmonics", self.dtype, x.dtype))
         lead = x.shape[:-1]
         flat = len(lead) == 1
         v = x if flat else x.reshape(-1, 3)
         if self.normalize:
-            r2 = self.matmul(v * v, self.ones31)  # a matmul: cheaper backward than sum's Tile on CPU
+            r2 = self.norm_matmul(v * v, self.ones31)  # a matmul: cheaper backward than sum's Tile on CPU
             # e3nn's 1/|x| with |x| clamped at 1e-12, except at exactly x = 0 where 1 is used: same value
             # (u = 0), but du/dx = I instead of 1e12 I there, so rounding residues of the polynomial are not
             # amplified; a product with rsqrt instead of a division (Div's backward is the costlier)

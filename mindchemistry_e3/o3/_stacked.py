@@ -21,19 +21,20 @@ _MATMUL = ops.MatMul()  # the primitives: their backward is transposed-operand p
 _BMM_TA = ops.BatchMatMul(transpose_a=True)
 
 
-def stacked_matmul(features, weight, plan):
-    """``features [Z, n_features]`` and the flat ``weight`` through ``plan`` -> ``[Z, dim_out]``."""
+def stacked_matmul(features, weight, plan, matmul=_MATMUL, bmm_ta=_BMM_TA):
+    """``features [Z, n_features]`` and the flat ``weight`` through ``plan`` -> ``[Z, dim_out]``; ``matmul`` and
+    ``bmm_ta`` are the module's products (e.g. in a compute dtype, :mod:`mindchemistry_e3.util.precision`)."""
     z = features.shape[0]
     # ops.gather, not util.graph.gather_rows: a Parameter fed straight into a custom-bprop Cell comes out rounded to
     # float32 when a graph differentiates w.r.t. inputs and Parameters (MindSpore 2.10)
     w = ops.gather(weight, plan.weight_index, 0) * plan.weight_coef  # [C, X, M]
     if plan.components == 1 and plan.out_map is None:  # one block of scalars-like rows: a plain MatMul
         f = features if plan.in_map is None else take_columns(features, plan.in_map)
-        return _MATMUL(f, w.reshape(plan.slots, plan.chunk))
+        return matmul(f, w.reshape(plan.slots, plan.chunk))
     ft = ops.transpose(features, (1, 0))  # [n, Z]
     if plan.in_map is not None:
         ft = take_rows(ft, plan.in_map)  # [C * X, Z]
-    y = _BMM_TA(w, ft.reshape(plan.components, plan.slots, z)).reshape(plan.components * plan.chunk, z)
+    y = bmm_ta(w, ft.reshape(plan.components, plan.slots, z)).reshape(plan.components * plan.chunk, z)
     if plan.out_map is not None:
         y = take_rows(y, plan.out_map)
     return ops.transpose(y, (1, 0))

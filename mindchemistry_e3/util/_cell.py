@@ -25,6 +25,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from .dtype import check_float_dtype, constant
+from .precision import check_compute_dtype, compute_dtype_hint, low_precision
 from .split import split as _split_pieces
 
 __all__ = ["PlanCell", "plan_tensors", "broadcast_shape", "prod", "as_tensor"]
@@ -81,6 +82,8 @@ class PlanCell(nn.Cell):
     Args:
         name (str): how errors name the module, e.g. ``"Linear(4x0e -> 2x0e)"``.
         dtype (mindspore.dtype): dtype of the parameters and constants (None: the default dtype).
+        compute_dtype (mindspore.dtype, optional): operand dtype of the products ``_matmul`` and ``_bmm``
+            (float16 or bfloat16, see :mod:`mindchemistry_e3.util.precision`); None: ``dtype``.
 
     Supported Platforms:
         ``CPU``
@@ -94,12 +97,19 @@ class PlanCell(nn.Cell):
         [2.0, 2.0]
     """
 
-    def __init__(self, name, dtype=None):
+    def __init__(self, name, dtype=None, compute_dtype=None):
         super().__init__()
         self.dtype = check_float_dtype(dtype)
         self._name = name
         self._pynative = False
-        self._matmul = ops.MatMul()
+        self.compute_dtype = check_compute_dtype(compute_dtype, self.dtype, name)
+        self._matmul = self.product(ops.MatMul())
+        self._bmm = self.product(ops.BatchMatMul())
+
+    def product(self, op):
+        """The MatMul / BatchMatMul primitive ``op`` with operands in the module's ``compute_dtype`` and its result
+        in ``dtype`` (``op`` itself without a compute dtype); build the products in ``__init__`` with it."""
+        return low_precision(op, self.compute_dtype, self.dtype)
 
     def __call__(self, *args, **kwargs):
         # Runs in PyNative and for a top-level graph call, not inside a compiled parent (whose mode is graph).
@@ -114,5 +124,4 @@ class PlanCell(nn.Cell):
         """Raise a ValueError naming the module unless every floating input has the module's dtype."""
         for x in xs:
             if x.dtype != self.dtype:
-                raise ValueError(f"{self._name}: inputs must have the module's dtype {self.dtype}, got {x.dtype} "
-                                 f"(build the module with dtype={x.dtype}, or cast the input)")
+                raise ValueError(compute_dtype_hint(self._name, self.dtype, x.dtype))

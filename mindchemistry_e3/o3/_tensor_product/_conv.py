@@ -56,6 +56,9 @@ class TensorProductConv(PlanCell):
             ``benchmarks/RESULTS.md``); keyword only.
         dtype (mindspore.dtype): float dtype of the constants and inputs; keyword only. Default: the default
             dtype (``get_default_dtype()``).
+        compute_dtype (mindspore.dtype, optional): ``mindspore.float16`` or ``mindspore.bfloat16``: the MatMul /
+            BatchMatMul operands in that dtype; their results, the weight multiply, the sum over neighbours and the
+            output in ``dtype`` (:mod:`mindchemistry_e3.util.precision`); keyword only. Default None.
 
     Inputs:
         - **node_features** (Tensor) - ``[N, irreps_in1.dim]``.
@@ -96,9 +99,9 @@ class TensorProductConv(PlanCell):
 
     def __init__(self, irreps_in1, irreps_in2, irreps_out, instructions, in1_var=None, in2_var=None,
                  out_var=None, irrep_normalization=None, path_normalization=None, *, scale=1.0,
-                 permuted_weights=False, lowering="bmm", dtype=None):
+                 permuted_weights=False, lowering="bmm", dtype=None, compute_dtype=None):
         irreps_in1, irreps_in2, irreps_out = Irreps(irreps_in1), Irreps(irreps_in2), Irreps(irreps_out)
-        super().__init__(f"TensorProductConv({irreps_in1} x {irreps_in2} -> {irreps_out})", dtype)
+        super().__init__(f"TensorProductConv({irreps_in1} x {irreps_in2} -> {irreps_out})", dtype, compute_dtype)
         self.irreps_in1, self.irreps_in2, self.irreps_out = irreps_in1, irreps_in2, irreps_out
         norm = dict(in1_var=in1_var, in2_var=in2_var, out_var=out_var, irrep_normalization=irrep_normalization,
                     path_normalization=path_normalization)
@@ -123,12 +126,12 @@ class TensorProductConv(PlanCell):
                 if permuted_weights:
                     plan = plan._replace(weight_map=None)
             self.plan = plan_tensors(plan, self.dtype)
-            self._bmm = ops.BatchMatMul()
             self.tp = None
         else:
             self.plan = None
             self.tp = TensorProduct(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=False,
-                                    internal_weights=False, dtype=self.dtype, **norm)
+                                    internal_weights=False, dtype=self.dtype, compute_dtype=self.compute_dtype,
+                                    **norm)
             self._scale = constant([self.scale], self.dtype)
 
     def __repr__(self):

@@ -71,6 +71,9 @@ class TensorProduct(PlanCell):
             e3nn compatibility (``normalization`` is the deprecated name of ``irrep_normalization``).
         dtype (mindspore.dtype): float32, float64, float16 or bfloat16; keyword only. Default: the default dtype
             (``get_default_dtype()``).
+        compute_dtype (mindspore.dtype, optional): ``mindspore.float16`` or ``mindspore.bfloat16``: the operands of
+            the MatMuls / BatchMatMuls in that dtype, their results, the path sums and the output in ``dtype``
+            (:mod:`mindchemistry_e3.util.precision`); keyword only. Default None: everything in ``dtype``.
 
     Inputs:
         - **x** (Tensor) - shape ``(..., irreps_in1.dim)``.
@@ -99,12 +102,12 @@ class TensorProduct(PlanCell):
     def __init__(self, irreps_in1, irreps_in2, irreps_out, instructions, in1_var=None, in2_var=None,
                  out_var=None, irrep_normalization=None, path_normalization=None, internal_weights=None,
                  shared_weights=None, compile_left_right=True, compile_right=False, normalization=None,
-                 _specialized_code=None, _optimize_einsums=None, *, dtype=None):
+                 _specialized_code=None, _optimize_einsums=None, *, dtype=None, compute_dtype=None):
         del compile_left_right, compile_right, _specialized_code, _optimize_einsums
         if normalization is not None:
             irrep_normalization = normalization
         irreps_in1, irreps_in2, irreps_out = Irreps(irreps_in1), Irreps(irreps_in2), Irreps(irreps_out)
-        super().__init__(f"{type(self).__name__}({irreps_in1} x {irreps_in2} -> {irreps_out})", dtype)
+        super().__init__(f"{type(self).__name__}({irreps_in1} x {irreps_in2} -> {irreps_out})", dtype, compute_dtype)
         self.irreps_in1, self.irreps_in2, self.irreps_out = irreps_in1, irreps_in2, irreps_out
         name = self._name
 
@@ -141,7 +144,7 @@ class TensorProduct(PlanCell):
         # map of the outer product x1 (x) x2, one BatchMatMul over the output components
         scalar = scalar_stacked_plan(plan)
         self._scalar = None if scalar is None else plan_tensors(scalar, self.dtype)
-        self._bmm = ops.BatchMatMul()
+        self._bmm_ta = self.product(ops.BatchMatMul(transpose_a=True))
         # per-sample weights on weighted uvu / uvw paths with multiplicity-1 second inputs (NequIP's product):
         # the convolution's plan without its gather and sum -- one MatMul and one BatchMatMul per input
         # multiplicity, the weights of all uvu paths in one multiply (much less data movement than the groups)
@@ -184,7 +187,7 @@ class TensorProduct(PlanCell):
         if self.shared_weights:
             r = self._matmul(ops.transpose(a, (0, 2, 1)).reshape(z * d3, na), wch[wi].reshape(na, mul_out))
             return ops.transpose(r.reshape(z, d3, mul_out), (0, 2, 1))
-        return ops.bmm(ops.transpose(wch[wi].reshape(z, na, mul_out), (0, 2, 1)), a)
+        return self._bmm(ops.transpose(wch[wi].reshape(z, na, mul_out), (0, 2, 1)), a)
 
     def _path_kmajor(self, st, at, wch, z, weighted):
         """One path's rows ``at [Z, d3, mul1]`` (k-major) -> ``[Z, mul_out, d3]``."""
@@ -201,7 +204,7 @@ class TensorProduct(PlanCell):
         elif self.shared_weights:
             r = self._matmul(at.reshape(z * d3, na), wch[wi].reshape(na, mul_out)).reshape(z, d3, mul_out)
         else:
-            r = ops.bmm(at, wch[wi].reshape(z, na, mul_out))
+            r = self._bmm(at, wch[wi].reshape(z, na, mul_out))
         if d3 == 1:
             return r.reshape(z, -1, 1)
         return ops.transpose(r, (0, 2, 1))
@@ -215,9 +218,9 @@ class TensorProduct(PlanCell):
         results = ()
         if g.kmajor:
             if d1 > 1:
-                at = ops.bmm(t.reshape(z, k, d1), ops.transpose(x1g, (0, 2, 1)))  # [Z, K, mul1]
+                at = self._bmm(t.reshape(z, k, d1), ops.transpose(x1g, (0, 2, 1)))  # [Z, K, mul1]
             else:
-                at = ops.bmm(t.reshape(z, k, 1), x1g.reshape(z, 1, mul1))
+                at = self._bmm(t.reshape(z, k, 1), x1g.reshape(z, 1, mul1))
             weighted = g.row_path is not None
             if weighted:  # every path: weighted diag -> one multiply for the group
                 wl = ()
@@ -234,12 +237,12 @@ class TensorProduct(PlanCell):
                 results = results + (self._path_kmajor(g.paths[i], rows[i], wch, z, weighted),)
             return results
         if g.kind == "diag":
-            a_all = ops.bmm(x1g.reshape(z * mul1, 1, d1), t.reshape(z * mul1, d1, k)).reshape(z, mul1, k)
+            a_all = self._bmm(x1g.reshape(z * mul1, 1, d1), t.reshape(z * mul1, d1, k)).reshape(z, mul1, k)
         elif mul2 == 1:
-            a_all = ops.bmm(x1g, t.reshape(z, d1, k))
+            a_all = self._bmm(x1g, t.reshape(z, d1, k))
         else:
             t = ops.transpose(t.reshape(z, mul2, d1, k), (0, 2, 1, 3)).reshape(z, d1, mul2 * k)
-            a_all = ops.bmm(x1g, t).reshape(z, mul1 * mul2, k)
+            a_all = self._bmm(x1g, t).reshape(z, mul1 * mul2, k)
         cols = self.split(a_all, g.d3s, 2)
         for i in range(len(g.paths)):
             results = results + (self._path(g.paths[i], cols[i], wch, z, mul1, mul2),)
@@ -259,7 +262,7 @@ class TensorProduct(PlanCell):
                 if self.shared_weights:
                     yb = yb + (self._matmul(xt, wch[blk.ws[j]].reshape(mul1, w)).reshape(z, d1, w),)
                 else:
-                    yb = yb + (ops.bmm(xt, wch[blk.ws[j]].reshape(z, mul1, w)),)
+                    yb = yb + (self._bmm(xt, wch[blk.ws[j]].reshape(z, mul1, w)),)
             ys = ys + (yb,)
         ts = self.split(self._matmul(x2, os_.cg), os_.sizes, 1)
         results = ()
@@ -269,7 +272,7 @@ class TensorProduct(PlanCell):
             for b, p in pieces:
                 yl = yl + (ys[b][p],)
             yo = ops.concat(yl, 1) if len(yl) > 1 else yl[0]
-            r = ops.bmm(ts[oi].reshape(z, d3, n), yo)  # [Z, d3, w]
+            r = self._bmm(ts[oi].reshape(z, d3, n), yo)  # [Z, d3, w]
             results = results + ((ops.transpose(r, (0, 2, 1)) if d3 > 1 else r.reshape(z, -1, 1)),)
         return results
 
@@ -317,7 +320,7 @@ class TensorProduct(PlanCell):
             z = x.shape[0]
             outer = self._bmm(x.reshape(z, self._in1_dim, 1), y.reshape(z, 1, self._in2_dim))
             return stacked_matmul(outer.reshape(z, self._in1_dim * self._in2_dim),
-                                  self.weight if weight is None else weight, self._scalar)
+                                  self.weight if weight is None else weight, self._scalar, self._matmul, self._bmm_ta)
         if (self._paired is not None and paired and x.shape[0] > 0 and weight is not None
                 and weight.shape == (x.shape[0], self.weight_numel)):
             return run_conv_plan(self, self._paired, x, y, weight, None, None, x.shape[0])
