@@ -57,6 +57,7 @@ DEFAULTS = {
         "per_species_shift": "auto",   # "auto": least squares of E on composition; or {symbol: eV}; or 0
         "per_species_scale": "auto",   # "auto": RMS of the training forces; or a number / {symbol: value}
         "scale_shift_trainable": False,
+        "compute_dtype": None,     # None | float16 | bfloat16: MatMul operands (sums, energies, scale and shift: dtype)
     },
     "training": {
         "batch_size": 5,
@@ -67,6 +68,8 @@ DEFAULTS = {
         "beta2": 0.999,
         "eps": 1e-8,
         "ema_decay": 0.99,         # 0 or null disables EMA
+        "loss_scale_init": 4096.0,  # compute_dtype float16: dynamic loss scaling (first scale;
+        "loss_scale_window": 500,   # doubled after this many finite steps, halved after an overflow)
         "energy_weight": 1.0,      # on the squared per-atom energy error
         "force_weight": 1.0,       # on the squared force-component error
         "stress_weight": 0.0,      # on the squared stress-component error (periodic data with stress only)
@@ -87,6 +90,7 @@ DEFAULTS = {
 }
 
 _DTYPES = ("float32", "float64")
+_COMPUTE_DTYPES = (None, "float16", "bfloat16")
 
 
 def parse_set(items):
@@ -142,6 +146,13 @@ def _check(cfg):
     if cfg["dtype"] not in _DTYPES:
         raise ValueError(f"config: dtype must be one of {', '.join(_DTYPES)}; got {cfg['dtype']!r}")
     check_number(cfg["seed"], "config: seed", integer=True, minimum=0)
+    if m["compute_dtype"] not in _COMPUTE_DTYPES:
+        raise ValueError(f"config: model.compute_dtype must be null, float16 or bfloat16; got {m['compute_dtype']!r}")
+    if m["compute_dtype"] is not None and cfg["dtype"] != "float32":
+        raise ValueError(f"config: model.compute_dtype {m['compute_dtype']} needs dtype float32 (the dtype of the "
+                         f"parameters, sums and energies), got {cfg['dtype']!r}")
+    check_number(t["loss_scale_init"], "config: training.loss_scale_init", minimum=1)
+    check_number(t["loss_scale_window"], "config: training.loss_scale_window", integer=True, minimum=1)
     check_number(m["l_max"], "config: model.l_max", integer=True, minimum=0)
     check_number(m["radial_mlp_layers"], "config: model.radial_mlp_layers", integer=True, minimum=0)
     for key in ("num_layers", "num_features", "num_basis", "cutoff_p", "radial_mlp_neurons"):

@@ -383,6 +383,10 @@ class DataParallel(SingleProcess):
         if cfg.get("dtype", "float32") != "float32":
             raise ValueError(f"data-parallel training needs dtype float32, got {cfg.get('dtype')!r}: MindSpore's "
                              "CPU collectives have no float64 (AllReduce rejects it, AllGather rounds to float32)")
+        if cfg.get("model", {}).get("compute_dtype") == "float16":
+            raise ValueError("data-parallel training with model.compute_dtype float16 is not supported: each rank "
+                             "would decide alone to skip a step whose gradients overflow (dynamic loss scaling); "
+                             "use bfloat16 (no loss scaling) or one process")
         bs = cfg["training"]["batch_size"]
         if bs < self.size:
             raise ValueError(f"training.batch_size={bs} is the global batch and must be >= the number of "

@@ -12,9 +12,10 @@ from applications.nequip.data import TypeMapper, average_num_neighbors, force_rm
 from .forces import EnergyForceModel
 from .nequip import NequIP
 
-__all__ = ["fit_statistics", "build_network", "build_model", "species_mapper", "MS_DTYPES"]
+__all__ = ["fit_statistics", "build_network", "build_model", "species_mapper", "MS_DTYPES", "MS_COMPUTE_DTYPES"]
 
 MS_DTYPES = {"float32": ms.float32, "float64": ms.float64}
+MS_COMPUTE_DTYPES = {None: None, "float16": ms.float16, "bfloat16": ms.bfloat16}
 
 
 def species_mapper(model_cfg, frames):
@@ -105,6 +106,9 @@ def build_network(model_cfg, stats, dtype="float32"):
     if dtype not in MS_DTYPES:
         raise ValueError(f"build_model: dtype must be one of {sorted(MS_DTYPES)}, got {dtype!r}")
     m = model_cfg
+    compute = m.get("compute_dtype")  # absent from the configs of older checkpoints
+    if compute not in MS_COMPUTE_DTYPES:
+        raise ValueError(f"build_model: model.compute_dtype must be null, float16 or bfloat16, got {compute!r}")
     return NequIP(
         num_types=len(stats["species"]), r_max=m["r_max"], l_max=m["l_max"], parity=m["parity"],
         num_layers=m["num_layers"], num_features=m["num_features"], num_basis=m["num_basis"],
@@ -113,7 +117,7 @@ def build_network(model_cfg, stats, dtype="float32"):
         nonlinearity_scalars=m["nonlinearity_scalars"], nonlinearity_gates=m["nonlinearity_gates"],
         avg_num_neighbors=stats["avg_num_neighbors"], per_species_scale=stats["per_species_scale"],
         per_species_shift=stats["per_species_shift"], scale_shift_trainable=m["scale_shift_trainable"],
-        dtype=MS_DTYPES[dtype])
+        dtype=MS_DTYPES[dtype], compute_dtype=MS_COMPUTE_DTYPES[compute])
 
 
 def build_model(model_cfg, stats, dtype="float32", compute_stress=False):

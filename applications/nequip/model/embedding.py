@@ -21,6 +21,7 @@ class SpeciesEmbedding(nn.Cell):
         num_types (int): number of species.
         num_features (int): number of scalar features out.
         dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
+        compute_dtype (mindspore.dtype, optional): operand dtype of the linear's product. Default None.
 
     Inputs:
         - **node_type** (Tensor) - int32 ``[N]`` type indices in ``[0, num_types)``.
@@ -39,7 +40,7 @@ class SpeciesEmbedding(nn.Cell):
         ([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], (2, 8))
     """
 
-    def __init__(self, num_types, num_features, *, dtype=ms.float32):
+    def __init__(self, num_types, num_features, *, dtype=ms.float32, compute_dtype=None):
         super().__init__()
         if isinstance(num_types, bool) or not isinstance(num_types, (int, np.integer)) or num_types < 1:
             raise ValueError(f"SpeciesEmbedding: num_types must be a positive integer, got {num_types!r}")
@@ -50,7 +51,7 @@ class SpeciesEmbedding(nn.Cell):
         self.irreps_node_attr = o3.Irreps(f"{self.num_types}x0e")
         self.irreps_out = o3.Irreps(f"{int(num_features)}x0e")
         self.eye = constant(np.eye(self.num_types), dtype)
-        self.linear = o3.Linear(self.irreps_node_attr, self.irreps_out, dtype=dtype)
+        self.linear = o3.Linear(self.irreps_node_attr, self.irreps_out, dtype=dtype, compute_dtype=compute_dtype)
 
     def construct(self, node_type):
         node_attr = ops.gather(self.eye, node_type, 0)

@@ -86,6 +86,8 @@ class InteractionBlock(nn.Cell):
         radial_act (str): activation of the radial MLP, ``silu`` (default) or ``ssp``.
         self_connection (bool): add the species-dependent self-connection. Default True.
         dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
+        compute_dtype (mindspore.dtype, optional): float16 / bfloat16 operands of the products of the linears,
+            the convolution, the radial MLP and the self-connection (sums over neighbours in ``dtype``). Default None.
 
     Inputs:
         - **x** (Tensor) - node features ``[N, irreps_in.dim]``.
@@ -114,7 +116,7 @@ class InteractionBlock(nn.Cell):
 
     def __init__(self, irreps_in, irreps_out, irreps_edge_attr, num_types, num_basis=8, radial_mlp_layers=2,
                  radial_mlp_neurons=64, avg_num_neighbors=None, radial_act="silu", self_connection=True, *,
-                 dtype=ms.float32):
+                 dtype=ms.float32, compute_dtype=None):
         super().__init__()
         self.dtype = check_float_dtype(dtype)
         self.irreps_in = o3.Irreps(irreps_in)
@@ -122,7 +124,8 @@ class InteractionBlock(nn.Cell):
         self.irreps_edge_attr = o3.Irreps(irreps_edge_attr)
         irreps_node_attr = o3.Irreps(f"{int(num_types)}x0e")
 
-        self.linear_1 = o3.Linear(self.irreps_in, self.irreps_in, dtype=dtype)
+        low = {"dtype": dtype, "compute_dtype": compute_dtype}
+        self.linear_1 = o3.Linear(self.irreps_in, self.irreps_in, **low)
 
         # uvu paths: every (input irrep, harmonic) pair whose product contains an irrep of irreps_out
         irreps_mid = []
@@ -149,17 +152,17 @@ class InteractionBlock(nn.Cell):
         # MLP delivers the weights in the product's column order (its last weight matrix's columns picked, not the
         # edge-sized output's), its parameters staying in e3nn's layout
         self.tp = o3.TensorProductConv(self.irreps_in, self.irreps_edge_attr, irreps_mid, instructions,
-                                       scale=1.0 / math.sqrt(aan), permuted_weights=True, dtype=dtype)
+                                       scale=1.0 / math.sqrt(aan), permuted_weights=True, **low)
         perm = self.tp.weight_permutation
         self._weight_columns = None if perm is None else ms.Tensor(perm.astype("int32"))
         hidden = [int(radial_mlp_neurons)] * int(radial_mlp_layers)
         self.radial_mlp = e3nn.FullyConnectedNet([int(num_basis)] + hidden + [self.tp.weight_numel],
-                                                 activation(radial_act), dtype=dtype)
-        self.linear_2 = o3.Linear(irreps_mid.simplify(), self.irreps_out, dtype=dtype)
+                                                 activation(radial_act), **low)
+        self.linear_2 = o3.Linear(irreps_mid.simplify(), self.irreps_out, **low)
         self.self_connection = None
         if self_connection:
             self.self_connection = o3.FullyConnectedTensorProduct(self.irreps_in, irreps_node_attr, self.irreps_out,
-                                                                  dtype=dtype)
+                                                                  **low)
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
         if self._weight_columns is None:

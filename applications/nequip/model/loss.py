@@ -17,15 +17,25 @@ The step also updates an exponential moving average of the weights,
 count, the loss and the error sums (not differentiated) to a device-side accumulator, :attr:`TrainStep.sums`
 (named by :data:`SUM_NAMES`): the training loop reads it back at log intervals and at the end of an epoch instead
 of after every step, so the host never waits on the device inside an epoch.
+
+A float16 model (``compute_dtype=float16``: float16 MatMul operands, whose gradients underflow below 6e-8 and
+overflow above 65,504) trains with dynamic loss scaling inside the same Cell: the loss is multiplied by
+:attr:`TrainStep.loss_scale` before the (second-order) backward pass, the gradients are divided by it, and a step
+whose gradients are not all finite (``mindspore.amp.all_finite``) is skipped -- no optimizer update, no metric
+sums -- and halves the scale; ``window`` finite steps in a row double it (the rule of
+``mindspore.amp.DynamicLossScaler``, kept in Parameters of the step so that it compiles into the graph and is
+saved with the optimizer state). :attr:`TrainStep.skipped_steps` counts the skipped steps.
 """
+from typing import NamedTuple
+
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import amp, nn, ops
 
 from mindchemistry_e3.util.dtype import constant
 
 from .inputs import LABEL_INPUTS, METRIC_NAMES, MODEL_INPUTS, SUM_NAMES
 
-__all__ = ["LossNet", "TrainStep", "LABEL_INPUTS", "METRIC_NAMES", "SUM_NAMES"]
+__all__ = ["LossNet", "TrainStep", "LossScale", "LABEL_INPUTS", "METRIC_NAMES", "SUM_NAMES"]
 
 _NUM_MODEL_INPUTS = len(MODEL_INPUTS)
 
@@ -95,6 +105,26 @@ class LossNet(nn.Cell):
         return loss, errors
 
 
+class LossScale(NamedTuple):
+    """Dynamic loss scaling of a float16 train step (``mindspore.amp.DynamicLossScaler``'s rule)."""
+
+    init: float = 4096.0  #: the first scale
+    factor: float = 2.0   #: divide by it after an overflow, multiply by it after ``window`` finite steps
+    window: int = 500     #: finite steps in a row before the scale grows
+
+
+class _ScaledLoss(nn.Cell):
+    """``(loss * scale, errors)`` of a :class:`LossNet`; the scale is the last input."""
+
+    def __init__(self, loss_net):
+        super().__init__(auto_prefix=False)
+        self.loss_net = loss_net
+
+    def construct(self, *tensors):
+        loss, errors = self.loss_net(*tensors[:-1])
+        return loss * tensors[-1], errors
+
+
 class TrainStep(nn.Cell):
     r"""One optimisation step as a single Cell: loss and forces, weight gradients (second order), optimizer, EMA,
     and the metric sums accumulated on the device.
@@ -103,6 +133,8 @@ class TrainStep(nn.Cell):
         loss_net (LossNet): the loss.
         optimizer (nn.Optimizer): e.g. ``nn.Adam(params, use_amsgrad=True)``; its ``parameters`` are trained.
         ema (bool): keep an exponential moving average of the trained parameters (``self.ema_params``).
+        loss_scale (LossScale, optional): dynamic loss scaling (for float16 compute; see the module doc).
+            Default None: none.
 
     Inputs:
         The inputs of :class:`LossNet` (``*inputs, *labels``), then **decay** (scalar Tensor): the EMA decay of
@@ -125,15 +157,26 @@ class TrainStep(nn.Cell):
         (True, (13,))
     """
 
-    def __init__(self, loss_net, optimizer, ema=True):
+    def __init__(self, loss_net, optimizer, ema=True, loss_scale=None):
         super().__init__(auto_prefix=False)
         self.loss_net = loss_net
         self.optimizer = optimizer
         self.weights = optimizer.parameters
         self.use_ema = bool(ema)
         self.ema_params = self.weights.clone(prefix="ema", init="same")
-        self.grad_fn = ms.value_and_grad(loss_net, grad_position=None, weights=self.weights, has_aux=True)
         dtype = self.weights[0].dtype
+        self.scaled = loss_scale is not None
+        if self.scaled:
+            self.loss_scale = ms.Parameter(constant(float(loss_scale.init), dtype), name="loss_scale",
+                                           requires_grad=False)
+            self.skipped_steps = ms.Parameter(ms.Tensor(0, ms.int32), name="skipped_steps", requires_grad=False)
+            self.scale_counter = ms.Parameter(ms.Tensor(0, ms.int32), name="loss_scale_counter", requires_grad=False)
+            self.scale_factor = constant(float(loss_scale.factor), dtype)
+            self.scale_window = int(loss_scale.window)
+            self.grad_fn = ms.value_and_grad(_ScaledLoss(loss_net), grad_position=None, weights=self.weights,
+                                             has_aux=True)
+        else:
+            self.grad_fn = ms.value_and_grad(loss_net, grad_position=None, weights=self.weights, has_aux=True)
         self.sums = ms.Parameter(ops.zeros(len(SUM_NAMES), dtype), name="metric_sums", requires_grad=False)
         self.one = constant([1.0], dtype)
 
@@ -143,6 +186,8 @@ class TrainStep(nn.Cell):
 
     def construct(self, *tensors):
         decay = tensors[-1]
+        if self.scaled:
+            return self._scaled_step(tensors[:-1], decay)
         (loss, errors), grads = self.grad_fn(*tensors[:-1])
         updated = self.optimizer(grads)
         if self.use_ema:
@@ -151,3 +196,35 @@ class TrainStep(nn.Cell):
                 ops.assign(ema_p, ema_p * decay + p * (1 - decay))
         ops.assign_add(self.sums, ops.concat((self.one, loss.reshape((1,)), errors)))
         return loss, errors
+
+    def _scaled_step(self, tensors, decay):
+        """The step with dynamic loss scaling: skipped (no update, no sums) when a gradient is not finite."""
+        scale = self.loss_scale * self.one[0]
+        (loss, errors), grads = self.grad_fn(*tensors, scale)
+        inv = self.one[0] / scale
+        grads = tuple(g * inv for g in grads)
+        loss = loss * inv
+        finite = amp.all_finite(grads)
+        if finite:
+            loss = ops.depend(loss, self.optimizer(grads))
+        if self.use_ema:
+            decay = ops.depend(decay, loss)
+            for ema_p, p in zip(self.ema_params, self.weights):
+                ops.assign(ema_p, ops.where(finite, ema_p * decay + p * (1 - decay), ema_p))
+        step_sums = ops.concat((self.one, loss.reshape((1,)), errors))
+        ops.assign_add(self.sums, ops.where(finite, step_sums, ops.zeros_like(step_sums)))
+        self._adjust_scale(finite)
+        return loss, errors
+
+    def _adjust_scale(self, finite):
+        """``mindspore.amp.DynamicLossScaler``'s update: after ``window`` finite steps in a row the scale grows by
+        ``factor`` (while finite), after an overflow it shrinks by ``factor`` (not below 1); skipped steps count."""
+        scale = self.loss_scale
+        counter = self.scale_counter
+        grown = scale * self.scale_factor
+        full = counter == (self.scale_window - 1)
+        up = ops.where(ops.logical_and(full, ops.isfinite(grown)), grown, scale)
+        down = ops.maximum(scale / self.scale_factor, ops.ones_like(scale))
+        ops.assign(self.loss_scale, ops.where(finite, up, down))
+        ops.assign(self.scale_counter, ops.where(finite, (counter + 1) % self.scale_window, ops.zeros_like(counter)))
+        ops.assign_add(self.skipped_steps, ops.where(finite, ops.zeros_like(counter), ops.ones_like(counter)))

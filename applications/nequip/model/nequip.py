@@ -73,6 +73,11 @@ class NequIP(nn.Cell):
         per_species_shift (array-like): ``[num_types]`` shifts :math:`\mu_z` (eV). Default 0.
         scale_shift_trainable (bool): train scales and shifts. Default False.
         dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
+        compute_dtype (mindspore.dtype, optional): ``mindspore.float16`` or ``mindspore.bfloat16``: the operands of
+            the MatMuls of the harmonics, linears, convolutions, radial MLPs and self-connections in that dtype
+            (:mod:`mindchemistry_e3.util.precision`); the per-species scale and shift, every sum over neighbours and
+            atoms, and the energies stay in ``dtype`` (a float16 energy of -1,000 eV has an ulp of 1 eV).
+            Default None.
 
     Inputs:
         - **edge_vec** (Tensor) - ``[E, 3]`` edge vectors ``pos[dst] - pos[src] + shift`` (zero on padding).
@@ -105,7 +110,7 @@ class NequIP(nn.Cell):
                  trainable_bessel=True, cutoff_p=6, radial_mlp_layers=2, radial_mlp_neurons=64, resnet=False,
                  nonlinearity_scalars=None, nonlinearity_gates=None, avg_num_neighbors=None,
                  per_species_scale=None, per_species_shift=None, scale_shift_trainable=False, *,
-                 dtype=ms.float32):
+                 dtype=ms.float32, compute_dtype=None):
         super().__init__()
         self.dtype = check_float_dtype(dtype)
         self.num_types = _positive_int(num_types, "num_types")
@@ -120,24 +125,24 @@ class NequIP(nn.Cell):
         parities = (1, -1) if parity else (1,)
         feature_irreps_hidden = o3.Irreps([(num_features, (l, p)) for p in parities for l in range(l_max + 1)])
 
-        self.embedding = SpeciesEmbedding(self.num_types, num_features, dtype=dtype)
+        low = {"dtype": dtype, "compute_dtype": compute_dtype}
+        self.compute_dtype = compute_dtype
+        self.embedding = SpeciesEmbedding(self.num_types, num_features, **low)
         self.radial = RadialEmbedding(r_max, num_basis, trainable_bessel, cutoff_p, dtype=dtype)
-        self.sh = o3.SphericalHarmonics(list(range(l_max + 1)), normalize=False, normalization="component",
-                                        dtype=dtype)
+        self.sh = o3.SphericalHarmonics(list(range(l_max + 1)), normalize=False, normalization="component", **low)
         layers = []
         irreps = self.embedding.irreps_out
         for _ in range(num_layers):
             layer = ConvLayer(irreps, feature_irreps_hidden, self.irreps_edge_sh, self.num_types, resnet=resnet,
                               nonlinearity_scalars=nonlinearity_scalars, nonlinearity_gates=nonlinearity_gates,
                               num_basis=num_basis, radial_mlp_layers=radial_mlp_layers,
-                              radial_mlp_neurons=radial_mlp_neurons, avg_num_neighbors=avg_num_neighbors,
-                              dtype=dtype)
+                              radial_mlp_neurons=radial_mlp_neurons, avg_num_neighbors=avg_num_neighbors, **low)
             layers.append(layer)
             irreps = layer.irreps_out
         self.layers = nn.CellList(layers)
         self.irreps_hidden = irreps
-        self.output_hidden = o3.Linear(irreps, o3.Irreps(f"{max(1, num_features // 2)}x0e"), dtype=dtype)
-        self.output = o3.Linear(self.output_hidden.irreps_out, o3.Irreps("1x0e"), dtype=dtype)
+        self.output_hidden = o3.Linear(irreps, o3.Irreps(f"{max(1, num_features // 2)}x0e"), **low)
+        self.output = o3.Linear(self.output_hidden.irreps_out, o3.Irreps("1x0e"), **low)
 
         scale = np.ones(self.num_types) if per_species_scale is None else np.asarray(per_species_scale, np.float64)
         shift = np.zeros(self.num_types) if per_species_shift is None else np.asarray(per_species_shift, np.float64)

@@ -39,6 +39,7 @@ def build_training_graphs(cfg, stats, has_stress, distributed):
     import mindspore as ms
 
     from applications.nequip.model import LossNet, TrainStep
+    from applications.nequip.model.loss import LossScale
     from applications.nequip.model.build import MS_DTYPES, build_model
 
     m, t, dtype_name = cfg["model"], cfg["training"], cfg["dtype"]
@@ -47,6 +48,9 @@ def build_training_graphs(cfg, stats, has_stress, distributed):
     net, model = build_model(m, stats, dtype_name, compute_stress=t["stress_weight"] > 0)
     loss = LossNet(model, t["energy_weight"], t["force_weight"], t["stress_weight"], dtype=MS_DTYPES[dtype_name])
     optimizer = make_optimizer(loss.trainable_params(), t, dtype_name)
-    step = TrainStep(loss, distributed.wrap_optimizer(optimizer), ema=bool(t["ema_decay"]))
+    scaling = None
+    if m.get("compute_dtype") == "float16":  # float16 gradients under- and overflow: dynamic loss scaling
+        scaling = LossScale(init=float(t["loss_scale_init"]), window=int(t["loss_scale_window"]))
+    step = TrainStep(loss, distributed.wrap_optimizer(optimizer), ema=bool(t["ema_decay"]), loss_scale=scaling)
     eval_net, eval_model = build_model(m, stats, dtype_name, compute_stress=has_stress)
     return TrainingGraphs(net, model, loss, optimizer, step, eval_net, eval_model)

@@ -77,7 +77,8 @@ class Trainer:
         ckpt_path, ckpt = resume_source(self.paths, resume)
         if ckpt is not None:
             saved = ckpt[1]["config"]
-            if saved["model"] != self.cfg["model"] or saved["dtype"] != self.cfg["dtype"]:
+            if ({"compute_dtype": None, **saved["model"]} != self.cfg["model"]
+                    or saved["dtype"] != self.cfg["dtype"]):
                 raise ValueError(f"--resume: the model section (or dtype) of the config differs from the one in "
                                  f"{ckpt_path}; resume with the same model")
         ms.set_context(mode=ms.GRAPH_MODE)
@@ -108,9 +109,12 @@ class Trainer:
         self.state = TrainerState()
         self.timing = {"data_s": data_s, "compile_s": {}, "step_s": [], "epoch_s": []}
         self._compiled = set()
+        self._skipped_before = 0  # float16 steps skipped on overflow before this epoch
         if ckpt is not None:
             arrays, meta = ckpt
             restore_arrays(self.net, self.step, arrays, ckpt_path)
+            if self.step.scaled:
+                self._skipped_before = int(self.step.skipped_steps.asnumpy())
             self.state.load_meta(meta)
             self.state.truncate_history()
             self.scheduler.load(meta["scheduler"])
@@ -287,6 +291,11 @@ class Trainer:
         steps, loss_sum, sums = self._read_sums()
         self._check_finite(loss_sum, last_read + 1, len(self.train_loader))
         self.step.reset_sums()
+        if self.step.scaled:
+            skipped = int(self.step.skipped_steps.asnumpy())
+            self.info(f"epoch {self.state.epoch + 1}: float16 loss scale {float(self.step.loss_scale.asnumpy()):g}, "
+                      f"{skipped - self._skipped_before} step(s) skipped on overflow ({skipped} in all)")
+            self._skipped_before = skipped
         self.state.step_in_epoch = 0
         return loss_sum / max(steps, 1), sums
 
