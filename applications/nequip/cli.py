@@ -25,7 +25,7 @@ import sys
 
 from applications.nequip.checks import check_number, describe
 
-__all__ = ["Parser", "number", "add_runtime_options", "add_model_source", "add_dataset_options",
+__all__ = ["Parser", "number", "add_runtime_options", "add_model_source", "add_compute_dtype", "add_dataset_options",
            "add_inference_options", "load_model", "compile_cache_setting", "run", "COMMANDS", "main"]
 
 #: command -> module with a ``main(argv, prog=None)``
@@ -95,6 +95,15 @@ def add_model_source(parser):
     group.add_argument("--model", help="an exported model (the folder or the model.json written by deploy)")
     parser.add_argument("--no-ema", action="store_true", help="use the trained weights instead of their EMA "
                                                               "(checkpoints only)")
+    add_compute_dtype(parser)
+
+
+def add_compute_dtype(parser):
+    """``--compute-dtype float32|float16|bfloat16``: the MatMul operand dtype of a checkpoint's model."""
+    parser.add_argument("--compute-dtype", default=None, choices=("float32", "float16", "bfloat16"),
+                        help="run the model's products with float16 / bfloat16 operands (sums, energies and "
+                             "forces stay float32; bfloat16 is emulated on CPU), or float32; default: the "
+                             "checkpoint's model.compute_dtype (checkpoints only)")
 
 
 def add_dataset_options(parser, batch_size=8):
@@ -122,7 +131,10 @@ def load_model(args):
 
     if args.model is not None and args.no_ema:
         raise ValueError("--no-ema applies to checkpoints; an exported model holds the weights it was exported with")
-    return load_predictor(args.checkpoint, args.model, use_ema=not args.no_ema,
+    if args.model is not None and args.compute_dtype is not None:
+        raise ValueError("--compute-dtype applies to checkpoints; an exported model keeps the precision it was "
+                         "exported with (deploy --compute-dtype)")
+    return load_predictor(args.checkpoint, args.model, use_ema=not args.no_ema, compute_dtype=args.compute_dtype,
                           batch_size=getattr(args, "batch_size", 8), compile_cache=compile_cache_setting(args),
                           device=select_device(None), log=lambda line: print(line, file=sys.stderr, flush=True))
 

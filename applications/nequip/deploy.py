@@ -51,7 +51,8 @@ def dataset_buckets(frames, r_max, batch_size):
     return sorted(out)
 
 
-def export_model(checkpoint, out, buckets, batch_size=1, stress=None, use_ema=True, force=False, log=print):
+def export_model(checkpoint, out, buckets, batch_size=1, stress=None, use_ema=True, force=False, log=print,
+                 compute_dtype=None):
     """Export ``checkpoint`` to the folder ``out`` for ``buckets`` (``(atoms, edges)`` pairs); returns the metadata.
 
     Args:
@@ -63,6 +64,8 @@ def export_model(checkpoint, out, buckets, batch_size=1, stress=None, use_ema=Tr
             periodic).
         use_ema (bool): export the EMA weights (default) or the trained ones.
         force (bool): replace an existing export.
+        compute_dtype (str, optional): ``"float32"``, ``"float16"`` or ``"bfloat16"``: the operand dtype of the
+            exported model's products (default: the checkpoint's ``model.compute_dtype``).
 
     Raises:
         ValueError: a bad checkpoint, no buckets, or ``out`` exists (without ``force``).
@@ -78,7 +81,7 @@ def export_model(checkpoint, out, buckets, batch_size=1, stress=None, use_ema=Tr
         raise ValueError("deploy: no buckets to export; name some with --bucket ATOMSxEDGES or give --data FILE")
     if os.path.exists(out) and not force:
         raise ValueError(f"deploy: {out} exists (pass --force to replace it)")
-    predictor = Predictor.from_checkpoint(checkpoint, use_ema=use_ema)
+    predictor = Predictor.from_checkpoint(checkpoint, use_ema=use_ema, compute_dtype=compute_dtype)
     meta = predictor.checkpoint_meta
     if stress is None:
         stress = bool(meta.get("periodic", False))
@@ -98,7 +101,8 @@ def export_model(checkpoint, out, buckets, batch_size=1, stress=None, use_ema=Tr
                "inputs": list(MODEL_INPUTS), "outputs": ["energy", "forces"] + (["stress"] if stress else []),
                "species": predictor.species, "r_max": predictor.r_max, "dtype": predictor.dtype_name,
                "weights": "ema" if use_ema and meta.get("use_ema", True) else "trained",
-               "checkpoint": os.path.abspath(checkpoint), "epoch": meta.get("epoch"), "config": meta["config"],
+               "checkpoint": os.path.abspath(checkpoint), "epoch": meta.get("epoch"),
+               "config": {**meta["config"], "model": predictor.model_cfg},
                "stats": meta["stats"], "mindspore": ms.__version__}
         write_json(os.path.join(tmp, "model.json"), doc)
         if os.path.exists(out):
@@ -127,6 +131,7 @@ def main(argv=None, prog="python -m applications.nequip.deploy"):
     group.add_argument("--no-stress", dest="stress", action="store_false")
     parser.add_argument("--no-ema", action="store_true", help="export the trained weights instead of their EMA")
     parser.add_argument("--force", action="store_true", help="replace an existing export")
+    cli.add_compute_dtype(parser)
     cli.add_runtime_options(parser)
 
     def body(args):
@@ -142,7 +147,8 @@ def main(argv=None, prog="python -m applications.nequip.deploy"):
             if args.stress is None and any(f.pbc.any() for f in frames):
                 args.stress = True
         doc = export_model(args.checkpoint, args.out, buckets, args.batch_size, args.stress, not args.no_ema,
-                           args.force, log=lambda line: print(line, file=sys.stderr, flush=True))
+                           args.force, log=lambda line: print(line, file=sys.stderr, flush=True),
+                           compute_dtype=args.compute_dtype)
         print(f"wrote {args.out}: {len(doc['buckets'])} bucket(s) "
               + ", ".join(f"({b['atoms']}, {b['edges']})" for b in doc["buckets"])
               + f", batches of {doc['batch_size']}, outputs {', '.join(doc['outputs'])}")

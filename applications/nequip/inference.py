@@ -185,8 +185,11 @@ class Predictor:
         return self.graphs.model
 
     @classmethod
-    def from_checkpoint(cls, path, use_ema=True, batch_size=8, compile_cache=None, device="CPU", log=None):
-        """Rebuild the model of a checkpoint (EMA weights when present and ``use_ema``).
+    def from_checkpoint(cls, path, use_ema=True, batch_size=8, compile_cache=None, device="CPU", log=None,
+                        compute_dtype=None):
+        """Rebuild the model of a checkpoint (EMA weights when present and ``use_ema``); ``compute_dtype``
+        (``"float32"``, ``"float16"`` or ``"bfloat16"``; None: the checkpoint's ``model.compute_dtype``) sets the
+        operand dtype of the model's products, e.g. float16 for a float32-trained model.
 
         Raises:
             ValueError: a missing, corrupt or mismatched checkpoint.
@@ -203,6 +206,11 @@ class Predictor:
             stats = meta["stats"]
         except (KeyError, TypeError) as err:
             raise ValueError(f"checkpoint {path} lacks its config or statistics ({err})") from None
+        if compute_dtype is not None:  # e.g. float16 products for a float32-trained model
+            if compute_dtype not in ("float32", "float16", "bfloat16"):
+                raise ValueError(f"compute_dtype must be float32, float16 or bfloat16, got {compute_dtype!r}")
+            cfg["model"]["compute_dtype"] = None if compute_dtype == "float32" else compute_dtype
+            cfg = load_config(cfg)  # validated (compute_dtype needs dtype float32)
         net, _ = build_model(cfg["model"], stats, cfg["dtype"])
         weights = eval_weights(arrays, use_ema)
         for name, p in net.parameters_and_names():
@@ -313,8 +321,9 @@ def _quiet_log(line):
 
 
 def load_predictor(checkpoint=None, model=None, use_ema=True, batch_size=8, compile_cache=None, device="CPU",
-                   log=None):
-    """A :class:`Predictor` from a checkpoint or from an exported model (exactly one of them).
+                   log=None, compute_dtype=None):
+    """A :class:`Predictor` from a checkpoint or from an exported model (exactly one of them); ``compute_dtype``
+    (checkpoints only) as in :meth:`Predictor.from_checkpoint`.
 
     Raises:
         ValueError: neither or both given, or a bad file.
@@ -322,6 +331,9 @@ def load_predictor(checkpoint=None, model=None, use_ema=True, batch_size=8, comp
     if (checkpoint is None) == (model is None):
         raise ValueError("give a checkpoint or an exported model (exactly one)")
     if model is not None:
+        if compute_dtype is not None:
+            raise ValueError("compute_dtype applies to checkpoints; an exported model keeps the precision it was "
+                             "exported with")
         return Predictor.from_exported(model)
     return Predictor.from_checkpoint(checkpoint, use_ema=use_ema, batch_size=batch_size,
-                                     compile_cache=compile_cache, device=device, log=log)
+                                     compile_cache=compile_cache, device=device, log=log, compute_dtype=compute_dtype)

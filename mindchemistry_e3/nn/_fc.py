@@ -26,11 +26,15 @@ from mindspore.common.initializer import Normal, initializer
 from ..math import normalize2mom
 from ..util._cell import as_tensor
 from ..util.dtype import check_float_dtype, constant
-from ..util.precision import check_compute_dtype, low_precision
+from ..util.precision import check_compute_dtype, low_precision, refuse_amp_rewrite
 
 
 class _Layer(nn.Cell):
     r"""One layer ``x @ W / sqrt(h_in var_in)``, then ``act`` and ``* sqrt(var_out)`` (see the module doc)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        refuse_amp_rewrite(cls)  # mindspore.amp O1's rewritten copy: a clear error naming compute_dtype
 
     def __init__(self, h_in, h_out, act, var_in, var_out, dtype=None, compute_dtype=None):
         super().__init__()

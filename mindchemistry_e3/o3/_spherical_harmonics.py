@@ -31,7 +31,7 @@ from mindspore import nn, ops
 
 from ..util._cell import as_tensor
 from ..util.dtype import check_float_dtype, constant
-from ..util.precision import check_compute_dtype, compute_dtype_hint, low_precision
+from ..util.precision import check_compute_dtype, compute_dtype_hint, low_precision, refuse_amp_rewrite
 from ._irreps import Irreps
 from ._spherical_harmonics_np import NORMALIZATIONS, check_ls, sh_lowering
 
@@ -110,6 +110,10 @@ class SphericalHarmonics(nn.Cell):
         >>> (y.round(4) + 0.0).tolist()
         [[1.0, 0.0, 1.7321, 0.0, 0.0, 0.0, 2.2361, 0.0, 0.0]]
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        refuse_amp_rewrite(cls)  # mindspore.amp O1's rewritten copy: a clear error naming compute_dtype
 
     def __init__(self, irreps_out, normalize, normalization="integral", irreps_in=None, *, dtype=None,
                  compute_dtype=None):

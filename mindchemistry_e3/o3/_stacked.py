@@ -8,7 +8,8 @@ them is 2-5x faster on CPU than picking columns).
 >>> from mindchemistry_e3.util._cell import plan_tensors
 >>> from mindchemistry_e3.o3._linear_plan import linear_plan, linear_stacked_plan
 >>> sp = plan_tensors(linear_stacked_plan(linear_plan("2x0e + 1o", "0e + 1o")), ms.float32)
->>> stacked_matmul(ms.Tensor(np.ones((4, 5), np.float32)), ms.Tensor(np.ones(3, np.float32)), sp).shape
+>>> stacked_matmul(ms.Tensor(np.ones((4, 5), np.float32)), ms.Tensor(np.ones(3, np.float32)), sp, ms.ops.MatMul(),
+...                ms.ops.BatchMatMul(transpose_a=True)).shape
 (4, 4)
 """
 from mindspore import ops
@@ -17,13 +18,11 @@ from ..util._column_map import take_columns, take_rows
 
 __all__ = ["stacked_matmul"]
 
-_MATMUL = ops.MatMul()  # the primitives: their backward is transposed-operand products (faster on CPU)
-_BMM_TA = ops.BatchMatMul(transpose_a=True)
-
-
-def stacked_matmul(features, weight, plan, matmul=_MATMUL, bmm_ta=_BMM_TA):
+def stacked_matmul(features, weight, plan, matmul, bmm_ta):
     """``features [Z, n_features]`` and the flat ``weight`` through ``plan`` -> ``[Z, dim_out]``; ``matmul`` and
-    ``bmm_ta`` are the module's products (e.g. in a compute dtype, :mod:`mindchemistry_e3.util.precision`)."""
+    ``bmm_ta`` are the module's products: ``ops.MatMul()`` and ``ops.BatchMatMul(transpose_a=True)`` (primitives:
+    their backward is transposed-operand products, faster on CPU), possibly in a compute dtype
+    (:mod:`mindchemistry_e3.util.precision`)."""
     z = features.shape[0]
     # ops.gather, not util.graph.gather_rows: a Parameter fed straight into a custom-bprop Cell comes out rounded to
     # float32 when a graph differentiates w.r.t. inputs and Parameters (MindSpore 2.10)

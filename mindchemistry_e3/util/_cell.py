@@ -25,7 +25,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from .dtype import check_float_dtype, constant
-from .precision import check_compute_dtype, compute_dtype_hint, low_precision
+from .precision import check_compute_dtype, compute_dtype_hint, low_precision, refuse_amp_rewrite
 from .split import split as _split_pieces
 
 __all__ = ["PlanCell", "plan_tensors", "broadcast_shape", "prod", "as_tensor"]
@@ -96,6 +96,10 @@ class PlanCell(nn.Cell):
         >>> Twice("Twice", ms.float64)(np.ones(2)).asnumpy().tolist()
         [2.0, 2.0]
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        refuse_amp_rewrite(cls)  # mindspore.amp O1's rewritten copy: a clear error naming compute_dtype
 
     def __init__(self, name, dtype=None, compute_dtype=None):
         super().__init__()

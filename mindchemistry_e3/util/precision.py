@@ -33,11 +33,14 @@ How a product runs (decided once, when the Cell is built, from ``mindspore.get_c
 >>> product_mode(ms.bfloat16, "CPU"), product_mode(ms.bfloat16, "Ascend"), product_mode(ms.float16, "CPU")
 ('emulated', 'native', 'native')
 """
+import re
+import sys
+
 import mindspore as ms
 from mindspore import nn, ops
 
 __all__ = ["COMPUTE_DTYPES", "check_compute_dtype", "product_mode", "LowPrecisionProduct", "low_precision",
-           "compute_dtype_hint"]
+           "compute_dtype_hint", "refuse_amp_rewrite", "AMP_O1_MESSAGE"]
 
 COMPUTE_DTYPES = (ms.float16, ms.bfloat16)
 
@@ -151,3 +154,31 @@ def compute_dtype_hint(name, expected, got):
                 f"products then run in {got} and its sums in {expected} (mindspore.amp.auto_mixed_precision's "
                 f"O2/O3/auto cast whole modules to {got}, which this library does not accept)")
     return msg
+
+
+AMP_O1_MESSAGE = (
+    "mindspore.amp.auto_mixed_precision(..., 'O1') rewrites the source of every Cell into ./rewritten_network/ and "
+    "loses the module-level constants and primitives that mindchemistry_e3's Cells use, so it cannot run them; "
+    "for mixed precision build the Cells with compute_dtype=mindspore.float16 (or bfloat16) instead: their "
+    "MatMul / BatchMatMul operands run in that dtype and their sums in dtype")
+
+
+def refuse_amp_rewrite(cls):
+    """Raise a ValueError naming ``compute_dtype`` (:data:`AMP_O1_MESSAGE`) when ``cls`` is the copy of a class that
+    MindSpore's ``amp`` O1 rewrite generates (``<Base>Opt`` or ``<Base>Opt_<n>``, a subclass of ``<Base>`` defined
+    in generated source, not in an imported module); called from ``__init_subclass__`` of the library's Cells with
+    big products.
+
+    >>> class Base: pass
+    >>> Copy = type("BaseOpt", (Base,), {"__module__": "NetOpt_1234"})
+    >>> try:
+    ...     refuse_amp_rewrite(Copy)
+    ... except ValueError as err:
+    ...     print("compute_dtype=" in str(err))
+    True
+    """
+    match = re.fullmatch(r"(\w+?)Opt(_\d+)?", cls.__name__)
+    if match is None or cls.__module__ in sys.modules:
+        return
+    if any(base.__name__ == match.group(1) for base in cls.__bases__):
+        raise ValueError(f"{cls.__name__}: {AMP_O1_MESSAGE}")
