@@ -128,4 +128,6 @@ class PlanCell(nn.Cell):
         """Raise a ValueError naming the module unless every floating input has the module's dtype."""
         for x in xs:
             if x.dtype != self.dtype:
-                raise ValueError(compute_dtype_hint(self._name, self.dtype, x.dtype))
+                raise ValueError(f"{self._name}: inputs must have the module's dtype {self.dtype}, got {x.dtype} "
+                                 f"(build the module with dtype={x.dtype}, or cast the input)"
+                                 + compute_dtype_hint(self.dtype, x.dtype))

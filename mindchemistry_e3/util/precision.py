@@ -143,17 +143,20 @@ def low_precision(op, compute_dtype, dtype, device=None):
     return LowPrecisionProduct(op, compute_dtype, dtype, product_mode(compute_dtype, device) == "emulated")
 
 
-def compute_dtype_hint(name, expected, got):
-    """The error for an input of dtype ``got`` given to module ``name`` built for ``expected``: says to cast, or
-    to build with ``dtype=got``, and -- for a half-precision input, e.g. from ``mindspore.amp.auto_mixed_precision``
-    -- to use ``compute_dtype=`` instead."""
-    msg = f"{name}: inputs must have the module's dtype {expected}, got {got} (build the module with dtype={got}, " \
-          f"or cast the input)"
+def compute_dtype_hint(expected, got):
+    """What to add to the error for an input of dtype ``got`` given to a module built for ``expected``: for a
+    half-precision input (e.g. from ``mindspore.amp.auto_mixed_precision``) the advice to use ``compute_dtype=``
+    instead, else nothing.
+
+    >>> import mindspore as ms
+    >>> compute_dtype_hint(ms.float32, ms.float64)
+    ''
+    """
     if got in COMPUTE_DTYPES and expected not in COMPUTE_DTYPES:
-        msg += (f"; for mixed precision keep dtype={expected} and build the module with compute_dtype={got}: its "
+        return (f"; for mixed precision keep dtype={expected} and build the module with compute_dtype={got}: its "
                 f"products then run in {got} and its sums in {expected} (mindspore.amp.auto_mixed_precision's "
                 f"O2/O3/auto cast whole modules to {got}, which this library does not accept)")
-    return msg
+    return ""
 
 
 AMP_O1_MESSAGE = (
