@@ -163,3 +163,41 @@ def test_pretrained_float32_model_with_float16_products(graph_mode):
     df = (out["float16"][1] - out["float32"][1]) * 1e3
     assert 0 < de.max() <= 0.5
     assert 0 < np.sqrt((df ** 2).mean()) <= 2.0
+
+
+@needs_model
+def test_evaluate_with_compute_dtype(tiny_checkpoint, tmp_path, graph_mode):
+    from applications.nequip import cli
+    from tests.applications.nequip.conftest import TINY, strict_json
+
+    res = {}
+    for name in ("float32", "float16"):
+        out = tmp_path / f"{name}.json"
+        assert cli.main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", TINY, "--compute-dtype", name,
+                         "--json", str(out)]) == 0
+        res[name] = strict_json(out)
+    f32, f16 = res["float32"]["force_mae_meV_A"], res["float16"]["force_mae_meV_A"]
+    assert f16 != f32 and f16 == pytest.approx(f32, rel=1e-2)
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own refusal of a choice
+        cli.main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", TINY, "--compute-dtype", "int8"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.slow
+@needs_model
+def test_deploy_with_compute_dtype_gives_the_checkpoint_numbers(tiny_checkpoint, tmp_path, graph_mode):
+    from applications.nequip import cli
+    from applications.nequip.inference import Predictor, read_export_meta
+    from tests.applications.nequip.conftest import TINY, tiny_frames
+
+    out = tmp_path / "f16"
+    assert cli.main(["deploy", "--checkpoint", tiny_checkpoint, "--out", str(out), "--bucket", "9x160",
+                     "--compute-dtype", "float16", "--no-stress"]) == 0
+    meta, _ = read_export_meta(str(out))
+    assert meta["config"]["model"]["compute_dtype"] == "float16"
+    frames = tiny_frames(1)
+    want = Predictor.from_checkpoint(tiny_checkpoint, batch_size=1, compute_dtype="float16").predict(frames, False)
+    got = Predictor.from_exported(str(out)).predict(frames, False)
+    assert got[0]["energy"] == pytest.approx(want[0]["energy"], rel=1e-6)
+    np.testing.assert_allclose(got[0]["forces"], want[0]["forces"], rtol=1e-5, atol=1e-6)
+    assert cli.main(["evaluate", "--model", str(out), "--data", TINY, "--compute-dtype", "float16"]) == 2
