@@ -27,6 +27,8 @@ class NequIPCalculator(Calculator):
         predictor (Predictor, optional): an already loaded :class:`applications.nequip.inference.Predictor`.
         use_ema (bool): use the EMA weights of the checkpoint (default True).
         model (str, optional): an exported model (the folder ``deploy`` wrote; export it with ``--batch-size 1``).
+        compute_dtype (str, optional): ``"float16"`` / ``"bfloat16"`` products for a checkpoint (see
+            :meth:`~applications.nequip.inference.Predictor.from_checkpoint`); default: the checkpoint's.
         **kwargs: passed to ``ase.calculators.calculator.Calculator``.
 
     Raises:
@@ -36,14 +38,14 @@ class NequIPCalculator(Calculator):
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, checkpoint=None, predictor=None, use_ema=True, model=None, **kwargs):
+    def __init__(self, checkpoint=None, predictor=None, use_ema=True, model=None, compute_dtype=None, **kwargs):
         super().__init__(**kwargs)
         if predictor is None:
             if checkpoint is None and model is None:
                 raise ValueError("NequIPCalculator: give a checkpoint path, an exported model or a Predictor")
             from applications.nequip.inference import load_predictor
 
-            predictor = load_predictor(checkpoint, model, use_ema=use_ema, batch_size=1)
+            predictor = load_predictor(checkpoint, model, use_ema=use_ema, batch_size=1, compute_dtype=compute_dtype)
         self.predictor = predictor
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
