@@ -20,6 +20,7 @@ from mindspore import nn, ops
 from ..math import normalize2mom
 from ..o3._irreps import Irreps
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 
 
 def activation_parity(act, cst=1.0, dtype=None):
@@ -113,7 +114,7 @@ class _Copy(nn.Cell):
         return x
 
 
-class Activation(nn.Cell):
+class Activation(SecondOrderGuard, nn.Cell):
     r"""Scalar activation functions on the scalar blocks of a direct sum of irreps.
 
     Args:

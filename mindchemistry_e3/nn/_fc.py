@@ -26,6 +26,7 @@ from mindspore.common.initializer import Normal, initializer
 from ..math import normalize2mom
 from ..util._cell import as_tensor
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 
 
 class _Layer(nn.Cell):
@@ -100,7 +101,7 @@ class _Layer(nn.Cell):
         return x
 
 
-class FullyConnectedNet(nn.SequentialCell):
+class FullyConnectedNet(SecondOrderGuard, nn.SequentialCell):
     r"""Fully-connected neural network (e3nn's normalisation, no biases).
 
     Args:
