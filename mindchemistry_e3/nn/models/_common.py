@@ -55,32 +55,14 @@ def uvu_instructions(irreps_in, irreps_edge_attr, irreps_out, keep=None):
     return irreps_mid, [(i_1, i_2, p[i_out], mode, train) for i_1, i_2, i_out, mode, train in instructions]
 
 
-class _EmptyOutputNet(nn.Cell):
-    """A FullyConnectedNet whose output has size 0 (no tensor product path): e3nn's parameters, empty output."""
-
-    def __init__(self, hs, dtype):
-        super().__init__()
-        self.hs = list(hs)
-        for i, (h_in, h_out) in enumerate(zip(hs, hs[1:])):
-            layer = nn.Cell()
-            layer.weight = ms.Parameter(ms.Tensor(np.random.standard_normal((h_in, h_out)), dtype), name="weight")
-            setattr(self, f"layer{i}", layer)
-
-    def construct(self, x):
-        return ops.zeros(x.shape[:-1] + (0,), x.dtype)
-
-
 def radial_network(hs, dtype=None):
-    r"""e3nn's radial network ``FullyConnectedNet(hs, silu)``; when the tensor product has no weights
-    (``hs[-1] == 0``) a Cell with the same parameters (``layer{i}.weight``) and an empty output.
+    r"""e3nn's radial network ``FullyConnectedNet(hs, silu)`` (``hs[-1] == 0`` when the tensor product has no
+    weights: then its output is empty, its parameters still e3nn's).
 
     >>> radial_network([2, 8, 0]).hs, [p.shape for p in radial_network([2, 8, 0]).get_parameters()]
     ([2, 8, 0], [(2, 8), (8, 0)])
     """
-    dtype = check_float_dtype(dtype)
-    if hs[-1] == 0:
-        return _EmptyOutputNet(hs, dtype)
-    return FullyConnectedNet(hs, ops.silu, dtype=dtype)
+    return FullyConnectedNet(hs, ops.silu, dtype=check_float_dtype(dtype))
 
 
 def is_even_scalar(ir):
