@@ -96,7 +96,7 @@ def silu(x):
         Tensor of the shape of ``x``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms
@@ -136,7 +136,7 @@ class Activation(SecondOrderGuard, nn.Cell):
             non-scalar block, or an odd scalar gets an activation that is neither even nor odd.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

@@ -135,7 +135,7 @@ class FullyConnectedNet(SecondOrderGuard, nn.SequentialCell):
             0 is accepted, as in e3nn: a layer with no weights gives zeros.)
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

@@ -98,7 +98,7 @@ class SphericalHarmonics(SecondOrderGuard, nn.Cell):
             not a (pseudo)vector, or ``x`` whose last dimension is not 3.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms, numpy as np
@@ -239,7 +239,7 @@ def spherical_harmonics(l, x, normalize, normalization="integral"):
         Tensor of shape ``(..., sum(2l+1))``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms, numpy as np

@@ -100,7 +100,7 @@ class InteractionBlock(nn.Cell):
         Tensor ``[N, irreps_out.dim]``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms
@@ -200,7 +200,7 @@ class ConvLayer(nn.Cell):
         Tensor ``[N, irreps_out.dim]``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> layer = ConvLayer("4x0e", "4x0e + 4x1o", "0e + 1o", num_types=2, num_basis=8, radial_mlp_layers=1,

@@ -74,7 +74,7 @@ class PolynomialCutoff(nn.Cell):
         Tensor of the same shape.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms
@@ -123,7 +123,7 @@ class BesselBasis(nn.Cell):
         Tensor ``[E, num_basis]``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms
@@ -171,7 +171,7 @@ class RadialEmbedding(nn.Cell):
         Tensor ``[E, num_basis]``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms
