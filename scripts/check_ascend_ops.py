@@ -240,6 +240,7 @@ def _cell_builders():
                                                        (1, 0, 1, "uvu", True), (0, 1, 1, "uvw", True)]),
                                      [irr("2x0e+2x1o"), irr(sh)]),
         "o3.TensorProduct(uvu, per-edge weights)": lambda: _per_edge_tp(o3, x),
+        "o3.TensorProductConv": lambda: _conv_on_graph(o3, x),
         "o3.FullyConnectedTensorProduct": lambda: (o3.FullyConnectedTensorProduct("2x0e+1x1o", sh, "2x0e+1x1o"),
                                                    [irr("2x0e+1x1o"), irr(sh)]),
         "o3.FullTensorProduct": lambda: (o3.FullTensorProduct("2x0e+1x1o", "1x1o+1x2e"),
@@ -281,6 +282,32 @@ def _per_edge_tp(o3, x):
                             [(0, 0, 0, "uvu", True), (1, 1, 0, "uvu", True), (0, 1, 1, "uvu", True),
                              (1, 0, 1, "uvu", True)], shared_weights=False, internal_weights=False)
     return cell, [x(6, 16), x(6, 4), x(6, cell.weight_numel)]
+
+
+def _conv_on_graph(o3, x):
+    """NequIP's fused convolution on a fixed graph of 6 nodes and 8 edges (inputs: features, edge attributes,
+    per-edge weights)."""
+    import numpy as np
+    import mindspore as ms
+    from mindspore import nn
+
+    conv = o3.TensorProductConv("4x0e+4x1o", "0e+1o", "4x0e+4x1o",
+                                [(0, 0, 0, "uvu", True), (1, 1, 0, "uvu", True), (0, 1, 1, "uvu", True),
+                                 (1, 0, 1, "uvu", True)])
+
+    class ConvOnGraph(nn.Cell):
+        """The convolution with its edge list as constants (the check passes at most three float inputs)."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv = conv
+            self.src = ms.Tensor(np.array([0, 1, 2, 3, 4, 5, 0, 2], np.int32))
+            self.dst = ms.Tensor(np.array([1, 2, 3, 4, 5, 0, 3, 1], np.int32))
+
+        def construct(self, x, a, w):
+            return self.conv(x, a, w, self.src, self.dst)
+
+    return ConvOnGraph(), [x(6, 16), x(8, 4), x(8, conv.weight_numel)]
 
 
 def _So3GridRoundTrip(grid):  # pylint: disable=invalid-name

@@ -11,9 +11,9 @@ __all__ = ["activation_names", "reader_names", "check_activation", "check_reader
 
 def activation_names():
     """Names of the activations of the gates and scalars (``model.nonlinearity_*``)."""
-    from applications.nequip.model.interaction import _ACTIVATIONS  # the implementation's own table
+    from applications.nequip.model.interaction import ACTIVATIONS  # the implementation's own table
 
-    return tuple(sorted(_ACTIVATIONS))
+    return tuple(sorted(ACTIVATIONS))
 
 
 def reader_names():

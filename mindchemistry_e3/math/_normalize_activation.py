@@ -142,7 +142,7 @@ class normalize2mom(SecondOrderGuard, nn.Cell):  # pylint: disable=invalid-name 
         cst (float): :math:`c_f` as a Python float (float64).
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms, numpy as np

@@ -137,7 +137,7 @@ def soft_one_hot_linspace(x, start, end, number, basis=None, cutoff=None):
         ValueError: unknown ``basis``, ``cutoff`` not given, ``number < 1`` or ``end <= start``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms, numpy as np
@@ -171,7 +171,7 @@ class SoftOneHotLinspace(SecondOrderGuard, nn.Cell):
         Tensor of shape ``(..., N)``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms, numpy as np

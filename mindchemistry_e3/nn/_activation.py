@@ -22,6 +22,7 @@ from ..math._normalize_activation import activation_name
 from ..math._normalize_activation_np import NUMPY_ACTIVATIONS
 from ..o3._irreps import Irreps
 from ..util.dtype import check_float_dtype, constant
+from ..util.second_order import SecondOrderGuard
 
 
 def activation_parity(act, cst=1.0, dtype=None):
@@ -107,7 +108,7 @@ def silu(x):
         Tensor of the shape of ``x``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms
@@ -125,7 +126,7 @@ class _Copy(nn.Cell):
         return x
 
 
-class Activation(nn.Cell):
+class Activation(SecondOrderGuard, nn.Cell):
     r"""Scalar activation functions on the scalar blocks of a direct sum of irreps.
 
     Args:
@@ -147,7 +148,7 @@ class Activation(nn.Cell):
             non-scalar block, or an odd scalar gets an activation that is neither even nor odd.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

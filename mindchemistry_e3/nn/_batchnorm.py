@@ -55,7 +55,7 @@ class BatchNorm(SecondOrderGuard, nn.Cell):
         ValueError: for an unknown ``reduce`` / ``normalization`` or a wrong last axis.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

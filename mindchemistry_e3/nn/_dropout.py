@@ -39,7 +39,7 @@ class Dropout(SecondOrderGuard, nn.Cell):
         ValueError: if ``p`` is not a number or the input's last axis is not ``irreps.dim``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

@@ -87,7 +87,7 @@ class Extract(SecondOrderGuard, nn.Cell):
         ValueError: if instructions do not match ``irreps_outs`` or name a block of another irrep/multiplicity.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms
@@ -143,7 +143,7 @@ class ExtractIr(Extract):
         Tensor of shape ``(..., irreps_out.dim)`` with ``irreps_out`` the blocks of ``ir``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

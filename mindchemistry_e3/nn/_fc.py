@@ -19,6 +19,8 @@ elementwise multiplies of edge-sized tensors fewer per hidden layer (and fewer k
 import collections
 import math
 
+import numpy as np
+
 import mindspore as ms
 from mindspore import nn, ops, Parameter
 from mindspore.common.initializer import Normal, initializer
@@ -27,6 +29,7 @@ from ..math import normalize2mom
 from ..util._cell import as_tensor
 from ..util.dtype import check_float_dtype, constant
 from ..util.precision import check_compute_dtype, low_precision, refuse_amp_rewrite
+from ..util.second_order import SecondOrderGuard
 
 
 class _Layer(nn.Cell):
@@ -45,13 +48,18 @@ class _Layer(nn.Cell):
         self.var_in = var_in
         self.var_out = var_out
         self.act = act
-        self.weight = Parameter(initializer(Normal(sigma=1.0), (self.h_in, self.h_out), dtype), name="weight")
+        self._empty = self.h_in == 0 or self.h_out == 0  # e3nn accepts width-0 layers: x @ W is then all zeros
+        if self._empty:
+            self.weight = Parameter(ms.Tensor(np.zeros((self.h_in, self.h_out)), dtype), name="weight")
+        else:
+            self.weight = Parameter(initializer(Normal(sigma=1.0), (self.h_in, self.h_out), dtype), name="weight")
         self._dtype = dtype
+        fan_in = max(self.h_in, 1)  # (no weight to scale when h_in = 0)
         if act is not None:
-            self._w_scale_value = 1.0 / math.sqrt(self.h_in * var_in)
+            self._w_scale_value = 1.0 / math.sqrt(fan_in * var_in)
             self._out_scale = constant(math.sqrt(var_out), dtype)
         else:
-            self._w_scale_value = 1.0 / math.sqrt(self.h_in * var_in / var_out)
+            self._w_scale_value = 1.0 / math.sqrt(fan_in * var_in / var_out)
             self._out_scale = constant(1.0, dtype)
         self._w_scale = constant(self._w_scale_value, dtype)
         self._has_act = act is not None
@@ -96,7 +104,10 @@ class _Layer(nn.Cell):
             raise ValueError(f"FullyConnectedNet layer {self.h_in}->{self.h_out}: input needs a last axis of size "
                              f"{self.h_in}, got shape {x.shape}")
         lead = x.shape[:-1]
-        x = self._matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (w.shape[1],))
+        if self._empty or w.shape[1] == 0:  # the CPU MatMul refuses empty operands
+            x = ops.zeros(lead + (w.shape[1],), x.dtype)
+        else:
+            x = self._matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (w.shape[1],))
         if self._raw_act:
             return self.act.f(x)
         if self._has_act:
@@ -106,7 +117,7 @@ class _Layer(nn.Cell):
         return x
 
 
-class FullyConnectedNet(nn.SequentialCell):
+class FullyConnectedNet(SecondOrderGuard, nn.SequentialCell):
     r"""Fully-connected neural network (e3nn's normalisation, no biases).
 
     Args:
@@ -129,10 +140,11 @@ class FullyConnectedNet(nn.SequentialCell):
         Tensor of shape ``(..., hs[-1])``.
 
     Raises:
-        ValueError: if ``hs`` has fewer than 2 sizes or a non-positive size, or the input's last axis is wrong.
+        ValueError: if ``hs`` has fewer than 2 sizes or a negative size, or the input's last axis is wrong. (A size
+            0 is accepted, as in e3nn: a layer with no weights gives zeros.)
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms
@@ -145,8 +157,8 @@ class FullyConnectedNet(nn.SequentialCell):
     def __init__(self, hs, act=None, variance_in=1, variance_out=1, out_act=False, *, dtype=None,
                  compute_dtype=None):
         hs = [int(h) for h in hs]
-        if len(hs) < 2 or any(h <= 0 for h in hs):
-            raise ValueError(f"FullyConnectedNet: hs must list at least two positive sizes, got {hs}")
+        if len(hs) < 2 or any(h < 0 for h in hs):
+            raise ValueError(f"FullyConnectedNet: hs must list at least two non-negative sizes, got {hs}")
         dtype = check_float_dtype(dtype)
         compute_dtype = check_compute_dtype(compute_dtype, dtype, f"FullyConnectedNet{hs}")
         if act is not None and not isinstance(act, normalize2mom):

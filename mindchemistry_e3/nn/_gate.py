@@ -171,7 +171,7 @@ class Gate(PlanCell):
             irreps, or for a wrong number of activations / a parity-violating activation.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

@@ -32,7 +32,7 @@ class Identity(SecondOrderGuard, nn.Cell):
         ValueError: if the simplified irreps differ.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> Identity("0e + 0e", "2x0e").irreps_out

@@ -66,7 +66,7 @@ class NormActivation(SecondOrderGuard, nn.Cell):
         ValueError: for ``epsilon`` with ``normalize=False``, a non-positive ``epsilon`` or a wrong last axis.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

@@ -78,7 +78,7 @@ class S2Activation(SecondOrderGuard, nn.Cell):
             (``p_val = -1`` with an activation neither even nor odd).
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

@@ -32,7 +32,7 @@ class SO3Activation(SecondOrderGuard, nn.Cell):
         Tensor of shape ``(..., sum_{l <= lmax_out} (2l+1)^2)``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

@@ -127,7 +127,7 @@ class Legendre(SecondOrderGuard, nn.Cell):
         Tensor of shape ``(..., sum(2l+1))``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms
@@ -165,7 +165,7 @@ class SphericalHarmonicsAlphaBeta(SecondOrderGuard, nn.Cell):
         ValueError: an unknown normalization or a negative degree.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

@@ -107,7 +107,7 @@ class Linear(PlanCell):
             weight or bias of the wrong shape.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

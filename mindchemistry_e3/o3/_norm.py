@@ -44,7 +44,7 @@ class Norm(SecondOrderGuard, nn.Cell):
         ValueError: if the input's last axis is not ``irreps_in.dim``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

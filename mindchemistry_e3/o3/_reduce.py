@@ -46,7 +46,7 @@ class ReducedTensorProducts(SecondOrderGuard, nn.Cell):
         ValueError: malformed formula, inconsistent irreps, missing irreps, or a formula that admits only zero.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

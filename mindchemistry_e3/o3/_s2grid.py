@@ -150,7 +150,7 @@ class ToS2Grid(SecondOrderGuard, nn.Cell):
         ValueError: bad normalization, resolution too small for ``lmax``, odd ``res_beta``, wrong input size.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms
@@ -213,7 +213,7 @@ class FromS2Grid(SecondOrderGuard, nn.Cell):
         ValueError: bad normalization or resolution, wrong input shape.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

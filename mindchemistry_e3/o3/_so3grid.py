@@ -34,7 +34,7 @@ class SO3Grid(SecondOrderGuard, nn.Cell):
         Tensor of shape ``(..., res_alpha, res_beta, res_gamma)``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

@@ -19,11 +19,11 @@ same-shape elementwise ops):
 4. one ``concat`` in the requested order (nothing is sliced: MindSpore's CPU slices are slow).
 
 Zero vectors (padded edges): like e3nn, :math:`x = 0` gives :math:`u = 0`, so :math:`Y^0` is the constant and
-:math:`Y^{l>0} = 0` (up to rounding); the ``maximum`` routes nothing into the square root, so first and second
-derivatives contain no NaN. At exactly :math:`x = 0` the denominator is 1 instead of e3nn's :math:`10^{-12}`:
-same value, but :math:`du/dx = I` there (e3nn: :math:`10^{12} I`), so the gradient of every :math:`Y^{l 
-e 1}`
-is (numerically) 0 like e3nn's and that of :math:`Y^1` is :math:`10^{-12}` times e3nn's.
+:math:`Y^{l>0} = 0` (up to rounding); the clamp (two selects rather than a ``maximum``, whose gradient needs a
+``FillV2`` that Ascend has no kernel for) routes nothing into the square root, so first and second derivatives
+contain no NaN. At exactly :math:`x = 0` the denominator is 1 instead of e3nn's :math:`10^{-12}`: same value, but
+:math:`du/dx = I` there (e3nn: :math:`10^{12} I`), so the gradient of every :math:`Y^{l \ne 1}` is (numerically)
+0 like e3nn's and that of :math:`Y^1` is :math:`10^{-12}` times e3nn's.
 """
 import numpy as np
 import mindspore as ms
@@ -32,6 +32,7 @@ from mindspore import nn, ops
 from ..util._cell import as_tensor
 from ..util.dtype import check_float_dtype, constant
 from ..util.precision import check_compute_dtype, compute_dtype_hint, low_precision, refuse_amp_rewrite
+from ..util.second_order import SecondOrderGuard
 from ._irreps import Irreps
 from ._spherical_harmonics_np import NORMALIZATIONS, check_ls, sh_lowering
 
@@ -74,7 +75,7 @@ def _parse_request(irreps_out, irreps_in):
     return ls, irreps_in, irreps_out
 
 
-class SphericalHarmonics(nn.Cell):
+class SphericalHarmonics(SecondOrderGuard, nn.Cell):
     r"""Spherical harmonics of the input vectors (e3nn's ``o3.SphericalHarmonics``), see the module doc.
 
     Args:
@@ -101,7 +102,7 @@ class SphericalHarmonics(nn.Cell):
             not a (pseudo)vector, or ``x`` whose last dimension is not 3.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms, numpy as np
@@ -142,7 +143,8 @@ class SphericalHarmonics(nn.Cell):
         self.steps = tuple((constant(r, dtype), constant(t, dtype), constant(m, dtype)) for r, t, m in low.steps)
         # (0, index into low) or (1, index into the recursion results: l - 4)
         self._pieces = tuple((0, p[1]) if p[0] == "low" else (1, p[1] - 4) for p in low.pieces)
-        self.eps2 = constant(np.array(_EPS2), dtype)  # 0-d: a broadcasting ``maximum`` is slow on CPU
+        self.eps2 = constant(np.array(_EPS2), dtype)  # 0-d constants
+        self.inv_eps = constant(np.array(_EPS2 ** -0.5), dtype)
         # the MatMul primitive: its backward is ~3x faster than ops.matmul's on CPU (no explicit transposes)
         self.norm_matmul = ops.MatMul()  # |x|^2 stays in dtype
         self.matmul = low_precision(ops.MatMul(), self.compute_dtype, dtype)
@@ -178,7 +180,11 @@ class SphericalHarmonics(nn.Cell):
             # e3nn's 1/|x| with |x| clamped at 1e-12, except at exactly x = 0 where 1 is used: same value
             # (u = 0), but du/dx = I instead of 1e12 I there, so rounding residues of the polynomial are not
             # amplified; a product with rsqrt instead of a division (Div's backward is the costlier)
-            inv = ops.where(r2 > 0, ops.rsqrt(ops.maximum(r2, self.eps2)), ops.ones_like(r2))
+            # (two selects, not a maximum: Maximum's gradient makes a FillV2, which Ascend has no kernel for)
+            ones = ops.ones_like(r2)
+            big = r2 > self.eps2
+            tiny = ops.where(r2 > 0, ones * self.inv_eps, ones)
+            inv = ops.where(big, ops.rsqrt(ops.where(big, r2, ones)), tiny)
             v = v * inv
         lows = []
         feats = v
@@ -245,7 +251,7 @@ def spherical_harmonics(l, x, normalize, normalization="integral"):
         Tensor of shape ``(..., sum(2l+1))``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms, numpy as np

@@ -38,7 +38,7 @@ class FullTensorProductv2(SecondOrderGuard, nn.Cell):
         ValueError: unknown normalization, repeated irreps without ``regroup_output``, wrong input sizes.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> tp = FullTensorProductv2("1o", "1o", filter_ir_out=["0e", "2e"])

@@ -26,6 +26,7 @@ from mindspore import nn, ops
 
 from .dtype import check_float_dtype, constant
 from .precision import check_compute_dtype, compute_dtype_hint, low_precision, refuse_amp_rewrite
+from .second_order import guard_second_order
 from .split import split as _split_pieces
 
 __all__ = ["PlanCell", "plan_tensors", "broadcast_shape", "prod", "as_tensor"]
@@ -77,7 +78,8 @@ def as_tensor(value):
 
 
 class PlanCell(nn.Cell):
-    """A Cell that executes a plan: mode-aware split, the ``MatMul`` primitive, numpy inputs, named checks.
+    """A Cell that executes a plan: mode-aware split, the ``MatMul`` primitive, numpy inputs, named checks, the
+    PyNative second-order refusal of :mod:`mindchemistry_e3.util.second_order`.
 
     Args:
         name (str): how errors name the module, e.g. ``"Linear(4x0e -> 2x0e)"``.
@@ -118,7 +120,8 @@ class PlanCell(nn.Cell):
     def __call__(self, *args, **kwargs):
         # Runs in PyNative and for a top-level graph call, not inside a compiled parent (whose mode is graph).
         self._pynative = ms.get_context("mode") == ms.PYNATIVE_MODE
-        return super().__call__(*[as_tensor(a) for a in args], **kwargs)
+        # PyNative second-order gradients through it raise instead of being silently wrong (util.second_order)
+        return guard_second_order(self, super().__call__(*[as_tensor(a) for a in args], **kwargs))
 
     def split(self, x, sizes, axis):
         """``x`` cut along ``axis`` into pieces of ``sizes`` (see :func:`mindchemistry_e3.util.split.split`)."""

@@ -71,7 +71,7 @@ def gather_rows(x, index):
         Tensor of shape ``[num_items, ...]``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms
@@ -96,7 +96,7 @@ def segment_sum(x, index, num_segments):
         Tensor of shape ``[num_segments, ...]``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

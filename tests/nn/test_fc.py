@@ -148,8 +148,8 @@ def test_second_order_grad(graph_mode):
 def test_bad_input():
     with pytest.raises(ValueError, match="at least two"):
         FullyConnectedNet([4])
-    with pytest.raises(ValueError, match="positive"):
-        FullyConnectedNet([4, 0, 2])
+    with pytest.raises(ValueError, match="non-negative"):
+        FullyConnectedNet([4, -1, 2])
     with pytest.raises(ValueError, match="size 4"):
         FullyConnectedNet([4, 2])(ms.Tensor(np.zeros((3, 5)), ms.float32))
 
@@ -158,3 +158,22 @@ def test_numpy_input(mode):
     net = FullyConnectedNet([3, 4, 2], ops.silu, dtype=ms.float64)
     x = np.random.default_rng(0).standard_normal((5, 3))
     np.testing.assert_allclose(net(x).asnumpy(), net(ms.Tensor(x)).asnumpy())
+
+
+@pytest.mark.parametrize("hs, out_act", [([4, 8, 0], False), ([4, 0], False), ([0, 3], True), ([4, 0, 3], False)])
+def test_width_zero_layers(mode, hs, out_act):
+    """e3nn accepts sizes 0 (a radial network of a tensor product without weights): its weights are empty and its
+    products zeros, so the output is act(0) * its constant with out_act, else 0; gradients run."""
+    net = FullyConnectedNet(hs, ops.sigmoid, out_act=out_act, dtype=ms.float64)
+    assert [tuple(p.shape) for p in net.trainable_params()] == list(zip(hs, hs[1:]))
+    x = ms.Tensor(np.random.default_rng(0).standard_normal((5, hs[0])), ms.float64)
+    out, grads = _Grad(net)(x, ms.Tensor(np.ones((5, hs[-1])), ms.float64))
+    # sigmoid(0) = 1/2, normalised by normalize2mom's constant: FullyConnectedNet([1, 1]) with a zero weight
+    expected = 0.0
+    if out_act:
+        ref = FullyConnectedNet([1, 1], ops.sigmoid, out_act=True, dtype=ms.float64)
+        ref.trainable_params()[0].set_data(ms.Tensor(np.zeros((1, 1)), ms.float64))
+        expected = float(ref(ms.Tensor(np.ones((1, 1)), ms.float64)).asnumpy()[0, 0])
+        assert expected > 0.5
+    np.testing.assert_allclose(out.asnumpy(), np.full((5, hs[-1]), expected), rtol=1e-12)
+    assert [tuple(g.shape) for g in grads[1]] == list(zip(hs, hs[1:]))

@@ -59,10 +59,10 @@ def test_reduced_set_passes_and_writes_the_table(tmp_path):
     table = json.loads(out.read_text())
     rows = {r["primitive"]: r for r in table["rows"]}
     assert set(table["graphs"]) == {"o3.Linear fwd", "o3.Linear fwd+bwd", "nn.Gate fwd", "nn.Gate fwd+bwd"}
-    assert rows["MatMul"]["verdict"] == "aclnn" and "o3.Linear fwd" in rows["MatMul"]["used_by"]
+    assert rows["BatchMatMul"]["verdict"] == "aclnn" and "o3.Linear fwd" in rows["BatchMatMul"]["used_by"]
     assert "nn.Gate fwd" in rows["Gather"]["used_by"] and rows["Gather"]["verdict"] == "GE"
     assert all(r["verdict"] != "MISSING" for r in table["rows"])
-    assert "| MatMul | aclnn |" in check.to_markdown(table["rows"], dict(table["meta"], failures={}))
+    assert "| BatchMatMul | aclnn |" in check.to_markdown(table["rows"], dict(table["meta"], failures={}))
 
 
 def test_made_up_primitive_fails(tmp_path, graph_mode):

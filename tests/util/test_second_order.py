@@ -6,7 +6,7 @@ import pytest
 from mindspore import nn, ops
 
 from mindchemistry_e3 import o3
-from mindchemistry_e3.nn import Gate
+from mindchemistry_e3.nn import Activation, FullyConnectedNet, Gate
 from mindchemistry_e3.util.second_order import PyNativeSecondOrderError, SecondOrderGuard, guard_second_order
 
 F64 = ms.float64
@@ -141,3 +141,58 @@ def test_guard_is_inert_outside_a_gradient():
     out = ms.Tensor(np.ones(3), F64)
     assert guard_second_order(nn.Cell(), out) is out
     assert guard_second_order(nn.Cell(), (out, [out])) == (out, [out])
+
+
+def _sum_of(cell, *rest):
+    """``x -> sum(cell(x, *rest) * w)`` as a plain function (no user Cell, hence no user guard)."""
+    def energy(x, w):
+        return (cell(x, *rest) * w).sum()
+    return energy
+
+
+def _core_cells():
+    """(name, energy(x, w), x, w-dim) for the library's Cells with big products, each alone."""
+    rng = np.random.default_rng(2)
+    x16 = ms.Tensor(rng.standard_normal((3, 4)), F64)
+    sh = o3.SphericalHarmonics("0e + 1o + 2e", False, dtype=F64)
+    lin = o3.Linear("2x0e + 1x1o", "1x0e + 1x1o", dtype=F64)
+    tp = o3.FullyConnectedTensorProduct("2x0e + 1x1o", "0e + 1o", "1x0e + 1x1o", dtype=F64)
+    conv = o3.TensorProductConv("2x0e + 1x1o", "0e + 1o", "2x0e + 1x1o + 1x0e",
+                                [(0, 0, 0, "uvu", True), (1, 1, 2, "uvu", True), (1, 0, 1, "uvu", True)], dtype=F64)
+    conv_w = ms.Tensor(rng.standard_normal((4, conv.weight_numel)), F64)
+    fc = FullyConnectedNet([4, 5, 2], ops.tanh, dtype=F64)
+    act = Activation("4x0e", [ops.tanh], dtype=F64)
+    y = ms.Tensor(rng.standard_normal((3, 4)), F64)
+    edge_attr = ms.Tensor(rng.standard_normal((4, 4)), F64)
+    src = ms.Tensor(np.array([0, 1, 2, 0], np.int32))
+    dst = ms.Tensor(np.array([1, 2, 0, 0], np.int32))
+    x5 = ms.Tensor(rng.standard_normal((3, 5)), F64)
+    return [
+        ("SphericalHarmonics", _sum_of(sh), ms.Tensor(rng.standard_normal((3, 3)), F64), 9),
+        ("Linear", _sum_of(lin), x5, 4),
+        ("TensorProduct", lambda x, w: (tp(x, y) * w).sum(), x5, 4),
+        ("TensorProductConv", lambda x, w: (conv(x, edge_attr, conv_w, src, dst) * w).sum(), x5, 6),
+        ("FullyConnectedNet", _sum_of(fc), x16, 2),
+        ("Activation", _sum_of(act), x16, 4),
+    ]
+
+
+CORE_CELLS = ("SphericalHarmonics", "Linear", "TensorProduct", "TensorProductConv", "FullyConnectedNet",
+              "Activation")
+
+
+@pytest.mark.parametrize("index", range(len(CORE_CELLS)), ids=CORE_CELLS)
+def test_core_cell_alone_is_refused_in_pynative(index):
+    """Every library Cell guards itself: a second-order gradient through it alone, from plain functions, raises."""
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    name, energy, x, dim = _core_cells()[index]
+    w = ms.Tensor(np.linspace(0.5, 1.5, dim), F64)
+
+    def loss_fn(x, w):
+        f = ms.grad(energy)(x, w)
+        return (f * f).sum()
+
+    # (Activation's output may be its normalize2mom's own output, whose guard then speaks first)
+    with pytest.raises(PyNativeSecondOrderError, match=name + ("|normalize2mom" if name == "Activation" else "")):
+        ms.grad(loss_fn, grad_position=1)(x, w)
+    ms.grad(energy)(x, w)  # first order still allowed

@@ -30,7 +30,7 @@ class SpeciesEmbedding(nn.Cell):
         Tuple of ``node_attr`` ``[N, num_types]`` (one-hot) and ``x`` ``[N, num_features]``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

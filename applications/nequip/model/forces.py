@@ -64,7 +64,7 @@ class EnergyForceModel(nn.Cell):
         Tuple ``(energy [B], forces [N, 3])``, plus ``stress [B, 3, 3]`` when ``compute_stress``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> from applications.nequip.model import NequIP

@@ -26,7 +26,7 @@ from mindchemistry_e3 import o3
 from mindchemistry_e3 import nn as e3nn
 from mindchemistry_e3.util.dtype import check_float_dtype
 
-__all__ = ["InteractionBlock", "ConvLayer", "activation", "tp_path_exists"]
+__all__ = ["InteractionBlock", "ConvLayer", "ACTIVATIONS", "activation", "tp_path_exists"]
 
 
 def _shifted_softplus(x):
@@ -35,8 +35,9 @@ def _shifted_softplus(x):
     return ops.maximum(x, zero) + ops.log(ops.exp(-ops.abs(x)) + 1) - ops.log(ops.ones_like(x) * 2)
 
 
-# silu: the library's (ops.silu's values, compact first and second derivatives: fewer kernels in the force loss)
-_ACTIVATIONS = {"silu": e3nn.silu, "tanh": ops.tanh, "abs": ops.abs, "sigmoid": ops.sigmoid, "ssp": _shifted_softplus}
+#: The activations a config may name (``model.nonlinearity_*``). silu: the library's (ops.silu's values, compact
+#: first and second derivatives: fewer kernels in the force loss).
+ACTIVATIONS = {"silu": e3nn.silu, "tanh": ops.tanh, "abs": ops.abs, "sigmoid": ops.sigmoid, "ssp": _shifted_softplus}
 
 
 def activation(name):
@@ -46,9 +47,9 @@ def activation(name):
     >>> float(activation("tanh")(ms.Tensor(0.0)))
     0.0
     """
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(_ACTIVATIONS)}")
-    return _ACTIVATIONS[name]
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
 
 
 def tp_path_exists(irreps_in1, irreps_in2, ir_out):
@@ -101,7 +102,7 @@ class InteractionBlock(nn.Cell):
         Tensor ``[N, irreps_out.dim]``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms
@@ -202,7 +203,7 @@ class ConvLayer(nn.Cell):
         Tensor ``[N, irreps_out.dim]``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> layer = ConvLayer("4x0e", "4x0e + 4x1o", "0e + 1o", num_types=2, num_basis=8, radial_mlp_layers=1,

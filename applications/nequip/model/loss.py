@@ -58,7 +58,7 @@ class LossNet(nn.Cell):
         Tuple ``(loss, errors)``: the scalar loss and a vector of error sums named by :data:`METRIC_NAMES`.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> from applications.nequip.model import NequIP, EnergyForceModel
@@ -146,7 +146,7 @@ class TrainStep(nn.Cell):
         reset it with :meth:`reset_sums`).
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> from mindspore import nn

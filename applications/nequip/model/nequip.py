@@ -93,7 +93,7 @@ class NequIP(nn.Cell):
         Tensor ``[B]``: total energy of every structure (0 for padded structures).
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

@@ -1,8 +1,8 @@
 r"""Pieces shared by the e3nn example networks of :mod:`mindchemistry_e3.nn.models`.
 
-* :func:`tp_convolution` -- the message-passing core of every point convolution: gather the source-node
-  features onto the edges, tensor product with the edge attributes and per-edge weights, sum at the destination.
-  It is the one place where a fused ``o3.TensorProductConv`` replaces the three steps.
+* :func:`conv_tensor_product` -- the message-passing core of every point convolution:
+  the source-node features on the edges, tensor product with the edge attributes and per-edge weights, sum at
+  the destination, fused in one :class:`~mindchemistry_e3.o3.TensorProductConv`.
 * :func:`scatter`, :func:`radius_graph`, :func:`smooth_cutoff`, :func:`tp_path_exists`, :class:`Compose` -- the
   helpers e3nn's model files define, with e3nn's signatures (graph-mode clean, except the host-side
   :func:`radius_graph`).
@@ -18,14 +18,14 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ...o3 import Irrep, Irreps
+from ...o3 import Irrep, Irreps, TensorProductConv
 from ...util.dtype import check_float_dtype
-from ...util.graph import gather_rows, segment_sum, radius_graph as _radius_graph
+from ...util.graph import segment_sum, radius_graph as _radius_graph
 from ...util.second_order import SecondOrderGuard
 from .._fc import FullyConnectedNet
 from .._gate import Gate
 
-__all__ = ["tp_convolution", "uvu_instructions", "radial_network", "is_even_scalar", "scatter", "radius_graph",
+__all__ = ["conv_tensor_product", "uvu_instructions", "radial_network", "is_even_scalar", "scatter", "radius_graph",
            "smooth_cutoff", "tp_path_exists", "Compose", "gate_for", "GraphInputCell", "ACTS", "ACTS_GATES"]
 
 #: e3nn's activations by parity of the scalar: silu / tanh for scalars, sigmoid / tanh for gates.
@@ -33,27 +33,12 @@ ACTS = {1: ops.silu, -1: ops.tanh}
 ACTS_GATES = {1: ops.sigmoid, -1: ops.tanh}
 
 
-def tp_convolution(tp, node_features, edge_src, edge_dst, edge_attr, weight, num_nodes):
-    r"""``out[i] = sum_{e: edge_dst[e] = i} tp(node_features[edge_src[e]], edge_attr[e], weight[e])``.
-
-    Gather, tensor product, scatter-sum (the swap point for a fused ``o3.TensorProductConv``, which takes the
-    same arguments and keeps ``tp``'s weight layout).
-
-    Args:
-        tp (o3.TensorProduct): with ``shared_weights=False``.
-        node_features (Tensor): ``[num_source_nodes, tp.irreps_in1.dim]``.
-        edge_src, edge_dst (Tensor): int ``[num_edges]``.
-        edge_attr (Tensor): ``[num_edges, tp.irreps_in2.dim]``.
-        weight (Tensor): ``[num_edges, tp.weight_numel]``.
-        num_nodes (int): number of destination nodes.
-
-    Returns:
-        Tensor ``[num_nodes, tp.irreps_out.dim]``.
-    """
-    edge_features = tp(gather_rows(node_features, edge_src), edge_attr, weight)
-    if edge_features.shape[-1] == 0:  # no path: the CPU segment sum refuses empty rows
-        return ops.zeros((num_nodes, 0), edge_features.dtype)
-    return segment_sum(edge_features, edge_dst, num_nodes)
+def conv_tensor_product(irreps_in, irreps_edge_attr, irreps_mid, instructions, num_neighbors, dtype):
+    """e3nn's edge product ``TensorProduct(irreps_in, irreps_edge_attr, irreps_mid, instructions,
+    shared_weights=False)`` summed at the destinations and divided by ``sqrt(num_neighbors)``, as one fused
+    :class:`~mindchemistry_e3.o3.TensorProductConv` (same weight layout; no parameters, like e3nn's ``tp``)."""
+    return TensorProductConv(irreps_in, irreps_edge_attr, irreps_mid, instructions, scale=num_neighbors ** -0.5,
+                             dtype=dtype)
 
 
 def uvu_instructions(irreps_in, irreps_edge_attr, irreps_out, keep=None):
@@ -70,32 +55,14 @@ def uvu_instructions(irreps_in, irreps_edge_attr, irreps_out, keep=None):
     return irreps_mid, [(i_1, i_2, p[i_out], mode, train) for i_1, i_2, i_out, mode, train in instructions]
 
 
-class _EmptyOutputNet(nn.Cell):
-    """A FullyConnectedNet whose output has size 0 (no tensor product path): e3nn's parameters, empty output."""
-
-    def __init__(self, hs, dtype):
-        super().__init__()
-        self.hs = list(hs)
-        for i, (h_in, h_out) in enumerate(zip(hs, hs[1:])):
-            layer = nn.Cell()
-            layer.weight = ms.Parameter(ms.Tensor(np.random.standard_normal((h_in, h_out)), dtype), name="weight")
-            setattr(self, f"layer{i}", layer)
-
-    def construct(self, x):
-        return ops.zeros(x.shape[:-1] + (0,), x.dtype)
-
-
 def radial_network(hs, dtype=None):
-    r"""e3nn's radial network ``FullyConnectedNet(hs, silu)``; when the tensor product has no weights
-    (``hs[-1] == 0``) a Cell with the same parameters (``layer{i}.weight``) and an empty output.
+    r"""e3nn's radial network ``FullyConnectedNet(hs, silu)`` (``hs[-1] == 0`` when the tensor product has no
+    weights: then its output is empty, its parameters still e3nn's).
 
     >>> radial_network([2, 8, 0]).hs, [p.shape for p in radial_network([2, 8, 0]).get_parameters()]
     ([2, 8, 0], [(2, 8), (8, 0)])
     """
-    dtype = check_float_dtype(dtype)
-    if hs[-1] == 0:
-        return _EmptyOutputNet(hs, dtype)
-    return FullyConnectedNet(hs, ops.silu, dtype=dtype)
+    return FullyConnectedNet(hs, ops.silu, dtype=check_float_dtype(dtype))
 
 
 def is_even_scalar(ir):

@@ -7,10 +7,10 @@ are mixed.
 import numpy as np
 from mindspore import nn
 
-from ...o3 import FullyConnectedTensorProduct, TensorProduct
+from ...o3 import FullyConnectedTensorProduct
 from ...util.dtype import constant
 from ...util.second_order import SecondOrderGuard
-from ._common import radial_network, tp_convolution, uvu_instructions
+from ._common import conv_tensor_product, radial_network, uvu_instructions
 
 __all__ = ["SelfConnectedConvolution"]
 
@@ -24,14 +24,12 @@ class SelfConnectedConvolution(SecondOrderGuard, nn.Cell):
         self.sc = FullyConnectedTensorProduct(irreps_in, irreps_node_attr, irreps_out, dtype=dtype)
         self.lin1 = FullyConnectedTensorProduct(irreps_in, irreps_node_attr, irreps_in, dtype=dtype)
         irreps_mid, instructions = uvu_instructions(irreps_in, irreps_edge_attr, irreps_out, keep=keep)
-        tp = TensorProduct(irreps_in, irreps_edge_attr, irreps_mid, instructions, internal_weights=False,
-                           shared_weights=False, dtype=dtype)
+        tp = conv_tensor_product(irreps_in, irreps_edge_attr, irreps_mid, instructions, num_neighbors, dtype)
         self.fc = radial_network(list(fc_neurons) + [tp.weight_numel], dtype)
         self.tp = tp
         self.lin2 = FullyConnectedTensorProduct(irreps_mid, irreps_node_attr, irreps_out, dtype=dtype)
         mask = self.sc.output_mask.asnumpy().astype(np.float64)
         self._sc_mask = mask  # 1 on the output irreps the self-connection reaches
-        self._sqrt_neighbors = constant([num_neighbors ** 0.5], dtype)
         self._mask = constant(mask, dtype)
         self._one_minus_mask = constant(1 - mask, dtype)
         return irreps_mid
@@ -41,6 +39,5 @@ class SelfConnectedConvolution(SecondOrderGuard, nn.Cell):
         weight = self.fc(edge_scalars)
         self_connection = self.sc(node_input, node_attr)
         node_features = self.lin1(node_input, node_attr)
-        node_features = tp_convolution(self.tp, node_features, edge_src, edge_dst, edge_attr, weight,
-                                       node_input.shape[0]) / self._sqrt_neighbors
+        node_features = self.tp(node_features, edge_attr, weight, edge_src, edge_dst, node_input.shape[0])
         return self_connection, node_features, self.lin2(node_features, node_attr)

@@ -82,7 +82,7 @@ class TensorProductConv(PlanCell):
             shape or dtype.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import numpy as np, mindspore as ms

@@ -36,7 +36,7 @@ class FullyConnectedTensorProduct(TensorProduct):
         Tensor ``(..., irreps_out.dim)``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> from mindchemistry_e3.o3 import FullyConnectedTensorProduct, Irreps
@@ -99,7 +99,7 @@ class ElementwiseTensorProduct(TensorProduct):
         Tensor ``(..., irreps_out.dim)``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> from mindchemistry_e3.o3 import ElementwiseTensorProduct
@@ -142,7 +142,7 @@ class FullTensorProduct(TensorProduct):
         Tensor ``(..., irreps_out.dim)``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> from mindchemistry_e3.o3 import FullTensorProduct
@@ -199,7 +199,7 @@ class TensorSquare(TensorProduct):
         Tensor ``(..., irreps_out.dim)``.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> from mindchemistry_e3.o3 import TensorSquare, Irreps

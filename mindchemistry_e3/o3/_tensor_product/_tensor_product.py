@@ -88,7 +88,7 @@ class TensorProduct(PlanCell):
         ValueError: bad instructions, normalisation names, variances, or input / weight shapes.
 
     Supported Platforms:
-        ``CPU``
+        ``Ascend`` ``CPU``
 
     Examples:
         >>> import mindspore as ms

@@ -158,10 +158,10 @@ def test_dispatcher_and_other_refusals(tmp_path, capsys):
 
 def test_registry_is_the_implementations_table():
     from applications.nequip.data.readers import READERS
-    from applications.nequip.model.interaction import _ACTIVATIONS
+    from applications.nequip.model.interaction import ACTIVATIONS
     from applications.nequip.registry import activation_names, reader_names
 
-    assert set(activation_names()) == set(_ACTIVATIONS)
+    assert set(activation_names()) == set(ACTIVATIONS)
     assert set(reader_names()) == {"auto"} | set(READERS)
 
 

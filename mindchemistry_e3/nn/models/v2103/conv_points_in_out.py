@@ -15,12 +15,12 @@ from mindspore import nn
 from .... import o3
 from ....math import soft_one_hot_linspace
 from ....o3 import FullyConnectedTensorProduct, TensorProduct
-from ....util.dtype import check_float_dtype, constant
+from ....util.dtype import check_float_dtype
 from ....util.graph import scatter  # noqa: F401  (torch_scatter.scatter in e3nn's namespace)
 from ....util.jit import compile_mode
 from ....util.second_order import SecondOrderGuard
 from ... import FullyConnectedNet  # noqa: F401  (e3nn's module namespace)
-from .._common import radial_network, tp_convolution, uvu_instructions
+from .._common import conv_tensor_product, radial_network, uvu_instructions
 
 __all__ = ["Convolution", "scatter", "FullyConnectedNet", "FullyConnectedTensorProduct", "TensorProduct",
            "compile_mode", "test"]
@@ -78,21 +78,19 @@ class Convolution(SecondOrderGuard, nn.Cell):
                                                 self.irreps_node_input, dtype=dtype)
         irreps_mid, instructions = uvu_instructions(self.irreps_node_input, self.irreps_edge_attr,
                                                     self.irreps_node_output)
-        tp = TensorProduct(self.irreps_node_input, self.irreps_edge_attr, irreps_mid, instructions,
-                           internal_weights=False, shared_weights=False, dtype=dtype)
+        tp = conv_tensor_product(self.irreps_node_input, self.irreps_edge_attr, irreps_mid, instructions,
+                                 num_neighbors, dtype)
         self.fc = radial_network([num_edge_scalar_attr] + radial_layers * [radial_neurons] + [tp.weight_numel],
                                  dtype)
         self.tp = tp
         self.lin2 = FullyConnectedTensorProduct(irreps_mid, self.irreps_node_attr_output, self.irreps_node_output,
                                                 dtype=dtype)
-        self._sqrt_neighbors = constant([num_neighbors ** 0.5], dtype)
 
     def construct(self, node_input, node_attr_input, node_attr_output, edge_src, edge_dst, edge_attr,
                   edge_scalar_attr):
         weight = self.fc(edge_scalar_attr)
         node_input = self.lin1(node_input, node_attr_input)
-        node_output = tp_convolution(self.tp, node_input, edge_src, edge_dst, edge_attr, weight,
-                                     node_attr_output.shape[0]) / self._sqrt_neighbors
+        node_output = self.tp(node_input, edge_attr, weight, edge_src, edge_dst, node_attr_output.shape[0])
         return self.lin2(node_output, node_attr_output)
 
 
