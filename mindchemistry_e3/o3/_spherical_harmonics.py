@@ -170,8 +170,8 @@ class SphericalHarmonics(SecondOrderGuard, nn.Cell):
         if x.shape[-1] != 3:
             raise ValueError(f"SphericalHarmonics expects x of shape (..., 3), got {x.shape}")
         if x.dtype != self.dtype:
-            raise ValueError(f"SphericalHarmonics was built with dtype={self.dtype}; got x of dtype {x.dtype} (build it "
-                             f"with dtype={x.dtype}, or cast x)" + compute_dtype_hint(self.dtype, x.dtype))
+            raise ValueError(f"SphericalHarmonics was built with dtype={self.dtype}; got x of dtype {x.dtype} "
+                             f"(build it with dtype={x.dtype}, or cast x)" + compute_dtype_hint(self.dtype, x.dtype))
         lead = x.shape[:-1]
         flat = len(lead) == 1
         v = x if flat else x.reshape(-1, 3)
