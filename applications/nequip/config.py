@@ -20,7 +20,7 @@ import os
 from applications.nequip.checks import check_number
 from applications.nequip.registry import check_activation, check_reader
 
-__all__ = ["DEFAULTS", "load_config", "merge_config", "parse_set", "resolve_paths", "to_yaml"]
+__all__ = ["DEFAULTS", "load_config", "merge_config", "parse_set", "resolve_paths", "same_model", "to_yaml"]
 
 DEFAULTS = {
     "run_name": "nequip",
@@ -189,6 +189,16 @@ def _check(cfg):
         if d[key] is not None and not isinstance(d[key], str):
             raise ValueError(f"config: data.{key} must be a file path, got {d[key]!r}")
     return cfg
+
+
+def same_model(a, b):
+    """Whether two ``model`` sections describe the same model; a key missing from one (a config written before the
+    key existed, e.g. ``compute_dtype``) counts as its default.
+
+    >>> same_model({"l_max": 1}, {"l_max": 1, "compute_dtype": None}), same_model({"l_max": 1}, {"l_max": 2})
+    (True, False)
+    """
+    return {**DEFAULTS["model"], **a} == {**DEFAULTS["model"], **b}
 
 
 def resolve_paths(cfg, base_dir):

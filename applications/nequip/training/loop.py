@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from applications.nequip.checkpoint import load_checkpoint, save_checkpoint
-from applications.nequip.config import to_yaml
+from applications.nequip.config import same_model, to_yaml
 from applications.nequip.files import atomic_write, write_json
 from applications.nequip.training import reporting
 from applications.nequip.training.data import make_loaders, prepare_data
@@ -77,8 +77,7 @@ class Trainer:
         ckpt_path, ckpt = resume_source(self.paths, resume)
         if ckpt is not None:
             saved = ckpt[1]["config"]
-            if ({"compute_dtype": None, **saved["model"]} != self.cfg["model"]
-                    or saved["dtype"] != self.cfg["dtype"]):
+            if not same_model(saved["model"], self.cfg["model"]) or saved["dtype"] != self.cfg["dtype"]:
                 raise ValueError(f"--resume: the model section (or dtype) of the config differs from the one in "
                                  f"{ckpt_path}; resume with the same model")
         ms.set_context(mode=ms.GRAPH_MODE)

@@ -7,7 +7,7 @@ import mindspore as ms
 import pytest
 
 from applications.nequip.checkpoint import CHECKPOINT_FORMAT, read_meta
-from applications.nequip.config import load_config
+from applications.nequip.config import DEFAULTS, load_config, same_model
 from applications.nequip.model.build import build_network
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "applications", "nequip")
@@ -33,8 +33,9 @@ def test_mindspore_loads_it_into_the_network():
 def test_config_beside_it_is_the_one_it_was_trained_with():
     meta = read_meta(MODEL)
     cfg = load_config(os.path.join(PRETRAINED, "config.yaml"))
-    assert cfg["model"] == meta["config"]["model"]
-    assert cfg["training"] == {**meta["config"]["training"], "progress": cfg["training"]["progress"]}
+    assert same_model(cfg["model"], meta["config"]["model"])  # keys added since (compute_dtype) at their defaults
+    assert cfg["training"] == {**DEFAULTS["training"], **meta["config"]["training"],  # keys added since: defaults
+                               "progress": cfg["training"]["progress"]}
     assert os.path.isfile(cfg["data"]["train_file"]) and os.path.isfile(cfg["data"]["test_file"])
 
 
