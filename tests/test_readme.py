@@ -65,3 +65,19 @@ def test_porting_example_runs(name, heading, tmp_path, capsys):
     forces = namespace["forces"].asnumpy()
     assert np.isfinite(forces).all() and np.abs(forces).max() > 0
     np.testing.assert_allclose(forces.sum(0), 0, atol=1e-10)   # translation invariance of the energy
+
+
+@pytest.mark.parametrize("name, heading", [("README.md", "## Mixed precision (`compute_dtype`)"),
+                                           ("README_CN.md", "## 混合精度（`compute_dtype`）")])
+def test_mixed_precision_example_runs(name, heading):
+    """The compute_dtype example runs: float32 weights and output, float16 products."""
+    import mindspore as ms
+
+    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+        section = f.read().split(heading, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1
+    namespace = {}
+    exec(compile(blocks[0], name, "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["y"].dtype == ms.float32 and namespace["y"].shape == (4, 32)
+    assert namespace["lin"].compute_dtype == ms.float16
