@@ -208,6 +208,9 @@ class _Dumped:
 def enable_ir_dump():
     """Dump the frontend's final (``validate``) IR of every graph compiled from now on (see ``_Dumped``)."""
     os.environ.update(MS_DEV_SAVE_GRAPHS="1", MS_DEV_DUMP_IR_PASSES="validate")
+    # graphs compiled outside a labelled ``_Dumped`` context (set-up, clean-up) dump here, not into the working
+    # directory
+    os.environ.setdefault("MS_DEV_SAVE_GRAPHS_PATH", os.path.join(tempfile.gettempdir(), "check_ascend_ops_other"))
 
 
 def _require_dump(label, n_files):
