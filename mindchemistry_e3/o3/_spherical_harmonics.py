@@ -159,12 +159,23 @@ class SphericalHarmonics(SecondOrderGuard, nn.Cell):
         """The monomials of ``v`` up to ``low_degree``, stacked as ``[count, N]`` (rows are contiguous)."""
         if self._low_degree == 0:
             return ops.ones((1, v.shape[0]), v.dtype)
-        x, y, z = ops.unstack(ops.transpose(v, (1, 0)), 0)
+        return self._monomials(*ops.unstack(ops.transpose(v, (1, 0)), 0))
+
+    def _monomials(self, x, y, z):
+        """``[count, N]``: the monomials up to ``low_degree`` of the rows ``x, y, z`` (each ``[N]``)."""
         mons = [ops.ones_like(x), x, y, z]
         xyz = (x, y, z)
         for parent, var in self._products:
             mons.append(mons[parent] * xyz[var])
         return ops.stack(mons, 0)
+
+    def _inverse_norm(self, r2):
+        """e3nn's ``1 / max(|x|, 1e-12)`` from ``r2 = |x|^2``, except 1 at exactly ``x = 0`` (see the module doc)."""
+        # (two selects, not a maximum: Maximum's gradient makes a FillV2, which Ascend has no kernel for)
+        ones = ops.ones_like(r2)
+        big = r2 > self.eps2
+        tiny = ops.where(r2 > 0, ones * self.inv_eps, ones)
+        return ops.where(big, ops.rsqrt(ops.where(big, r2, ones)), tiny)
 
     def construct(self, x):
         if x.shape[-1] != 3:
@@ -175,18 +186,20 @@ class SphericalHarmonics(SecondOrderGuard, nn.Cell):
         lead = x.shape[:-1]
         flat = len(lead) == 1
         v = x if flat else x.reshape(-1, 3)
+        lows = []
+        if self.normalize and self._low_degree > 1 and not self._has_seed:
+            # l <= 3: normalise the coordinate rows (same-shape ops on [N], no [N, 3] * [N, 1] broadcast and no
+            # K = 3 MatMul) and build the monomials from them: ~30 % less time than normalising [N, 3] first
+            x_, y_, z_ = ops.unstack(ops.transpose(v, (1, 0)), 0)
+            inv = self._inverse_norm(x_ * x_ + y_ * y_ + z_ * z_)
+            feats = self._monomials(x_ * inv, y_ * inv, z_ * inv)
+            for mat in self.low_mats:
+                lows.append(self.matmul_ta(feats, mat))
+            return self._assemble(lows, (), lead, flat)
         if self.normalize:
             r2 = self.norm_matmul(v * v, self.ones31)  # a matmul: cheaper backward than sum's Tile on CPU
-            # e3nn's 1/|x| with |x| clamped at 1e-12, except at exactly x = 0 where 1 is used: same value
-            # (u = 0), but du/dx = I instead of 1e12 I there, so rounding residues of the polynomial are not
-            # amplified; a product with rsqrt instead of a division (Div's backward is the costlier)
-            # (two selects, not a maximum: Maximum's gradient makes a FillV2, which Ascend has no kernel for)
-            ones = ops.ones_like(r2)
-            big = r2 > self.eps2
-            tiny = ops.where(r2 > 0, ones * self.inv_eps, ones)
-            inv = ops.where(big, ops.rsqrt(ops.where(big, r2, ones)), tiny)
-            v = v * inv
-        lows = []
+            # a product with rsqrt instead of a division (Div's backward is the costlier)
+            v = v * self._inverse_norm(r2)
         feats = v
         if self._low_degree == 1:
             for mat, bias in zip(self.low_mats, self.low_bias):
@@ -201,6 +214,10 @@ class SphericalHarmonics(SecondOrderGuard, nn.Cell):
             for rep, tile, m in self.steps:
                 y = self.matmul(self.matmul(y, rep) * self.matmul(v, tile), m)
                 highs.append(y)
+        return self._assemble(lows, highs, lead, flat)
+
+    def _assemble(self, lows, highs, lead, flat):
+        """The requested degrees in order, from the low-degree products and the recursion's results."""
         pieces = []
         for kind, i in self._pieces:
             if kind == 0:
