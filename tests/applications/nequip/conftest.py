@@ -13,7 +13,7 @@ import mindspore as ms
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 TINY = os.path.join(REPO, "applications", "nequip", "datasets", "tiny_cu_morse.npz")
 TINY_YAML = os.path.join(REPO, "applications", "nequip", "configs", "tiny.yaml")
-LEGACY_CKPT = os.path.join(REPO, "tests", "data", "nequip_legacy_tiny.ckpt")
+LEGACY_CKPT = os.path.join(REPO, "tests", "data", "nequip_legacy_tiny.npz")  # earlier format (npz)
 
 # the commands run in this process must not write the user's compile cache (tests that test it name a folder)
 os.environ.setdefault("NEQUIP_COMPILE_CACHE", "off")
