@@ -26,18 +26,13 @@ from mindspore import nn, ops, Parameter
 from mindspore.common.initializer import Normal, initializer
 
 from ..math import normalize2mom
-from ..util._cell import as_tensor
+from ..util._cell import GuardedCell
 from ..util.dtype import check_float_dtype, constant
-from ..util.precision import check_compute_dtype, low_precision, refuse_amp_rewrite
-from ..util.second_order import SecondOrderGuard
+from ..util.precision import RefuseAmpRewrite, check_compute_dtype, low_precision
 
 
-class _Layer(nn.Cell):
+class _Layer(RefuseAmpRewrite, nn.Cell):
     r"""One layer ``x @ W / sqrt(h_in var_in)``, then ``act`` and ``* sqrt(var_out)`` (see the module doc)."""
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        refuse_amp_rewrite(cls)  # mindspore.amp O1's rewritten copy: a clear error naming compute_dtype
 
     def __init__(self, h_in, h_out, act, var_in, var_out, dtype=None, compute_dtype=None):
         super().__init__()
@@ -117,7 +112,7 @@ class _Layer(nn.Cell):
         return x
 
 
-class FullyConnectedNet(SecondOrderGuard, nn.SequentialCell):
+class FullyConnectedNet(GuardedCell, nn.SequentialCell):
     r"""Fully-connected neural network (e3nn's normalisation, no biases).
 
     Args:
@@ -184,9 +179,6 @@ class FullyConnectedNet(SecondOrderGuard, nn.SequentialCell):
 
     def __repr__(self):
         return f"{self.__class__.__name__}{self.hs}"
-
-    def __call__(self, *args, **kwargs):
-        return super().__call__(*[as_tensor(a) for a in args], **kwargs)  # numpy arrays accepted as Tensors
 
     def output_columns(self, x, columns):
         """``self(x)[..., columns]``, computed by picking the columns of the last weight matrix (cheaper than

@@ -29,10 +29,9 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..util._cell import as_tensor
+from ..util._cell import GuardedCell, as_tensor
 from ..util.dtype import check_float_dtype, constant
-from ..util.precision import check_compute_dtype, compute_dtype_hint, low_precision, refuse_amp_rewrite
-from ..util.second_order import SecondOrderGuard
+from ..util.precision import check_compute_dtype, compute_dtype_hint, low_precision
 from ._irreps import Irreps
 from ._spherical_harmonics_np import NORMALIZATIONS, check_ls, sh_lowering
 
@@ -75,7 +74,7 @@ def _parse_request(irreps_out, irreps_in):
     return ls, irreps_in, irreps_out
 
 
-class SphericalHarmonics(SecondOrderGuard, nn.Cell):
+class SphericalHarmonics(GuardedCell, nn.Cell):
     r"""Spherical harmonics of the input vectors (e3nn's ``o3.SphericalHarmonics``), see the module doc.
 
     Args:
@@ -112,10 +111,6 @@ class SphericalHarmonics(SecondOrderGuard, nn.Cell):
         [[1.0, 0.0, 1.7321, 0.0, 0.0, 0.0, 2.2361, 0.0, 0.0]]
     """
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        refuse_amp_rewrite(cls)  # mindspore.amp O1's rewritten copy: a clear error naming compute_dtype
-
     def __init__(self, irreps_out, normalize, normalization="integral", irreps_in=None, *, dtype=None,
                  compute_dtype=None):
         super().__init__()
@@ -151,9 +146,6 @@ class SphericalHarmonics(SecondOrderGuard, nn.Cell):
         # [count, N]^T @ [count, d]
         self.matmul_ta = low_precision(ops.MatMul(transpose_a=True), self.compute_dtype, dtype)
         self.ones31 = constant(np.ones((3, 1)), dtype)
-
-    def __call__(self, *args, **kwargs):
-        return super().__call__(*[as_tensor(a) for a in args], **kwargs)  # numpy arrays accepted as Tensors
 
     def _features(self, v):
         """The monomials of ``v`` up to ``low_degree``, stacked as ``[count, N]`` (rows are contiguous)."""

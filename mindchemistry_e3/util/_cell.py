@@ -25,11 +25,11 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from .dtype import check_float_dtype, constant
-from .precision import check_compute_dtype, compute_dtype_hint, low_precision, refuse_amp_rewrite
-from .second_order import guard_second_order
+from .precision import RefuseAmpRewrite, check_compute_dtype, compute_dtype_hint, low_precision
+from .second_order import SecondOrderGuard
 from .split import split as _split_pieces
 
-__all__ = ["PlanCell", "plan_tensors", "broadcast_shape", "prod", "as_tensor"]
+__all__ = ["PlanCell", "GuardedCell", "plan_tensors", "broadcast_shape", "prod", "as_tensor"]
 
 
 def plan_tensors(plan, dtype):
@@ -77,9 +77,18 @@ def as_tensor(value):
     return value
 
 
-class PlanCell(nn.Cell):
-    """A Cell that executes a plan: mode-aware split, the ``MatMul`` primitive, numpy inputs, named checks, the
-    PyNative second-order refusal of :mod:`mindchemistry_e3.util.second_order`.
+class GuardedCell(RefuseAmpRewrite, SecondOrderGuard):
+    """Mixin (first base, before ``nn.Cell``) of the library's Cells with big products: numpy inputs become Tensors,
+    a PyNative second-order gradient through the Cell raises (:mod:`mindchemistry_e3.util.second_order`), and the
+    copies MindSpore's ``amp`` O1 rewrite makes of it are refused (:mod:`mindchemistry_e3.util.precision`)."""
+
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*[as_tensor(a) for a in args], **kwargs)
+
+
+class PlanCell(GuardedCell, nn.Cell):
+    """A Cell that executes a plan: mode-aware split, the products in the module's precision, named checks, and what
+    :class:`GuardedCell` adds (numpy inputs, the PyNative second-order and amp O1 refusals).
 
     Args:
         name (str): how errors name the module, e.g. ``"Linear(4x0e -> 2x0e)"``.
@@ -99,10 +108,6 @@ class PlanCell(nn.Cell):
         [2.0, 2.0]
     """
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        refuse_amp_rewrite(cls)  # mindspore.amp O1's rewritten copy: a clear error naming compute_dtype
-
     def __init__(self, name, dtype=None, compute_dtype=None):
         super().__init__()
         self.dtype = check_float_dtype(dtype)
@@ -120,8 +125,7 @@ class PlanCell(nn.Cell):
     def __call__(self, *args, **kwargs):
         # Runs in PyNative and for a top-level graph call, not inside a compiled parent (whose mode is graph).
         self._pynative = ms.get_context("mode") == ms.PYNATIVE_MODE
-        # PyNative second-order gradients through it raise instead of being silently wrong (util.second_order)
-        return guard_second_order(self, super().__call__(*[as_tensor(a) for a in args], **kwargs))
+        return super().__call__(*args, **kwargs)
 
     def split(self, x, sizes, axis):
         """``x`` cut along ``axis`` into pieces of ``sizes`` (see :func:`mindchemistry_e3.util.split.split`)."""

@@ -40,7 +40,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 __all__ = ["COMPUTE_DTYPES", "check_compute_dtype", "product_mode", "LowPrecisionProduct", "low_precision",
-           "compute_dtype_hint", "refuse_amp_rewrite", "AMP_O1_MESSAGE"]
+           "compute_dtype_hint", "refuse_amp_rewrite", "RefuseAmpRewrite", "AMP_O1_MESSAGE"]
 
 COMPUTE_DTYPES = (ms.float16, ms.bfloat16)
 
@@ -185,3 +185,12 @@ def refuse_amp_rewrite(cls):
         return
     if any(base.__name__ == match.group(1) for base in cls.__bases__):
         raise ValueError(f"{cls.__name__}: {AMP_O1_MESSAGE}")
+
+
+class RefuseAmpRewrite:
+    """Mixin (before ``nn.Cell``): a subclass that MindSpore's ``amp`` O1 rewrite generates is refused with
+    :data:`AMP_O1_MESSAGE` (see :func:`refuse_amp_rewrite`)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        refuse_amp_rewrite(cls)
