@@ -20,7 +20,7 @@ from mindspore import nn, ops
 
 from ...o3 import Irrep, Irreps, TensorProductConv
 from ...util.dtype import check_float_dtype
-from ...util.graph import segment_sum, radius_graph as _radius_graph
+from ...util.graph import radius_graph as _radius_graph, scatter  # scatter: torch_scatter's, as e3nn's files use it
 from ...util.second_order import SecondOrderGuard
 from .._fc import FullyConnectedNet
 from .._gate import Gate
@@ -68,15 +68,6 @@ def radial_network(hs, dtype=None):
 def is_even_scalar(ir):
     """Whether ``ir`` is ``0e`` (the v2103 / v2106 convolutions always keep their ``0e`` paths)."""
     return ir == Irrep(0, 1)
-
-
-def scatter(src, index, dim_size):
-    r"""Sum the rows of ``src`` into ``dim_size`` rows (``torch_scatter.scatter`` with ``dim=0``).
-
-    >>> scatter(ms.Tensor([[1.], [2.]]), ms.Tensor([1, 1], ms.int32), 3).asnumpy().ravel().tolist()
-    [0.0, 3.0, 0.0]
-    """
-    return segment_sum(src, index, dim_size)
 
 
 def radius_graph(pos, r_max, batch=None):
