@@ -55,6 +55,7 @@ from ._tensor_product import (  # noqa: F401
     ElementwiseTensorProduct,
     TensorSquare,
     TensorProductConv,
+    uvu_instructions,
 )
 from ._tensor_product_v2 import FullTensorProductv2  # noqa: F401
 from ._visualize import visualize as _draw_paths

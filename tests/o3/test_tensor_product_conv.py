@@ -9,7 +9,7 @@ import mindspore as ms
 from mindspore import nn
 
 from mindchemistry_e3 import o3
-from mindchemistry_e3.o3 import Irreps, TensorProductConv
+from mindchemistry_e3.o3 import Irreps, TensorProductConv, uvu_instructions
 from mindchemistry_e3.o3._tensor_product._conv_plan import build_conv_plan, conv_plan_support, execute_conv_plan
 from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product, normalize_instructions
 from mindchemistry_e3.util.graph import gather_rows, segment_sum
@@ -21,16 +21,8 @@ F64 = ms.float64
 
 def uvu(irreps_in, irreps_sh, irreps_hidden):
     """NequIP's instructions: every reachable irrep of ``irreps_hidden``, one output per path, outputs sorted."""
-    irreps_in, irreps_sh, irreps_hidden = Irreps(irreps_in), Irreps(irreps_sh), Irreps(irreps_hidden)
-    mid, ins = [], []
-    for i, (mul, ir_in) in enumerate(irreps_in):
-        for j, (_, ir_sh) in enumerate(irreps_sh):
-            for ir_out in ir_in * ir_sh:
-                if ir_out in irreps_hidden:
-                    ins.append((i, j, len(mid), "uvu", True))
-                    mid.append((mul, ir_out))
-    mid, perm, _ = Irreps(mid).sort()
-    return irreps_in, irreps_sh, mid, [(a, b, perm[c], m, t) for a, b, c, m, t in ins]
+    mid, ins = uvu_instructions(irreps_in, irreps_sh, irreps_hidden)
+    return Irreps(irreps_in), Irreps(irreps_sh), mid, ins
 
 
 def fully_connected(irreps_in1, irreps_in2, irreps_out):

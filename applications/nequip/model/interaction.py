@@ -129,20 +129,10 @@ class InteractionBlock(nn.Cell):
         self.linear_1 = o3.Linear(self.irreps_in, self.irreps_in, **low)
 
         # uvu paths: every (input irrep, harmonic) pair whose product contains an irrep of irreps_out
-        irreps_mid = []
-        instructions = []
-        for i, (mul, ir_in) in enumerate(self.irreps_in):
-            for j, (_, ir_edge) in enumerate(self.irreps_edge_attr):
-                for ir_out in ir_in * ir_edge:
-                    if ir_out in self.irreps_out:
-                        instructions.append((i, j, len(irreps_mid), "uvu", True))
-                        irreps_mid.append((mul, ir_out))
+        irreps_mid, instructions = o3.uvu_instructions(self.irreps_in, self.irreps_edge_attr, self.irreps_out)
         if not instructions:
             raise ValueError(f"InteractionBlock: no tensor-product path from {self.irreps_in} x "
                              f"{self.irreps_edge_attr} reaches any irrep of {self.irreps_out}")
-        irreps_mid = o3.Irreps(irreps_mid)
-        irreps_mid, perm, _ = irreps_mid.sort()
-        instructions = [(i1, i2, perm[i_out], mode, train) for i1, i2, i_out, mode, train in instructions]
         self.irreps_mid = irreps_mid
 
         aan = 1.0 if avg_num_neighbors is None else float(avg_num_neighbors)

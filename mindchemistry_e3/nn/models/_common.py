@@ -18,7 +18,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ...o3 import Irrep, Irreps, TensorProductConv
+from ...o3 import Irrep, Irreps, TensorProductConv, uvu_instructions
 from ...util.dtype import check_float_dtype
 from ...util.graph import radius_graph as _radius_graph, scatter  # scatter: torch_scatter's, as e3nn's files use it
 from ...util.second_order import SecondOrderGuard
@@ -39,20 +39,6 @@ def conv_tensor_product(irreps_in, irreps_edge_attr, irreps_mid, instructions, n
     :class:`~mindchemistry_e3.o3.TensorProductConv` (same weight layout; no parameters, like e3nn's ``tp``)."""
     return TensorProductConv(irreps_in, irreps_edge_attr, irreps_mid, instructions, scale=num_neighbors ** -0.5,
                              dtype=dtype)
-
-
-def uvu_instructions(irreps_in, irreps_edge_attr, irreps_out, keep=None):
-    """e3nn's convolution paths: every ``ir_in x ir_edge -> ir_out`` landing in ``irreps_out`` (or accepted by
-    ``keep``), ``uvu`` with weights, on a sorted middle irreps; returns ``(irreps_mid, instructions)``."""
-    irreps_mid, instructions = [], []
-    for i, (mul, ir_in) in enumerate(irreps_in):
-        for j, (_, ir_edge) in enumerate(irreps_edge_attr):
-            for ir_out in ir_in * ir_edge:
-                if ir_out in irreps_out or (keep is not None and keep(ir_out)):
-                    instructions.append((i, j, len(irreps_mid), "uvu", True))
-                    irreps_mid.append((mul, ir_out))
-    irreps_mid, p, _ = Irreps(irreps_mid).sort()
-    return irreps_mid, [(i_1, i_2, p[i_out], mode, train) for i_1, i_2, i_out, mode, train in instructions]
 
 
 def radial_network(hs, dtype=None):

@@ -9,3 +9,4 @@ from ._sub import (  # noqa: F401
     TensorSquare,
 )
 from ._conv import TensorProductConv  # noqa: F401
+from ._conv_plan import uvu_instructions  # noqa: F401

@@ -53,7 +53,7 @@ from ...util._column_map_np import apply_column_map, column_map, is_identity
 from ._instruction import Instruction
 from ._plan import normalize_instructions
 
-__all__ = ["ConvGroup", "ConvPlan", "conv_plan_support", "build_conv_plan", "execute_conv_plan"]
+__all__ = ["ConvGroup", "ConvPlan", "uvu_instructions", "conv_plan_support", "build_conv_plan", "execute_conv_plan"]
 
 
 class ConvGroup(NamedTuple):
@@ -112,6 +112,27 @@ class ConvPlan(NamedTuple):
     out_map: object
     num_results: int
     dim_out: int
+
+
+def uvu_instructions(irreps_in, irreps_edge_attr, irreps_out, keep=None):
+    """The instructions of e3nn's and NequIP's convolutions: every ``ir_in x ir_edge -> ir_out`` that lands in
+    ``irreps_out`` (or that ``keep(ir_out)`` accepts), ``uvu`` with weights, one output irrep per path, the outputs
+    sorted; returns ``(irreps_mid, instructions)``.
+
+    >>> mid, ins = uvu_instructions("2x0e + 2x1o", "0e + 1o", "0e + 1o")
+    >>> str(mid), [i_out for _, _, i_out, _, _ in ins]
+    ('2x0e+2x0e+2x1o+2x1o', [0, 2, 3, 1])
+    """
+    irreps_in, irreps_edge_attr, irreps_out = Irreps(irreps_in), Irreps(irreps_edge_attr), Irreps(irreps_out)
+    irreps_mid, instructions = [], []
+    for i, (mul, ir_in) in enumerate(irreps_in):
+        for j, (_, ir_edge) in enumerate(irreps_edge_attr):
+            for ir_out in ir_in * ir_edge:
+                if ir_out in irreps_out or (keep is not None and keep(ir_out)):
+                    instructions.append((i, j, len(irreps_mid), "uvu", True))
+                    irreps_mid.append((mul, ir_out))
+    irreps_mid, perm, _ = Irreps(irreps_mid).sort()
+    return irreps_mid, [(i_1, i_2, perm[i_out], mode, weighted) for i_1, i_2, i_out, mode, weighted in instructions]
 
 
 def conv_plan_support(irreps_in1, irreps_in2, irreps_out, instructions):
