@@ -24,6 +24,7 @@ from mindspore import nn, ops
 
 from mindchemistry_e3 import o3
 from mindchemistry_e3 import nn as e3nn
+from mindchemistry_e3.nn.models.gate_points_2102 import tp_path_exists  # e3nn's helper, re-exported
 from mindchemistry_e3.util.dtype import check_float_dtype
 
 __all__ = ["InteractionBlock", "ConvLayer", "ACTIVATIONS", "activation", "tp_path_exists"]
@@ -50,22 +51,6 @@ def activation(name):
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]
-
-
-def tp_path_exists(irreps_in1, irreps_in2, ir_out):
-    """True if some irrep of ``irreps_in1`` times some irrep of ``irreps_in2`` contains ``ir_out``.
-
-    >>> tp_path_exists("4x0e", "0e + 1o", "1o"), tp_path_exists("4x0e", "0e + 1o", "0o")
-    (True, False)
-    """
-    irreps_in1 = o3.Irreps(irreps_in1).simplify()
-    irreps_in2 = o3.Irreps(irreps_in2).simplify()
-    ir_out = o3.Irrep(ir_out)
-    for _, ir1 in irreps_in1:
-        for _, ir2 in irreps_in2:
-            if ir_out in ir1 * ir2:
-                return True
-    return False
 
 
 class InteractionBlock(nn.Cell):

@@ -88,7 +88,11 @@ def smooth_cutoff(x):
 
 
 def tp_path_exists(irreps_in1, irreps_in2, ir_out):
-    """Whether some irrep of ``irreps_in1`` times some irrep of ``irreps_in2`` contains ``ir_out``."""
+    """Whether some irrep of ``irreps_in1`` times some irrep of ``irreps_in2`` contains ``ir_out``.
+
+    >>> tp_path_exists("4x0e", "0e + 1o", "1o"), tp_path_exists("4x0e", "0e + 1o", "0o")
+    (True, False)
+    """
     irreps_in1 = Irreps(irreps_in1).simplify()
     irreps_in2 = Irreps(irreps_in2).simplify()
     ir_out = Irrep(ir_out)
