@@ -103,6 +103,10 @@ class _Layer(RefuseAmpRewrite, nn.Cell):
             x = ops.zeros(lead + (w.shape[1],), x.dtype)
         else:
             x = self._matmul(x.reshape((-1, self.h_in)), w).reshape(lead + (w.shape[1],))
+        return self.activate(x)
+
+    def activate(self, x):
+        """The layer's elementwise tail on its pre-activations ``x`` (activation and output scale, if any)."""
         if self._raw_act:
             return self.act.f(x)
         if self._has_act:

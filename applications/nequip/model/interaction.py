@@ -27,7 +27,7 @@ from mindchemistry_e3 import nn as e3nn
 from mindchemistry_e3.nn.models.gate_points_2102 import tp_path_exists  # e3nn's helper, re-exported
 from mindchemistry_e3.util.dtype import check_float_dtype
 
-__all__ = ["InteractionBlock", "ConvLayer", "ACTIVATIONS", "activation", "tp_path_exists"]
+__all__ = ["InteractionBlock", "ConvLayer", "ACTIVATIONS", "activation", "radial_mlps_stackable", "tp_path_exists"]
 
 
 def _shifted_softplus(x):
@@ -51,6 +51,32 @@ def activation(name):
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[name]
+
+
+def _layer_kind(layer):
+    """What an MLP layer does after its product, as a comparable key (its activation and scales)."""
+    act = layer.act
+    return (layer.h_in, layer._empty, layer._raw_act, layer._has_act, layer._scale_out,
+            float(layer._out_scale.asnumpy()), getattr(act, "f", act), float(getattr(act, "cst", 1.0)))
+
+
+def radial_mlps_stackable(mlps):
+    """Whether several radial MLPs can be evaluated together on a shared input (two or more, with at least one
+    hidden layer, the same input and hidden sizes, activations and scales; the output sizes may differ).
+
+    >>> from mindchemistry_e3 import nn as e3nn
+    >>> a, b = (e3nn.FullyConnectedNet([8, 16, n], e3nn.silu) for n in (4, 6))
+    >>> radial_mlps_stackable([a, b]), radial_mlps_stackable([a, e3nn.FullyConnectedNet([8, 16, 4], None)])
+    (True, False)
+    """
+    if len(mlps) < 2 or len(mlps[0].hs) < 3:
+        return False
+    first = mlps[0]
+    if any(mlp.hs[:-1] != first.hs[:-1] or mlp.dtype != first.dtype or mlp.compute_dtype != first.compute_dtype
+           for mlp in mlps):
+        return False
+    kinds = [_layer_kind(layer) for layer in first]
+    return all([_layer_kind(layer) for layer in mlp] == kinds for mlp in mlps) and not any(k[1] for k in kinds)
 
 
 class InteractionBlock(nn.Cell):
@@ -141,10 +167,24 @@ class InteractionBlock(nn.Cell):
                                                                   **low)
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
+        return self.interact(x, node_attr, edge_attr, self.radial_weight(edge_embedding), edge_src, edge_dst)
+
+    def radial_weight(self, edge_embedding):
+        """The per-edge weights of the product ``[E, tp.weight_numel]`` (its column order) from the radial MLP."""
         if self._weight_columns is None:
-            weight = self.radial_mlp(edge_embedding)
-        else:
-            weight = self.radial_mlp.output_columns(edge_embedding, self._weight_columns)
+            return self.radial_mlp(edge_embedding)
+        return self.radial_mlp.output_columns(edge_embedding, self._weight_columns)
+
+    def last_radial_weight(self):
+        """The applied weight of the radial MLP's last layer, its columns in the product's order (``[h, n]``)."""
+        last = self.radial_mlp[len(self.radial_mlp.hs) - 2]
+        if self._weight_columns is None:
+            return last.scaled_weight()
+        return ops.gather(last.scaled_weight(), self._weight_columns, 1)
+
+    def interact(self, x, node_attr, edge_attr, weight, edge_src, edge_dst):
+        """The block with the product's per-edge weights given (``[E, tp.weight_numel]``, see
+        :meth:`radial_weight`)."""
         h = self.tp(self.linear_1(x), edge_attr, weight, edge_src, edge_dst)
         h = self.linear_2(h)
         if self.self_connection is not None:
@@ -219,7 +259,11 @@ class ConvLayer(nn.Cell):
         self.resnet = bool(resnet) and self.irreps_in == self.irreps_out
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
-        h = self.gate(self.conv(x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst))
+        return self.with_weight(x, node_attr, edge_attr, self.conv.radial_weight(edge_embedding), edge_src, edge_dst)
+
+    def with_weight(self, x, node_attr, edge_attr, weight, edge_src, edge_dst):
+        """The layer with the convolution's per-edge weights given (:meth:`InteractionBlock.radial_weight`)."""
+        h = self.gate(self.conv.interact(x, node_attr, edge_attr, weight, edge_src, edge_dst))
         if self.resnet:
             h = x + h
         return h

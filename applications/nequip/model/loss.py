@@ -16,7 +16,10 @@ The step also updates an exponential moving average of the weights,
 :math:`d` is an input, so NequIP's warm-up ``min(decay, (1+n)/(10+n))`` needs no recompile), and adds the step
 count, the loss and the error sums (not differentiated) to a device-side accumulator, :attr:`TrainStep.sums`
 (named by :data:`SUM_NAMES`): the training loop reads it back at log intervals and at the end of an epoch instead
-of after every step, so the host never waits on the device inside an epoch.
+of after every step, so the host never waits on the device inside an epoch. The moving average is kept as one flat
+vector (:attr:`TrainStep.ema`, the weights' entries in order) and updated as
+:math:`\bar\theta \mathrel{+}= (1 - d)(\theta - \bar\theta)`: four kernels for all weights, not four per weight;
+:meth:`TrainStep.ema_arrays` and :meth:`TrainStep.set_ema_arrays` give it weight by weight.
 
 A float16 model (``compute_dtype=float16``: float16 MatMul operands, whose gradients underflow below 6e-8 and
 overflow above 65,504) trains with dynamic loss scaling inside the same Cell: the loss is multiplied by
@@ -28,6 +31,7 @@ saved with the optimizer state). :attr:`TrainStep.skipped_steps` counts the skip
 """
 from typing import NamedTuple
 
+import numpy as np
 import mindspore as ms
 from mindspore import amp, nn, ops
 
@@ -132,7 +136,8 @@ class TrainStep(nn.Cell):
     Args:
         loss_net (LossNet): the loss.
         optimizer (nn.Optimizer): e.g. ``nn.Adam(params, use_amsgrad=True)``; its ``parameters`` are trained.
-        ema (bool): keep an exponential moving average of the trained parameters (``self.ema_params``).
+        ema (bool): keep an exponential moving average of the trained parameters (:attr:`ema`, flat; weight by
+            weight with :meth:`ema_arrays`).
         loss_scale (LossScale, optional): dynamic loss scaling (for float16 compute; see the module doc).
             Default None: none.
 
@@ -153,7 +158,7 @@ class TrainStep(nn.Cell):
         >>> from applications.nequip.model import NequIP, EnergyForceModel
         >>> loss = LossNet(EnergyForceModel(NequIP(1, num_layers=1, num_features=4)), 1.0, 1.0)
         >>> step = TrainStep(loss, nn.Adam(loss.trainable_params(), 1e-3))
-        >>> len(step.ema_params) == len(loss.trainable_params()), step.sums.shape
+        >>> len(step.ema_arrays()) == len(loss.trainable_params()), step.sums.shape
         (True, (13,))
     """
 
@@ -163,7 +168,12 @@ class TrainStep(nn.Cell):
         self.optimizer = optimizer
         self.weights = optimizer.parameters
         self.use_ema = bool(ema)
-        self.ema_params = self.weights.clone(prefix="ema", init="same")
+        self._shapes = [tuple(w.shape) for w in self.weights]
+        self._splits = np.cumsum([int(np.prod(shape)) for shape in self._shapes])[:-1]
+        self.ema = None
+        if self.use_ema:
+            self.ema = ms.Parameter(ms.Tensor(np.concatenate([w.asnumpy().reshape(-1) for w in self.weights])),
+                                    name="ema", requires_grad=False)
         dtype = self.weights[0].dtype
         self.scaled = loss_scale is not None
         if self.scaled:
@@ -180,6 +190,26 @@ class TrainStep(nn.Cell):
         self.sums = ms.Parameter(ops.zeros(len(SUM_NAMES), dtype), name="metric_sums", requires_grad=False)
         self.one = constant([1.0], dtype)
 
+    def ema_arrays(self):
+        """The moving average weight by weight (numpy arrays in the order and shapes of the trained weights)."""
+        flat = self.ema.asnumpy()
+        return [part.reshape(shape) for part, shape in zip(np.split(flat, self._splits), self._shapes)]
+
+    def set_ema_arrays(self, arrays):
+        """Set the moving average from one array per trained weight (host side, between steps)."""
+        if [tuple(np.shape(a)) for a in arrays] != self._shapes:
+            raise ValueError(f"TrainStep.set_ema_arrays: shapes {[np.shape(a) for a in arrays]}, expected "
+                             f"{self._shapes}")
+        flat = np.concatenate([np.asarray(a).reshape(-1) for a in arrays])
+        self.ema.set_data(ms.Tensor(flat, self.ema.dtype))
+
+    def _ema_step(self, decay):
+        """``ema += (1 - decay) (weights - ema)``, the weights read after the optimizer (``decay`` depends on it)."""
+        flat = ()
+        for p in self.weights:
+            flat = flat + (p.reshape((-1,)),)
+        return (ops.concat(flat) - self.ema) * (1 - decay)
+
     def reset_sums(self):
         """Zero :attr:`sums` (host side, between steps)."""
         self.sums.set_data(ops.zeros(self.sums.shape, self.sums.dtype))
@@ -191,9 +221,7 @@ class TrainStep(nn.Cell):
         (loss, errors), grads = self.grad_fn(*tensors[:-1])
         updated = self.optimizer(grads)
         if self.use_ema:
-            decay = ops.depend(decay, updated)
-            for ema_p, p in zip(self.ema_params, self.weights):
-                ops.assign(ema_p, ema_p * decay + p * (1 - decay))
+            ops.assign_add(self.ema, self._ema_step(ops.depend(decay, updated)))
         ops.assign_add(self.sums, ops.concat((self.one, loss.reshape((1,)), errors)))
         return loss, errors
 
@@ -208,9 +236,8 @@ class TrainStep(nn.Cell):
         if finite:
             loss = ops.depend(loss, self.optimizer(grads))
         if self.use_ema:
-            decay = ops.depend(decay, loss)
-            for ema_p, p in zip(self.ema_params, self.weights):
-                ops.assign(ema_p, ops.where(finite, ema_p * decay + p * (1 - decay), ema_p))
+            delta = self._ema_step(ops.depend(decay, loss))
+            ops.assign_add(self.ema, ops.where(finite, delta, ops.zeros_like(delta)))
         step_sums = ops.concat((self.one, loss.reshape((1,)), errors))
         ops.assign_add(self.sums, ops.where(finite, step_sums, ops.zeros_like(step_sums)))
         self._adjust_scale(finite)

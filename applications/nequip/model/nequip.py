@@ -24,9 +24,10 @@ from mindspore import nn, ops, Parameter
 from mindchemistry_e3 import o3
 from mindchemistry_e3.util.dtype import constant, check_float_dtype
 from mindchemistry_e3.util.graph import gather_rows, segment_sum
+from mindchemistry_e3.util.precision import low_precision
 
 from .embedding import SpeciesEmbedding
-from .interaction import ConvLayer
+from .interaction import ConvLayer, radial_mlps_stackable
 from .radial import RadialEmbedding
 
 __all__ = ["NequIP", "edge_length_and_direction"]
@@ -140,6 +141,8 @@ class NequIP(nn.Cell):
             layers.append(layer)
             irreps = layer.irreps_out
         self.layers = nn.CellList(layers)
+        self._radial_together = radial_mlps_stackable([layer.conv.radial_mlp for layer in layers])
+        self._radial_bmm = low_precision(ops.BatchMatMul(), compute_dtype, self.dtype)
         self.irreps_hidden = irreps
         self.output_hidden = o3.Linear(irreps, o3.Irreps(f"{max(1, num_features // 2)}x0e"), **low)
         self.output = o3.Linear(self.output_hidden.irreps_out, o3.Irreps("1x0e"), **low)
@@ -162,14 +165,44 @@ class NequIP(nn.Cell):
         edge_attr = self.sh(unit) * edge_mask
         edge_embedding = self.radial(r, edge_mask)
         node_attr, x = self.embedding(node_type)
-        for layer in self.layers:
-            x = layer(x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst)
+        if self._radial_together:
+            weights = self._radial_weights(edge_embedding)
+            for k in range(len(self.layers)):
+                x = self.layers[k].with_weight(x, node_attr, edge_attr, weights[k], edge_src, edge_dst)
+        else:
+            for layer in self.layers:
+                x = layer(x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst)
         eps = self.output(self.output_hidden(x)).reshape((-1,))
         # ops.gather: util.graph.gather_rows (a custom-bprop Cell) rounds a Parameter input to float32 when the graph
         # differentiates w.r.t. inputs and Parameters (MindSpore 2.10)
         scale = ops.gather(self.per_species_scale, node_type, 0)
         shift = ops.gather(self.per_species_shift, node_type, 0)
         return (scale * eps + shift) * atom_mask.reshape((-1,))
+
+    def _radial_weights(self, edge_embedding):
+        """Every layer's per-edge product weights (a tuple), the radial MLPs evaluated together: they share their
+        input, so their first layers are one MatMul (weights side by side), each hidden layer one BatchMatMul
+        over the layers (``[layers, E, width]``) and one activation pass, instead of one chain per layer."""
+        num = len(self.layers)
+        mlp = self.layers[0].conv.radial_mlp
+        depth = len(mlp.hs) - 1
+        width = mlp.hs[1]
+        first = ()
+        for k in range(num):
+            first = first + (self.layers[k].conv.radial_mlp[0].scaled_weight(),)
+        h = mlp[0].forward_with(edge_embedding, ops.concat(first, 1))
+        h = ops.transpose(h.reshape((-1, num, width)), (1, 0, 2))
+        for i in range(1, depth - 1):
+            w = ()
+            for k in range(num):
+                w = w + (self.layers[k].conv.radial_mlp[i].scaled_weight(),)
+            h = mlp[i].activate(self._radial_bmm(h, ops.stack(w)))
+        hidden = ops.unstack(h)
+        out = ()
+        for k in range(num):
+            conv = self.layers[k].conv
+            out = out + (conv.radial_mlp[depth - 1].forward_with(hidden[k], conv.last_radial_weight()),)
+        return out
 
     def construct(self, edge_vec, node_type, edge_src, edge_dst, edge_mask, atom_mask, batch, graph_mask):
         atomic = self.atomic_energies(edge_vec, node_type, edge_src, edge_dst, edge_mask, atom_mask)

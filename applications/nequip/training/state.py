@@ -60,24 +60,28 @@ def resume_source(paths, resume):
 def checkpoint_arrays(net, step):
     """``model/``, ``ema/`` and ``train/`` arrays of a network and its train step (see the module docstring)."""
     out = {}
-    ema_of = {id(p): e for p, e in zip(step.weights, step.ema_params)} if step.use_ema else {}
-    own = {id(p) for p in net.get_parameters()} | {id(e) for e in step.ema_params}
+    ema_of = dict(zip(map(id, step.weights), step.ema_arrays())) if step.use_ema else {}
+    own = {id(p) for p in net.get_parameters()} | ({id(step.ema)} if step.use_ema else set())
     for name, p in net.parameters_and_names():
         out["model/" + name] = p.asnumpy().copy()
         if id(p) in ema_of:
-            out["ema/" + name] = ema_of[id(p)].asnumpy().copy()
+            out["ema/" + name] = ema_of[id(p)].copy()
     for p in step.get_parameters():
         if id(p) not in own:
             out["train/" + p.name] = p.asnumpy().copy()
     return out
 
 
-def _set(param, array, where, name):
-    import mindspore as ms
-
+def _check_shape(array, param, where, name):
     if tuple(array.shape) != tuple(param.shape):
         raise ValueError(f"checkpoint {where}: {name} has shape {tuple(array.shape)}, the model expects "
                          f"{tuple(param.shape)}")
+
+
+def _set(param, array, where, name):
+    import mindspore as ms
+
+    _check_shape(array, param, where, name)
     param.set_data(ms.Tensor(array, param.dtype))
 
 
@@ -86,10 +90,10 @@ def restore_arrays(net, step, arrays, where):
     ``train/`` entries repeat the weights). Missing metric sums (older checkpoints) restart from zero."""
     names = dict(net.parameters_and_names())
     missing = sorted(n for n in names if "model/" + n not in arrays)
-    ema_of = {id(p): e for p, e in zip(step.weights, step.ema_params)}
+    name_of = {id(p): n for n, p in names.items()}
     if step.use_ema:
-        missing += sorted("ema/" + n for n, p in names.items() if id(p) in ema_of and "ema/" + n not in arrays)
-    own = {id(p) for p in net.get_parameters()} | {id(e) for e in step.ema_params}
+        missing += sorted("ema/" + name_of[id(p)] for p in step.weights if "ema/" + name_of[id(p)] not in arrays)
+    own = {id(p) for p in net.get_parameters()} | ({id(step.ema)} if step.use_ema else set())
     rest = [p for p in step.get_parameters() if id(p) not in own]
     missing += sorted("train/" + p.name for p in rest if "train/" + p.name not in arrays
                       and p.name != "metric_sums")
@@ -98,8 +102,11 @@ def restore_arrays(net, step, arrays, where):
                          + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
     for n, p in names.items():
         _set(p, arrays["model/" + n], where, n)
-        if step.use_ema and id(p) in ema_of:
-            _set(ema_of[id(p)], arrays["ema/" + n], where, "ema/" + n)
+    if step.use_ema:
+        ema = [arrays["ema/" + name_of[id(p)]] for p in step.weights]
+        for array, p in zip(ema, step.weights):
+            _check_shape(array, p, where, "ema/" + name_of[id(p)])
+        step.set_ema_arrays(ema)
     for p in rest:
         if "train/" + p.name in arrays:
             _set(p, arrays["train/" + p.name], where, p.name)
