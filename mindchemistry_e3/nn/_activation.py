@@ -55,17 +55,16 @@ def activation_parity(act, cst=1.0, dtype=None):
 
 
 _SIGMOID = ops.Sigmoid()  # primitives: a custom bprop is differentiated again only when it calls primitives / Cells
-_ONES_LIKE = ops.OnesLike()
 
 
 class _SiLUSecond(nn.Cell):
-    r""":math:`\mathrm{silu}''(x) = s (1 - s) (2 + x (1 - 2 s))`, :math:`s = \sigma(x)` (no Python floats: float64-exact)."""
+    r""":math:`\mathrm{silu}''(x) = s a (2 + x (a - s))`, :math:`s = \sigma(x)`, :math:`a = 1 - s` (integer constants
+    only: exact in float64; ``a`` is shared with the first derivative)."""
 
     def construct(self, x):
         s = _SIGMOID(x)
-        xs = x * s
-        one = _ONES_LIKE(x)
-        return (s - s * s) * (one + one + x - xs - xs)
+        a = 1 - s
+        return s * a * (2 + x * (a - s))
 
 
 class _SiLUFirst(nn.Cell):
@@ -73,8 +72,7 @@ class _SiLUFirst(nn.Cell):
 
     def construct(self, x):
         s = _SIGMOID(x)
-        xs = x * s
-        return s + xs - xs * s
+        return s + x * s * (1 - s)
 
     def bprop(self, x, out, dout):
         return (dout * _SILU_SECOND(x),)

@@ -56,7 +56,7 @@ def activation(name):
 def _layer_kind(layer):
     """What an MLP layer does after its product, as a comparable key (its activation and scales)."""
     act = layer.act
-    return (layer.h_in, layer._empty, layer._raw_act, layer._has_act, layer._scale_out,
+    return (layer.h_in, layer._empty, layer._raw_act, layer._has_act, layer._scale_out, layer._w_scale_value,
             float(layer._out_scale.asnumpy()), getattr(act, "f", act), float(getattr(act, "cst", 1.0)))
 
 

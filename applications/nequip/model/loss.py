@@ -18,8 +18,12 @@ count, the loss and the error sums (not differentiated) to a device-side accumul
 (named by :data:`SUM_NAMES`): the training loop reads it back at log intervals and at the end of an epoch instead
 of after every step, so the host never waits on the device inside an epoch. The moving average is kept as one flat
 vector (:attr:`TrainStep.ema`, the weights' entries in order) and updated as
-:math:`\bar\theta \mathrel{+}= (1 - d)(\theta - \bar\theta)`: four kernels for all weights, not four per weight;
-:meth:`TrainStep.ema_arrays` and :meth:`TrainStep.set_ema_arrays` give it weight by weight.
+:math:`\bar\theta \mathrel{+}= (1 - d)(\theta - \bar\theta)`: four kernels for all weights, not four per weight.
+The update of a step is applied at the start of the next one, from the weights that step reads anyway (its decay
+waits in :attr:`TrainStep.ema_pending`): reading the weights again after the optimizer's in-place update would
+make MindSpore copy every weight twice per step (44 ``TensorMove`` kernels in the NequIP train step).
+:meth:`TrainStep.ema_arrays` applies a pending update on the host and gives the average weight by weight;
+:meth:`TrainStep.set_ema_arrays` sets it.
 
 A float16 model (``compute_dtype=float16``: float16 MatMul operands, whose gradients underflow below 6e-8 and
 overflow above 65,504) trains with dynamic loss scaling inside the same Cell: the loss is multiplied by
@@ -171,10 +175,11 @@ class TrainStep(nn.Cell):
         self._shapes = [tuple(w.shape) for w in self.weights]
         self._splits = np.cumsum([int(np.prod(shape)) for shape in self._shapes])[:-1]
         self.ema = None
+        dtype = self.weights[0].dtype
         if self.use_ema:
             self.ema = ms.Parameter(ms.Tensor(np.concatenate([w.asnumpy().reshape(-1) for w in self.weights])),
                                     name="ema", requires_grad=False)
-        dtype = self.weights[0].dtype
+            self.ema_pending = ms.Parameter(constant(1.0, dtype), name="ema_pending", requires_grad=False)
         self.scaled = loss_scale is not None
         if self.scaled:
             self.loss_scale = ms.Parameter(constant(float(loss_scale.init), dtype), name="loss_scale",
@@ -191,9 +196,16 @@ class TrainStep(nn.Cell):
         self.one = constant([1.0], dtype)
 
     def ema_arrays(self):
-        """The moving average weight by weight (numpy arrays in the order and shapes of the trained weights)."""
+        """The moving average weight by weight (numpy arrays in the order and shapes of the trained weights), the
+        last step's update included."""
         flat = self.ema.asnumpy()
+        weights = np.concatenate([w.asnumpy().reshape(-1) for w in self.weights])
+        flat = flat + (weights - flat) * (1 - self.ema_pending.asnumpy())
         return [part.reshape(shape) for part, shape in zip(np.split(flat, self._splits), self._shapes)]
+
+    def ema_parameters(self):
+        """The Parameters behind the moving average (saved through :meth:`ema_arrays`, not as such)."""
+        return (self.ema, self.ema_pending) if self.use_ema else ()
 
     def set_ema_arrays(self, arrays):
         """Set the moving average from one array per trained weight (host side, between steps)."""
@@ -202,13 +214,15 @@ class TrainStep(nn.Cell):
                              f"{self._shapes}")
         flat = np.concatenate([np.asarray(a).reshape(-1) for a in arrays])
         self.ema.set_data(ms.Tensor(flat, self.ema.dtype))
+        self.ema_pending.set_data(constant(1.0, self.ema_pending.dtype))
 
-    def _ema_step(self, decay):
-        """``ema += (1 - decay) (weights - ema)``, the weights read after the optimizer (``decay`` depends on it)."""
+    def _apply_pending_ema(self):
+        """The previous step's update, ``ema += (1 - pending) (weights - ema)``, from the weights before this
+        step's optimizer (the previous step's result)."""
         flat = ()
         for p in self.weights:
             flat = flat + (p.reshape((-1,)),)
-        return (ops.concat(flat) - self.ema) * (1 - decay)
+        return ops.assign_add(self.ema, (ops.concat(flat) - self.ema) * (1 - self.ema_pending))
 
     def reset_sums(self):
         """Zero :attr:`sums` (host side, between steps)."""
@@ -219,9 +233,11 @@ class TrainStep(nn.Cell):
         if self.scaled:
             return self._scaled_step(tensors[:-1], decay)
         (loss, errors), grads = self.grad_fn(*tensors[:-1])
-        updated = self.optimizer(grads)
+        if self.use_ema:  # after the forward has read the weights, before the optimizer writes them
+            grads = ops.depend(grads, self._apply_pending_ema())
+        self.optimizer(grads)
         if self.use_ema:
-            ops.assign_add(self.ema, self._ema_step(ops.depend(decay, updated)))
+            ops.assign(self.ema_pending, decay)
         ops.assign_add(self.sums, ops.concat((self.one, loss.reshape((1,)), errors)))
         return loss, errors
 
@@ -229,15 +245,16 @@ class TrainStep(nn.Cell):
         """The step with dynamic loss scaling: skipped (no update, no sums) when a gradient is not finite."""
         scale = self.loss_scale * self.one[0]
         (loss, errors), grads = self.grad_fn(*tensors, scale)
+        if self.use_ema:
+            grads = ops.depend(grads, self._apply_pending_ema())
         inv = self.one[0] / scale
         grads = tuple(g * inv for g in grads)
         loss = loss * inv
         finite = amp.all_finite(grads)
         if finite:
             loss = ops.depend(loss, self.optimizer(grads))
-        if self.use_ema:
-            delta = self._ema_step(ops.depend(decay, loss))
-            ops.assign_add(self.ema, ops.where(finite, delta, ops.zeros_like(delta)))
+        if self.use_ema:  # a skipped step leaves no update pending
+            ops.assign(self.ema_pending, ops.where(finite, decay, ops.ones_like(decay)))
         step_sums = ops.concat((self.one, loss.reshape((1,)), errors))
         ops.assign_add(self.sums, ops.where(finite, step_sums, ops.zeros_like(step_sums)))
         self._adjust_scale(finite)

@@ -61,7 +61,7 @@ def checkpoint_arrays(net, step):
     """``model/``, ``ema/`` and ``train/`` arrays of a network and its train step (see the module docstring)."""
     out = {}
     ema_of = dict(zip(map(id, step.weights), step.ema_arrays())) if step.use_ema else {}
-    own = {id(p) for p in net.get_parameters()} | ({id(step.ema)} if step.use_ema else set())
+    own = {id(p) for p in net.get_parameters()} | {id(p) for p in step.ema_parameters()}
     for name, p in net.parameters_and_names():
         out["model/" + name] = p.asnumpy().copy()
         if id(p) in ema_of:
@@ -93,7 +93,7 @@ def restore_arrays(net, step, arrays, where):
     name_of = {id(p): n for n, p in names.items()}
     if step.use_ema:
         missing += sorted("ema/" + name_of[id(p)] for p in step.weights if "ema/" + name_of[id(p)] not in arrays)
-    own = {id(p) for p in net.get_parameters()} | ({id(step.ema)} if step.use_ema else set())
+    own = {id(p) for p in net.get_parameters()} | {id(p) for p in step.ema_parameters()}
     rest = [p for p in step.get_parameters() if id(p) not in own]
     missing += sorted("train/" + p.name for p in rest if "train/" + p.name not in arrays
                       and p.name != "metric_sums")

@@ -56,7 +56,7 @@ def test_ema_goes_through_checkpoint_arrays_by_weight_name(graph_mode, batch):
     names = [n for n, _ in net.parameters_and_names()]
     assert {"ema/" + n for n, p in net.parameters_and_names() if p.requires_grad} == \
         {k for k in arrays if k.startswith("ema/")}
-    assert not any(k.startswith("train/ema") for k in arrays)  # the flat vector is not saved twice
+    assert not any(k.startswith("train/ema") for k in arrays)  # the flat vector (and its pending decay) not twice
     ms.set_seed(1)
     other = small_net()
     other_step = _step(other)
