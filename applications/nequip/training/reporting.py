@@ -126,7 +126,8 @@ class RunLog:
 
 
 def model_summary(net):
-    """Lines describing the network block by block: irreps in -> out and trainable / frozen parameter counts."""
+    """Lines describing the network: its precision, then block by block irreps in -> out and trainable / frozen
+    parameter counts, then the totals."""
     def count(cell, trainable):
         return sum(int(np.prod(p.shape)) for p in cell.get_parameters() if p.requires_grad == trainable)
 
@@ -149,7 +150,12 @@ def model_summary(net):
     total_t = sum(r[2] for r in rows)
     total_f = sum(r[3] for r in rows)
     width = max(len(r[0]) for r in rows)
-    lines = [f"{'block':{width}s}  {'type':36s} {'trainable':>10s} {'frozen':>7s}  irreps"]
+    lines = []
+    dtype, compute_dtype = getattr(net, "dtype", None), getattr(net, "compute_dtype", None)
+    if dtype is not None:
+        lines.append(f"precision: {str(dtype).lower()}" + (f", products in {str(compute_dtype).lower()} "
+                                                          "(compute_dtype)" if compute_dtype is not None else ""))
+    lines.append(f"{'block':{width}s}  {'type':36s} {'trainable':>10s} {'frozen':>7s}  irreps")
     lines += [f"{r[0]:{width}s}  {r[1][:36]:36s} {r[2]:10d} {r[3]:7d}  {r[4]}".rstrip() for r in rows]
     lines.append(f"{'total':{width}s}  {'':36s} {total_t:10d} {total_f:7d}")
     return lines

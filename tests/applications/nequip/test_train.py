@@ -297,6 +297,8 @@ def test_scheduler_progress_ema_schedule_and_interrupt_guard():
 
 
 def test_model_summary_lists_every_block():
+    import mindspore as ms
+
     from tests.applications.nequip.conftest import small_net
 
     lines = model_summary(small_net())
@@ -305,6 +307,9 @@ def test_model_summary_lists_every_block():
         assert block in text, block
     total = int(lines[-1].split()[1])
     assert total == sum(int(np.prod(p.shape)) for p in small_net().trainable_params())
+    assert lines[0] == "precision: float64"
+    assert model_summary(small_net(dtype=ms.float32, compute_dtype=ms.float16))[0] == \
+        "precision: float32, products in float16 (compute_dtype)"
 
 
 if __name__ == "__main__":
