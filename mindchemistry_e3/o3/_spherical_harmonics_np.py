@@ -192,6 +192,58 @@ def monomial_features_np(v, degree):
     return np.stack(cols, axis=1)
 
 
+class MonomialGradient(NamedTuple):
+    r"""How the gradient of :math:`F^T C` (``F`` the monomials of degree :math:`\le d`, :func:`monomials`) with respect
+    to the variables is read off :math:`G = C g^T` (``g`` the cotangent), see :func:`monomial_gradient`."""
+
+    rows: Tuple[int, ...]   # the monomials of degree 1..d: rows of C (and of G) the gradient uses, in this order
+    terms: tuple            # per variable i: ((position in rows, index of a monomial of degree < d), ...)
+
+
+@functools.lru_cache(maxsize=None)
+def monomial_gradient(degree):
+    r"""The gradient of a polynomial :math:`F^T C` of degree ``degree`` >= 1 as sums of products of rows.
+
+    With :math:`G = C_{rows}\, g^T` (one row per monomial of degree :math:`\ge 1`),
+    :math:`\partial (F^T C\, g) / \partial v_i = \sum_{(r, m)} G_r\, F_m` over ``terms[i]``: for each monomial
+    :math:`F_m` of degree < ``degree``, the row of :math:`F_m v_i` once per unit of its exponent in :math:`v_i`
+    (:math:`\partial_i v^{e + e_i} = (e_i + 1)\, v^e`; repeats instead of factors, so that a sum of the rows
+    gives the gradient). ``m = 0`` is the constant monomial (the row itself, no product).
+
+    >>> grad = monomial_gradient(2)
+    >>> grad.rows
+    (1, 2, 3, 4, 5, 6, 7, 8, 9)
+    >>> grad.terms[0]  # d/dx of (x, xx, xy, xz) -> 1, 2x, y, z
+    ((0, 0), (3, 1), (3, 1), (4, 2), (5, 3))
+    """
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
+        raise ValueError(f"monomial_gradient needs a degree >= 1, got {degree!r}")
+    exps, _ = monomials(int(degree))
+    lower = exps[:len(monomials(int(degree) - 1)[0])]
+    rows = tuple(k for k, e in enumerate(exps) if sum(e) >= 1)
+    terms = []
+    for i in range(3):
+        t = []
+        for m, e in enumerate(lower):
+            up = tuple(e[k] + (k == i) for k in range(3))
+            t.extend([(rows.index(exps.index(up)), m)] * (e[i] + 1))
+        terms.append(tuple(t))
+    return MonomialGradient(rows=rows, terms=tuple(terms))
+
+
+def monomial_gradient_np(matrix, degree, v, g):
+    """``d/dv sum(F(v)^T matrix * g)`` by :func:`monomial_gradient` in numpy float64 (``v [N, 3]``, ``g [N, dim]``),
+    for tests.
+
+    >>> monomial_gradient_np(np.eye(4)[:, 1:], 1, np.zeros((1, 3)), np.array([[1.0, 2.0, 3.0]])).tolist()
+    [[1.0, 2.0, 3.0]]
+    """
+    grad = monomial_gradient(degree)
+    rows = np.asarray(g, np.float64) @ np.asarray(matrix, np.float64)[list(grad.rows)].T  # [N, len(rows)]
+    lower = monomial_features_np(np.asarray(v, np.float64), degree - 1)
+    return np.stack([sum(rows[:, r] * lower[:, m] for r, m in grad.terms[i]) for i in range(3)], axis=1)
+
+
 class ShLowering(NamedTuple):
     r"""The lowering the MindSpore side executes (every array float64, read-only).
 
@@ -317,5 +369,6 @@ def evaluate_lowering_np(lowering, x, normalize):
 
 
 __all__ = ["sh_lowering", "ShLowering", "evaluate_lowering_np", "monomials", "monomial_features_np",
+           "monomial_gradient", "MonomialGradient", "monomial_gradient_np",
            "component_recursion_matrix", "component_sh_at", "sh_plan", "ShPlan", "spherical_harmonics_np",
            "NORMALIZATIONS", "check_ls"]
