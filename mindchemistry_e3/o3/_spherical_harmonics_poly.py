@@ -87,12 +87,18 @@ class PolynomialHarmonics(nn.Cell):
         _, self.products = monomials(degree)  # monomial 4 + j = monomial[parent] * (x, y, z)[var]
         grad = monomial_gradient(degree)
         n_lower = len(monomials(degree - 1)[0])
-        # the lower monomials without the constant one: index m - 1 for monomial m; -1 = the constant (no product)
-        self.lower_products = tuple((parent - 1, var) for parent, var in self.products[:n_lower - 4])
+        # the lower rows L without the constant one: index m - 1 for monomial m; -1 = the constant (no product).
+        # L_m = lower_scale[m] * monomial m: the scale 2 (mixed quadratic monomials) is carried by the parent, as
+        # (parent + parent) * var; doubled = the parents that need it
+        lower_products = tuple((parent - 1, var, grad.lower_scale[4 + j] == 2.0)
+                               for j, (parent, var) in enumerate(self.products[:n_lower - 4]))
+        self.doubled = tuple(sorted({parent for parent, _, twice in lower_products if twice}))
+        self.lower_products = tuple((self.doubled.index(parent) if twice else -1, parent, var)
+                                    for parent, var, twice in lower_products)
         self.terms = tuple(tuple((r, m - 1) for r, m in t) for t in grad.terms)
         self.normalize = bool(normalize)
         self.matrix = constant(matrix, dtype)
-        self.grad_matrix = constant(np.asarray(matrix)[list(grad.rows)], dtype)
+        self.grad_matrix = constant(np.asarray(matrix)[list(grad.rows)] * np.array(grad.row_scale)[:, None], dtype)
         self.eps2 = constant(np.array(EPS2), dtype)  # 0-d
         self.matmul_ta = low_precision(ops.MatMul(transpose_a=True), compute_dtype, dtype)  # [count, N]^T @ C
         self.matmul_tb = low_precision(ops.MatMul(transpose_b=True), compute_dtype, dtype)  # C @ g^T
@@ -115,11 +121,15 @@ class PolynomialHarmonics(nn.Cell):
         return self.matmul_ta(_STACK(mons), self.matrix)
 
     def bprop(self, v, out, dout):
+        rows = _UNSTACK(self.matmul_tb(self.grad_matrix, dout))
         u, inv, big = self._coordinates(v)
         lower = list(u)
-        for parent, var in self.lower_products:
-            lower.append(lower[parent] * u[var])
-        rows = _UNSTACK(self.matmul_tb(self.grad_matrix, dout))
+        twice = [lower[parent] + lower[parent] for parent in self.doubled]
+        for doubled, parent, var in self.lower_products:
+            if doubled < 0:
+                lower.append(lower[parent] * u[var])
+            else:
+                lower.append(twice[doubled] * u[var])
         grad = []
         for terms in self.terms:
             parts = []

@@ -262,7 +262,7 @@ def test_lowering_is_exact(ls, normalize):
         _blockwise_close(got, ref, ls, 1e-12)
 
 
-@pytest.mark.parametrize("degree", [1, 2, 3, 4])
+@pytest.mark.parametrize("degree", [1, 2, 3])
 def test_monomial_gradient_matches_finite_differences(degree):
     """numpy plan: the gradient of F(v)^T C from the rows of C g^T (monomial_gradient) is the derivative."""
     rng = np.random.default_rng(9)
