@@ -131,18 +131,7 @@ class PolynomialHarmonics(nn.Cell):
 class NormalizedPolynomialHarmonics(PolynomialHarmonics):
     r""":class:`PolynomialHarmonics` of :math:`u = x / |x|` (e3nn's clamp, see the module doc); its gradient folds in
     the chain rule of the normalization as the projection :math:`|x|^{-1} (\partial_u - u\, (u \cdot \partial_u))`.
-
-    Args:
-        matrix (numpy.ndarray): :math:`C`, ``(len(monomials(degree)[0]), dim)`` float64.
-        degree (int): 2 or 3.
-        dtype (mindspore.dtype): dtype of the constants, the input and the output.
-        compute_dtype (mindspore.dtype, optional): operand dtype of the two MatMuls; None: ``dtype``.
-
-    Inputs:
-        - **x** (Tensor) - shape ``(N, 3)``.
-
-    Outputs:
-        Tensor of shape ``(N, dim)``.
+    Arguments, inputs and outputs as :class:`PolynomialHarmonics`.
 
     Supported Platforms:
         ``Ascend`` ``CPU``
