@@ -12,18 +12,20 @@ same-shape elementwise ops):
    monomials :math:`F = (1, x, y, z, x^2, xy, \dots, z^3)` of the (normalized) vector -- built row by row as
    ``[count, N]``, each a product of an earlier row and ``x``, ``y`` or ``z`` (same-shape multiplies on
    contiguous rows) -- times one matrix :math:`C` (solved exactly in float64; it also applies the
-   normalization and e3nn's component order) give them all: output :math:`= F^T C`, one MatMul;
+   normalization and e3nn's component order) give them all: output :math:`= F^T C`, one MatMul. When no degree
+   exceeds 3 (and some exceeds 1) this, the normalization included, is one Cell with a compact custom gradient
+   (:mod:`._spherical_harmonics_poly`: one MatMul, then a multiply per pair of rows);
 3. degrees :math:`> 3` by the Clebsch-Gordan recursion
    :math:`Y^{l+1} = ((Y^l P_l) \odot (u T_l))\, M_l` (:math:`P_l, T_l` build the outer product
    :math:`Y^l \otimes u` as plain matmuls, :math:`M_l` is :math:`C^{l,1,l+1}` with e3nn's scale and sign);
 4. one ``concat`` in the requested order (nothing is sliced: MindSpore's CPU slices are slow).
 
 Zero vectors (padded edges): like e3nn, :math:`x = 0` gives :math:`u = 0`, so :math:`Y^0` is the constant and
-:math:`Y^{l>0} = 0` (up to rounding); the clamp (two selects rather than a ``maximum``, whose gradient needs a
-``FillV2`` that Ascend has no kernel for) routes nothing into the square root, so first and second derivatives
-contain no NaN. At exactly :math:`x = 0` the denominator is 1 instead of e3nn's :math:`10^{-12}`: same value, but
-:math:`du/dx = I` there (e3nn: :math:`10^{12} I`), so the gradient of every :math:`Y^{l \ne 1}` is (numerically)
-0 like e3nn's and that of :math:`Y^1` is :math:`10^{-12}` times e3nn's.
+:math:`Y^{l>0} = 0` (up to rounding); the clamp (:func:`._spherical_harmonics_poly.inverse_norm`: two selects
+rather than a ``maximum``, whose gradient needs a ``FillV2`` that Ascend has no kernel for) routes nothing into the
+square root, so first and second derivatives contain no NaN. At exactly :math:`x = 0` the denominator is 1 instead
+of e3nn's :math:`10^{-12}`: same value, but :math:`du/dx = I` there (e3nn: :math:`10^{12} I`), so the gradient of
+every :math:`Y^{l \ne 1}` is (numerically) 0 like e3nn's and that of :math:`Y^1` is :math:`10^{-12}` times e3nn's.
 """
 import numpy as np
 import mindspore as ms
@@ -34,8 +36,7 @@ from ..util.dtype import check_float_dtype, constant
 from ..util.precision import check_compute_dtype, compute_dtype_hint, low_precision
 from ._irreps import Irreps
 from ._spherical_harmonics_np import NORMALIZATIONS, check_ls, sh_lowering
-
-_EPS2 = 1e-24  # e3nn normalizes by max(|x|, 1e-12)
+from ._spherical_harmonics_poly import EPS2, NormalizedPolynomialHarmonics, PolynomialHarmonics, inverse_norm
 
 
 def _parse_request(irreps_out, irreps_in):
@@ -126,6 +127,13 @@ class SphericalHarmonics(GuardedCell, nn.Cell):
         self.dim = sum(2 * l + 1 for l in ls)
         low = sh_lowering(ls, normalization, self.normalize)
         self._low_degree = low.low_degree
+        self._has_seed = low.seed is not None
+        # degrees <= 3 (not all <= 1): one polynomial Cell with a compact gradient, the normalization included
+        self._polynomial = low.low_degree > 1 and not self._has_seed
+        self.polynomial = None
+        if self._polynomial:
+            poly = NormalizedPolynomialHarmonics if self.normalize else PolynomialHarmonics
+            self.polynomial = poly(low.low[0], low.low_degree, dtype, self.compute_dtype)
         self._products = low.products  # monomial 4 + j = monomial[parent] * (x, y, z)[var]
         if low.low_degree == 1:  # F = (1, x, y, z): F^T C = v C[1:] + C[0], a MatMul and a BiasAdd on [N, 3]
             self.low_mats = tuple(constant(m[1:], dtype) for m in low.low)
@@ -133,13 +141,11 @@ class SphericalHarmonics(GuardedCell, nn.Cell):
         else:
             self.low_mats = tuple(constant(m, dtype) for m in low.low)
             self.low_bias = ()
-        self._has_seed = low.seed is not None
         self.seed_mat = constant(low.seed if self._has_seed else np.zeros((1, 1)), dtype)
         self.steps = tuple((constant(r, dtype), constant(t, dtype), constant(m, dtype)) for r, t, m in low.steps)
         # (0, index into low) or (1, index into the recursion results: l - 4)
         self._pieces = tuple((0, p[1]) if p[0] == "low" else (1, p[1] - 4) for p in low.pieces)
-        self.eps2 = constant(np.array(_EPS2), dtype)  # 0-d constants
-        self.inv_eps = constant(np.array(_EPS2 ** -0.5), dtype)
+        self.eps2 = constant(np.array(EPS2), dtype)  # 0-d
         # the MatMul primitive: its backward is ~3x faster than ops.matmul's on CPU (no explicit transposes)
         self.norm_matmul = ops.MatMul()  # |x|^2 stays in dtype
         self.matmul = low_precision(ops.MatMul(), self.compute_dtype, dtype)
@@ -161,14 +167,6 @@ class SphericalHarmonics(GuardedCell, nn.Cell):
             mons.append(mons[parent] * xyz[var])
         return ops.stack(mons, 0)
 
-    def _inverse_norm(self, r2):
-        """e3nn's ``1 / max(|x|, 1e-12)`` from ``r2 = |x|^2``, except 1 at exactly ``x = 0`` (see the module doc)."""
-        # (two selects, not a maximum: Maximum's gradient makes a FillV2, which Ascend has no kernel for)
-        ones = ops.ones_like(r2)
-        big = r2 > self.eps2
-        tiny = ops.where(r2 > 0, ones * self.inv_eps, ones)
-        return ops.where(big, ops.rsqrt(ops.where(big, r2, ones)), tiny)
-
     def construct(self, x):
         if x.shape[-1] != 3:
             raise ValueError(f"SphericalHarmonics expects x of shape (..., 3), got {x.shape}")
@@ -178,20 +176,12 @@ class SphericalHarmonics(GuardedCell, nn.Cell):
         lead = x.shape[:-1]
         flat = len(lead) == 1
         v = x if flat else x.reshape(-1, 3)
+        if self._polynomial:
+            return self._assemble([self.polynomial(v)], (), lead, flat)
         lows = []
-        if self.normalize and self._low_degree > 1 and not self._has_seed:
-            # l <= 3: normalise the coordinate rows (same-shape ops on [N], no [N, 3] * [N, 1] broadcast and no
-            # K = 3 MatMul) and build the monomials from them: ~30 % less time than normalising [N, 3] first
-            x_, y_, z_ = ops.unstack(ops.transpose(v, (1, 0)), 0)
-            inv = self._inverse_norm(x_ * x_ + y_ * y_ + z_ * z_)
-            feats = self._monomials(x_ * inv, y_ * inv, z_ * inv)
-            for mat in self.low_mats:
-                lows.append(self.matmul_ta(feats, mat))
-            return self._assemble(lows, (), lead, flat)
         if self.normalize:
             r2 = self.norm_matmul(v * v, self.ones31)  # a matmul: cheaper backward than sum's Tile on CPU
-            # a product with rsqrt instead of a division (Div's backward is the costlier)
-            v = v * self._inverse_norm(r2)
+            v = v * inverse_norm(r2, self.eps2)[0]
         feats = v
         if self._low_degree == 1:
             for mat, bias in zip(self.low_mats, self.low_bias):

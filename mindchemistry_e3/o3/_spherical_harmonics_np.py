@@ -192,6 +192,69 @@ def monomial_features_np(v, degree):
     return np.stack(cols, axis=1)
 
 
+class MonomialGradient(NamedTuple):
+    r"""How the gradient of :math:`F^T C` (``F`` the monomials of degree :math:`\le d`, :func:`monomials`) with respect
+    to the variables is read off :math:`G = (s \odot C_{rows})\, g^T` (``g`` the cotangent), see
+    :func:`monomial_gradient`."""
+
+    rows: Tuple[int, ...]          # the monomials of degree 1..d: rows of C (and of G) the gradient uses, in order
+    row_scale: Tuple[float, ...]   # s: per row, the factor it carries into G
+    lower_scale: Tuple[float, ...]  # per monomial of degree < d: the factor of its lower row L_m (1 or 2)
+    terms: tuple                   # per variable i: ((position in rows, index m of a monomial of degree < d), ...)
+
+
+@functools.lru_cache(maxsize=None)
+def monomial_gradient(degree):
+    r"""The gradient of a polynomial :math:`F^T C` of degree ``degree`` (1, 2 or 3) as sums of products of rows.
+
+    :math:`\partial_i (F^T C g) = \sum_{(r, m)} G_r\, L_m` over ``terms[i]``, with
+    :math:`G = (s \odot C_{rows})\, g^T` (one row per monomial of degree :math:`\ge 1`, scaled by ``row_scale``) and
+    :math:`L_m` = ``lower_scale[m]`` times the monomial ``m`` of degree < ``degree`` (``m = 0``: the constant, no
+    product): each monomial :math:`v^{e + e_i}` contributes :math:`(e_i + 1)\, v^e`, and the factor
+    :math:`e_i + 1` is split into the row's and the lower monomial's scale (2 on the mixed quadratic monomials, so
+    that :math:`\partial_x (x^2 y) = 2xy` and :math:`\partial_y (x^2 y) = x^2` share the row of :math:`x^2 y`).
+
+    >>> grad = monomial_gradient(2)
+    >>> grad.rows, grad.row_scale
+    ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 2.0, 1.0, 2.0))
+    >>> grad.terms[0]  # d/dx of (x, xx, xy, xz) -> 1, 2x, y, z
+    ((0, 0), (3, 1), (4, 2), (5, 3))
+    """
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= LOW_LMAX:
+        raise ValueError(f"monomial_gradient needs a degree in 1..{LOW_LMAX}, got {degree!r}")
+    exps, _ = monomials(int(degree))
+    lower = exps[:len(monomials(int(degree) - 1)[0])]
+    rows = tuple(k for k, e in enumerate(exps) if sum(e) >= 1)
+    lower_scale = tuple(2.0 if sum(e) == 2 and max(e) == 1 else 1.0 for e in lower)
+    row_scale = {}
+    terms = []
+    for i in range(3):
+        t = []
+        for m, e in enumerate(lower):
+            up = exps.index(tuple(e[k] + (k == i) for k in range(3)))
+            scale = (e[i] + 1) / lower_scale[m]
+            if row_scale.setdefault(up, scale) != scale:  # pragma: no cover - consistent for degrees <= 3
+                raise AssertionError(f"monomial {exps[up]} needs two scales")
+            t.append((rows.index(up), m))
+        terms.append(tuple(t))
+    return MonomialGradient(rows=rows, row_scale=tuple(row_scale[r] for r in rows), lower_scale=lower_scale,
+                            terms=tuple(terms))
+
+
+def monomial_gradient_np(matrix, degree, v, g):
+    """``d/dv sum(F(v)^T matrix * g)`` by :func:`monomial_gradient` in numpy float64 (``v [N, 3]``, ``g [N, dim]``),
+    for tests.
+
+    >>> monomial_gradient_np(np.eye(4)[:, 1:], 1, np.zeros((1, 3)), np.array([[1.0, 2.0, 3.0]])).tolist()
+    [[1.0, 2.0, 3.0]]
+    """
+    grad = monomial_gradient(degree)
+    scaled = np.asarray(matrix, np.float64)[list(grad.rows)] * np.array(grad.row_scale)[:, None]
+    rows = np.asarray(g, np.float64) @ scaled.T  # [N, len(rows)]
+    lower = monomial_features_np(np.asarray(v, np.float64), degree - 1) * np.array(grad.lower_scale)
+    return np.stack([sum(rows[:, r] * lower[:, m] for r, m in grad.terms[i]) for i in range(3)], axis=1)
+
+
 class ShLowering(NamedTuple):
     r"""The lowering the MindSpore side executes (every array float64, read-only).
 
@@ -317,5 +380,6 @@ def evaluate_lowering_np(lowering, x, normalize):
 
 
 __all__ = ["sh_lowering", "ShLowering", "evaluate_lowering_np", "monomials", "monomial_features_np",
+           "monomial_gradient", "MonomialGradient", "monomial_gradient_np",
            "component_recursion_matrix", "component_sh_at", "sh_plan", "ShPlan", "spherical_harmonics_np",
            "NORMALIZATIONS", "check_ls"]

@@ -4,11 +4,12 @@ parity), zero vectors, the numpy plan, bad input."""
 import numpy as np
 import mindspore as ms
 import pytest
-from mindspore import nn
+from mindspore import nn, ops
 
 from mindchemistry_e3.o3 import Irreps, SphericalHarmonics, spherical_harmonics
 from mindchemistry_e3.o3._so3_np import wigner_D
 from mindchemistry_e3.o3._spherical_harmonics_np import (component_recursion_matrix, evaluate_lowering_np,
+                                                         monomial_features_np, monomial_gradient_np, monomials,
                                                          sh_lowering, spherical_harmonics_np)
 from mindchemistry_e3.util.test import assert_equivariant
 
@@ -166,11 +167,15 @@ def test_first_order_grad(mode, normalize):
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("ls", [[0, 1, 2, 3, 5], [0, 1, 2, 3], [2, 1]], ids=["recursion", "cubic", "quadratic"])
 @pytest.mark.parametrize("normalize", [True, False])
-def test_second_order_grad(graph_mode, normalize):
+def test_second_order_grad(graph_mode, normalize, ls):
+    """Forces in a loss: d/dx (u . d/dx sum(Y * w)) against finite differences of the first-order gradient; l <= 3
+    runs through PolynomialHarmonics' custom bprop (differentiated again by graph mode), l = 5 through autodiff."""
     rng = np.random.default_rng(5)
     x, u = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
-    sh = SphericalHarmonics([0, 1, 2, 3, 5], normalize, "component", dtype=ms.float64)
+    sh = SphericalHarmonics(ls, normalize, "component", dtype=ms.float64)
+    assert sh._polynomial == (max(ls) <= 3)
     w = rng.normal(size=(5, sh.dim))
     hess_u = ms.grad(_GradDot(sh), grad_position=0)(ms.Tensor(x), ms.Tensor(w), ms.Tensor(u)).asnumpy()
     first = ms.grad(_WeightedSum(sh), grad_position=0)
@@ -183,6 +188,63 @@ def test_second_order_grad(graph_mode, normalize):
         gm = first(ms.Tensor(x - e), ms.Tensor(w)).asnumpy()
         fd[:, k] = (((gp - gm) / (2 * h)) * u).sum(1)  # the Hessian is symmetric
     np.testing.assert_allclose(hess_u, fd, rtol=1e-5, atol=1e-5)
+
+
+class _Energy(nn.Cell):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def construct(self, x, w):
+        return ops.sin(ops.matmul(self.net(x), w)).sum()
+
+
+class _ForceLoss(nn.Cell):
+    """w -> |d/dx sum(sin(Y(x) w))|^2: force training, where the second-order pass needs no derivative in x."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.force = ms.grad(_Energy(net), grad_position=0)
+
+    def construct(self, x, w):
+        return (self.force(x, w) ** 2).sum()
+
+
+@pytest.mark.parametrize("ls,normalize", [([0, 1, 2, 3], True), ([0, 1, 2], False), ([1, 2], True)])
+def test_second_order_grad_wrt_weights(graph_mode, ls, normalize):
+    """The weights' gradient of a force loss (x constant) against finite differences: MindSpore prunes the
+    derivative in x there, which broke a bprop that called helpers with loops ("The func graph is empty")."""
+    rng = np.random.default_rng(10)
+    sh = SphericalHarmonics(ls, normalize, "component", dtype=ms.float64)
+    x = ms.Tensor(np.concatenate([rng.normal(size=(6, 3)), np.zeros((1, 3))]))
+    w = rng.normal(size=(sh.dim, 2))
+    loss = _ForceLoss(sh)
+    g = ms.grad(loss, grad_position=1)(x, ms.Tensor(w)).asnumpy()
+    h = 1e-6
+    fd = np.zeros_like(w)
+    for k in np.ndindex(*w.shape):
+        e = np.zeros_like(w)
+        e[k] = h
+        fd[k] = (loss(x, ms.Tensor(w + e)).asnumpy() - loss(x, ms.Tensor(w - e)).asnumpy()) / (2 * h)
+    np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-7 * np.abs(fd).max())
+
+
+@pytest.mark.parametrize("ls,normalize", [([0, 1, 2, 3], True), ([0, 1, 2, 3], False), ([2, 0, 3, 3], True),
+                                          ([1, 2], False)])
+def test_polynomial_gradient_matches_autodiff(mode, e3nn_fixture, ls, normalize):
+    """l <= 3 (PolynomialHarmonics' custom bprop) against the same degrees next to an l = 4 (autodiff, checked against
+    e3nn above) with zero weight: values and input gradients agree, zero and tiny (|x| < 1e-12) rows included."""
+    x = ms.Tensor(e3nn_fixture("spherical_harmonics")["x"])
+    poly = SphericalHarmonics(ls, normalize, "integral", dtype=ms.float64)
+    auto = SphericalHarmonics(ls + [4], normalize, "integral", dtype=ms.float64)
+    assert poly._polynomial and not auto._polynomial
+    w = np.random.default_rng(8).normal(size=(x.shape[0], poly.dim))
+    w_auto = ms.Tensor(np.concatenate([w, np.zeros((x.shape[0], 9))], axis=1))
+    np.testing.assert_allclose(poly(x).asnumpy(), auto(x).asnumpy()[:, :poly.dim], rtol=1e-13, atol=1e-13)
+    g = ms.grad(_WeightedSum(poly), grad_position=0)(x, ms.Tensor(w)).asnumpy()
+    g_auto = ms.grad(_WeightedSum(auto), grad_position=0)(x, w_auto).asnumpy()
+    scale = np.maximum(np.abs(g_auto).max(axis=1, keepdims=True), 1.0)  # tiny rows: gradients ~ 1e12
+    np.testing.assert_array_less(np.abs(g - g_auto) / scale, 1e-12)
 
 
 @pytest.mark.parametrize("dtype,npdt,normalize,lmax", [(ms.float64, np.float64, True, 4),
@@ -237,6 +299,23 @@ def test_lowering_is_exact(ls, normalize):
         got = evaluate_lowering_np(sh_lowering(ls, norm, normalize), x, normalize)
         ref = spherical_harmonics_np(list(ls), x, normalize, norm)
         _blockwise_close(got, ref, ls, 1e-12)
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3])
+def test_monomial_gradient_matches_finite_differences(degree):
+    """numpy plan: the gradient of F(v)^T C from the rows of C g^T (monomial_gradient) is the derivative."""
+    rng = np.random.default_rng(9)
+    c = rng.normal(size=(len(monomials(degree)[0]), 5))
+    v, g = rng.normal(size=(6, 3)), rng.normal(size=(6, 5))
+    h = 1e-6
+    fd = np.zeros_like(v)
+    for k in range(3):
+        e = np.zeros(3)
+        e[k] = h
+        plus = ((monomial_features_np(v + e, degree) @ c) * g).sum(1)
+        minus = ((monomial_features_np(v - e, degree) @ c) * g).sum(1)
+        fd[:, k] = (plus - minus) / (2 * h)
+    np.testing.assert_allclose(monomial_gradient_np(c, degree, v, g), fd, rtol=1e-7, atol=1e-7)
 
 
 def test_bad_input(mode):
