@@ -85,6 +85,12 @@ class _Layer(RefuseAmpRewrite, nn.Cell):
         name = getattr(act, "__name__", act.__class__.__name__ if act is not None else None)
         return f"Layer({self.h_in}->{self.h_out}, act={name})"
 
+    def kind(self):
+        """What the layer computes apart from its weight values, as a comparable key (sizes in, activation, scales)."""
+        act = self.act
+        return (self.h_in, self._empty, self._raw_act, self._has_act, self._scale_out, self._w_scale_value,
+                float(self._out_scale.asnumpy()), getattr(act, "f", act), float(getattr(act, "cst", 1.0)))
+
     def scaled_weight(self):
         """The weight as applied, ``W / sqrt(h_in var_in [/ var_out])`` (``[h_in, h_out]``), times the previous
         layer's output factor when it was folded in."""
@@ -183,6 +189,18 @@ class FullyConnectedNet(GuardedCell, nn.SequentialCell):
 
     def __repr__(self):
         return f"{self.__class__.__name__}{self.hs}"
+
+    def same_hidden_layers(self, other):
+        """Whether ``other`` computes its hidden layers as this net does (same input and hidden sizes, activations,
+        scales and dtypes; the output size may differ), so that both can run side by side on one input.
+
+        >>> a, b = FullyConnectedNet([8, 16, 4], ops.silu), FullyConnectedNet([8, 16, 6], ops.silu)
+        >>> a.same_hidden_layers(b), a.same_hidden_layers(FullyConnectedNet([8, 16, 4], ops.tanh))
+        (True, False)
+        """
+        return (self.hs[:-1] == other.hs[:-1] and self.dtype == other.dtype
+                and self.compute_dtype == other.compute_dtype
+                and [layer.kind() for layer in self] == [layer.kind() for layer in other])
 
     def output_columns(self, x, columns):
         """``self(x)[..., columns]``, computed by picking the columns of the last weight matrix (cheaper than

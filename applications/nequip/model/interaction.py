@@ -53,30 +53,19 @@ def activation(name):
     return ACTIVATIONS[name]
 
 
-def _layer_kind(layer):
-    """What an MLP layer does after its product, as a comparable key (its activation and scales)."""
-    act = layer.act
-    return (layer.h_in, layer._empty, layer._raw_act, layer._has_act, layer._scale_out, layer._w_scale_value,
-            float(layer._out_scale.asnumpy()), getattr(act, "f", act), float(getattr(act, "cst", 1.0)))
-
-
 def radial_mlps_stackable(mlps):
     """Whether several radial MLPs can be evaluated together on a shared input (two or more, with at least one
-    hidden layer, the same input and hidden sizes, activations and scales; the output sizes may differ).
+    hidden layer, computed alike: :meth:`~mindchemistry_e3.nn.FullyConnectedNet.same_hidden_layers`; the output
+    sizes may differ).
 
     >>> from mindchemistry_e3 import nn as e3nn
     >>> a, b = (e3nn.FullyConnectedNet([8, 16, n], e3nn.silu) for n in (4, 6))
     >>> radial_mlps_stackable([a, b]), radial_mlps_stackable([a, e3nn.FullyConnectedNet([8, 16, 4], None)])
     (True, False)
     """
-    if len(mlps) < 2 or len(mlps[0].hs) < 3:
+    if len(mlps) < 2 or len(mlps[0].hs) < 3 or any(layer.kind()[1] for layer in mlps[0]):
         return False
-    first = mlps[0]
-    if any(mlp.hs[:-1] != first.hs[:-1] or mlp.dtype != first.dtype or mlp.compute_dtype != first.compute_dtype
-           for mlp in mlps):
-        return False
-    kinds = [_layer_kind(layer) for layer in first]
-    return all([_layer_kind(layer) for layer in mlp] == kinds for mlp in mlps) and not any(k[1] for k in kinds)
+    return all(mlps[0].same_hidden_layers(mlp) for mlp in mlps[1:])
 
 
 class InteractionBlock(nn.Cell):

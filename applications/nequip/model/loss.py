@@ -12,16 +12,16 @@ gradients of the energy, so the weight gradient is a second-order derivative: th
 ``nn.Cell`` compiled in GRAPH_MODE (PyNative second-order gradients are silently wrong in MindSpore 2.10).
 
 The step also updates an exponential moving average of the weights,
-:math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta`, after the optimizer, in the same graph (the decay
+:math:`\bar\theta \leftarrow d\,\bar\theta + (1 - d)\,\theta` of the optimizer's result, in the same graph (the decay
 :math:`d` is an input, so NequIP's warm-up ``min(decay, (1+n)/(10+n))`` needs no recompile), and adds the step
 count, the loss and the error sums (not differentiated) to a device-side accumulator, :attr:`TrainStep.sums`
 (named by :data:`SUM_NAMES`): the training loop reads it back at log intervals and at the end of an epoch instead
 of after every step, so the host never waits on the device inside an epoch. The moving average is kept as one flat
 vector (:attr:`TrainStep.ema`, the weights' entries in order) and updated as
 :math:`\bar\theta \mathrel{+}= (1 - d)(\theta - \bar\theta)`: four kernels for all weights, not four per weight.
-The update of a step is applied at the start of the next one, from the weights that step reads anyway (its decay
-waits in :attr:`TrainStep.ema_pending`): reading the weights again after the optimizer's in-place update would
-make MindSpore copy every weight twice per step (44 ``TensorMove`` kernels in the NequIP train step).
+The update of a step is applied in the next one, before that step's optimizer, from the weights it has read
+anyway (the decay waits in :attr:`TrainStep.ema_pending`): reading the weights again after the optimizer's in-place
+update would make MindSpore copy every weight twice per step (44 ``TensorMove`` kernels in the NequIP train step).
 :meth:`TrainStep.ema_arrays` applies a pending update on the host and gives the average weight by weight;
 :meth:`TrainStep.set_ema_arrays` sets it.
 
