@@ -225,5 +225,10 @@ class FullyConnectedNet(GuardedCell, nn.SequentialCell):
         depth = len(self.hs) - 1
         for i in range(depth - 1):
             x = self[i](x)
-        last = self[depth - 1]
-        return last.forward_with(x, ops.gather(last.scaled_weight(), columns, 1))
+        return self[depth - 1].forward_with(x, self.last_weight(columns))
+
+    def last_weight(self, columns=None):
+        """The applied weight of the last layer (:meth:`_Layer.scaled_weight`, ``[hs[-2], hs[-1]]``), or its
+        ``columns`` (int32 Tensor ``[n]``) only; call it inside ``construct``."""
+        weight = self[len(self.hs) - 2].scaled_weight()
+        return weight if columns is None else ops.gather(weight, columns, 1)

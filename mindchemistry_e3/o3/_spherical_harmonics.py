@@ -36,7 +36,8 @@ from ..util.dtype import check_float_dtype, constant
 from ..util.precision import check_compute_dtype, compute_dtype_hint, low_precision
 from ._irreps import Irreps
 from ._spherical_harmonics_np import NORMALIZATIONS, check_ls, sh_lowering
-from ._spherical_harmonics_poly import EPS2, NormalizedPolynomialHarmonics, PolynomialHarmonics, inverse_norm
+from ._spherical_harmonics_poly import (EPS2, NormalizedPolynomialHarmonics, PolynomialHarmonics, inverse_norm,
+                                        monomial_rows)
 
 
 def _parse_request(irreps_out, irreps_in):
@@ -157,15 +158,7 @@ class SphericalHarmonics(GuardedCell, nn.Cell):
         """The monomials of ``v`` up to ``low_degree``, stacked as ``[count, N]`` (rows are contiguous)."""
         if self._low_degree == 0:
             return ops.ones((1, v.shape[0]), v.dtype)
-        return self._monomials(*ops.unstack(ops.transpose(v, (1, 0)), 0))
-
-    def _monomials(self, x, y, z):
-        """``[count, N]``: the monomials up to ``low_degree`` of the rows ``x, y, z`` (each ``[N]``)."""
-        mons = [ops.ones_like(x), x, y, z]
-        xyz = (x, y, z)
-        for parent, var in self._products:
-            mons.append(mons[parent] * xyz[var])
-        return ops.stack(mons, 0)
+        return ops.stack(monomial_rows(ops.unstack(ops.transpose(v, (1, 0)), 0), self._products), 0)
 
     def construct(self, x):
         if x.shape[-1] != 3:

@@ -48,6 +48,17 @@ _UNSTACK = ops.Unstack(0)
 _ZEROS_LIKE = ops.ZerosLike()
 
 
+def monomial_rows(u, products):
+    """The monomials ``(1, x, y, z, x^2, ...)`` of the coordinate rows ``u = (x, y, z)`` (each ``[N]``) as a list of
+    rows: monomial ``4 + j`` is ``monomial[parent] * u[var]`` for ``(parent, var) = products[j]`` (same-shape
+    multiplies on contiguous rows; see :func:`._spherical_harmonics_np.monomials`). For ``construct`` only (it
+    loops: no bprop may call it, see the module doc)."""
+    mons = [_ONES_LIKE(u[0]), u[0], u[1], u[2]]
+    for parent, var in products:
+        mons.append(mons[parent] * u[var])
+    return mons
+
+
 def inverse_norm(r2, eps2):
     """e3nn's ``1 / max(|x|, 1e-12)`` from ``r2 = |x|^2`` (any shape), except 1 at exactly ``x = 0`` (see the module
     doc); ``eps2`` is ``1e-24`` as a 0-d Tensor of ``r2``'s dtype. Returns ``(inverse norm, |x|^2 > eps2)``."""
@@ -114,10 +125,7 @@ class PolynomialHarmonics(nn.Cell):
 
     def _polynomial(self, u):
         """``F(u)^T C`` from the coordinate rows ``u``."""
-        mons = [_ONES_LIKE(u[0]), u[0], u[1], u[2]]
-        for parent, var in self.products:
-            mons.append(mons[parent] * u[var])
-        return self.matmul_ta(_STACK(mons), self.matrix)
+        return self.matmul_ta(_STACK(monomial_rows(u, self.products)), self.matrix)
 
     def bprop(self, v, out, dout):
         rows = _UNSTACK(self.matmul_tb(self.grad_matrix, dout))
@@ -166,4 +174,4 @@ class NormalizedPolynomialHarmonics(PolynomialHarmonics):
         return (_TRANSPOSE(_STACK([grad[i] * inv - radial * u[i] for i in range(3)]), (1, 0)),)
 
 
-__all__ = ["PolynomialHarmonics", "NormalizedPolynomialHarmonics", "inverse_norm", "EPS2"]
+__all__ = ["PolynomialHarmonics", "NormalizedPolynomialHarmonics", "monomial_rows", "inverse_norm", "EPS2"]

@@ -119,7 +119,6 @@ class LowPrecisionProduct(nn.Cell):
         self.compute_dtype = compute_dtype
         self.out_dtype = dtype
         self.emulated = bool(emulated)
-        self.operand_dtype = ms.float32 if self.emulated else compute_dtype
 
     def construct(self, a, b):
         a = ops.cast(a, self.compute_dtype)

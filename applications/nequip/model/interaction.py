@@ -166,10 +166,7 @@ class InteractionBlock(nn.Cell):
 
     def last_radial_weight(self):
         """The applied weight of the radial MLP's last layer, its columns in the product's order (``[h, n]``)."""
-        last = self.radial_mlp[len(self.radial_mlp.hs) - 2]
-        if self._weight_columns is None:
-            return last.scaled_weight()
-        return ops.gather(last.scaled_weight(), self._weight_columns, 1)
+        return self.radial_mlp.last_weight(self._weight_columns)
 
     def interact(self, x, node_attr, edge_attr, weight, edge_src, edge_dst):
         """The block with the product's per-edge weights given (``[E, tp.weight_numel]``, see
