@@ -43,6 +43,7 @@ from ._rotation import (  # noqa: F401
 )
 from ._reduce import ReducedTensorProducts  # noqa: F401
 from ._linear import Linear  # noqa: F401
+from ._stacked import StackedSum  # noqa: F401
 from ._norm import Norm  # noqa: F401
 from ._wigner import wigner_D, wigner_3j, su2_generators, so3_generators, change_basis_real_to_complex  # noqa: F401
 from ._s2grid import s2_grid, spherical_harmonics_s2_grid, rfft, irfft, ToS2Grid, FromS2Grid  # noqa: F401

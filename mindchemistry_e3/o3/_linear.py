@@ -16,14 +16,11 @@ from mindspore.common.initializer import Normal, initializer
 from ..util._cell import PlanCell, broadcast_shape, plan_tensors, prod as _prod
 from ..util.dtype import constant
 from ._irreps import Irreps
-from ._linear_plan import linear_plan, linear_stacked_plan
-from ._stacked import stacked_matmul
+from ._linear_plan import linear_plan, linear_stack_terms, linear_stacked_plan
+from ._stacked import STACKED_MAX_SIZE, stacked_matmul
 
 
-# Inputs up to this many elements take the one-BatchMatMul lowering (fewer ops: a faster compile and fewer kernel
-# launches, which dominate at node-level sizes); larger ones the per-irrep MatMuls, whose slices and transposes move
-# less data than the stacked lowering's gathers (measured on CPU: 20,000 x 576 inputs are ~1.5x faster per irrep).
-_STACKED_MAX_SIZE = 1 << 20
+_STACKED_MAX_SIZE = STACKED_MAX_SIZE  # (a module global: tests lower it)
 
 
 class SplitLastAxis(nn.Cell):
@@ -198,6 +195,14 @@ class Linear(PlanCell):
                 and features.size <= _STACKED_MAX_SIZE):
             return self._forward_stacked(features, weight, bias)
         return self._forward(features, weight, bias)
+
+    def stack_terms(self):
+        """The map as :class:`~mindchemistry_e3.o3._stacked_np.StackTerms` of its input features (to be summed with
+        others in :class:`~mindchemistry_e3.o3.StackedSum`); None with channels, per-sample weights, biases or no
+        weights."""
+        if self._stacked is None or self._has_bias:
+            return None
+        return linear_stack_terms(self.plan)
 
     def _forward_stacked(self, features, weight, bias):
         """Shared weights, no channels: one BatchMatMul ``[C, B, X] @ [C, X, M]`` over the output components."""

@@ -37,7 +37,7 @@ import collections
 import numpy as np
 
 from ._irreps import Irreps
-from ._stacked_np import StackTerm, stacked_plan
+from ._stacked_np import StackTerm, StackTerms, stacked_plan
 
 Instruction = collections.namedtuple("Instruction", ["i_in", "i_out", "path_shape", "path_weight"])
 Instruction.__doc__ = """One path of a :class:`Linear`: input block ``i_in`` (``-1`` for a bias) to output block ``i_out``.
@@ -354,17 +354,16 @@ def apply_linear_plan(plan, x, weight, bias=None):
     return out.reshape((B, plan.irreps_out.dim) if plan.f_in is None else (B, fo, plan.irreps_out.dim))
 
 
-def linear_stacked_plan(plan):
-    """The :class:`~mindchemistry_e3.o3._stacked_np.StackedPlan` of a Linear without channels (one BatchMatMul
-    over the output components, path weights folded into the weight coefficients), or None when no path has
-    weights.
+def linear_stack_terms(plan):
+    """A Linear without channels as :class:`~mindchemistry_e3.o3._stacked_np.StackTerms` of its input features
+    (path weights as the terms' coefficients; biases are not terms).
 
-    >>> sp = linear_stacked_plan(linear_plan("4x0e + 3x1o", "2x0e + 3x1o"))
-    >>> sp.components, sp.slots, sp.chunk
-    (4, 4, 3)
+    >>> t = linear_stack_terms(linear_plan("4x0e + 3x1o", "2x0e + 3x1o"))
+    >>> t.n_features, t.weight_numel, len(t.terms)
+    (13, 17, 2)
     """
     if plan.f_in is not None:
-        raise ValueError("linear_stacked_plan: channels (f_in, f_out) are not stacked")
+        raise ValueError("linear_stack_terms: channels (f_in, f_out) are not stacked")
     in_slices = plan.irreps_in.slices()
     terms, off = [], 0
     for ins in plan.instructions:
@@ -377,5 +376,18 @@ def linear_stacked_plan(plan):
         weights = off + np.arange(mul_in * mul_out).reshape(mul_in, mul_out)
         terms.append(StackTerm(ins.i_out, d, features, weights, ins.path_weight))
         off += mul_in * mul_out
-    out_blocks = [(s.start, mul, ir.dim) for s, (mul, ir) in zip(plan.irreps_out.slices(), plan.irreps_out)]
-    return stacked_plan(plan.irreps_in.dim, out_blocks, terms)
+    out_blocks = tuple((s.start, mul, ir.dim) for s, (mul, ir) in zip(plan.irreps_out.slices(), plan.irreps_out))
+    return StackTerms(plan.irreps_in.dim, plan.weight_numel, out_blocks, tuple(terms))
+
+
+def linear_stacked_plan(plan):
+    """The :class:`~mindchemistry_e3.o3._stacked_np.StackedPlan` of a Linear without channels (one BatchMatMul
+    over the output components, path weights folded into the weight coefficients), or None when no path has
+    weights.
+
+    >>> sp = linear_stacked_plan(linear_plan("4x0e + 3x1o", "2x0e + 3x1o"))
+    >>> sp.components, sp.slots, sp.chunk
+    (4, 4, 3)
+    """
+    t = linear_stack_terms(plan)
+    return stacked_plan(t.n_features, t.out_blocks, t.terms)

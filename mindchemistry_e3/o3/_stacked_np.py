@@ -36,7 +36,8 @@ import numpy as np
 
 from ..util._column_map_np import column_map, is_identity
 
-__all__ = ["StackTerm", "StackedPlan", "stacked_plan", "apply_stacked_plan"]
+__all__ = ["StackTerm", "StackTerms", "StackedPlan", "StackedSumPlan", "stacked_plan", "stacked_sum_plan",
+           "apply_stacked_plan", "apply_stacked_sum_plan"]
 
 
 class StackTerm(NamedTuple):
@@ -55,6 +56,22 @@ class StackTerm(NamedTuple):
     feature_index: object
     weight_index: object
     coef: object
+
+
+class StackTerms(NamedTuple):
+    """A whole linear map as :class:`StackTerm` s: the arguments of :func:`stacked_plan` and its weight count.
+
+    Fields:
+        n_features (int): feature columns the terms read.
+        weight_numel (int): entries of the flat weight the terms index.
+        out_blocks (tuple): output blocks ``(start, mul, d)`` in e3nn's layout.
+        terms (tuple[StackTerm]): the terms.
+    """
+
+    n_features: int
+    weight_numel: int
+    out_blocks: tuple
+    terms: tuple
 
 
 class StackedPlan(NamedTuple):
@@ -88,6 +105,21 @@ def _chunk(muls):
     for m in muls:
         g = gcd(g, m)
     return g if g >= min(8, min(muls)) else max(muls)
+
+
+class StackedSumPlan(NamedTuple):
+    """The BatchMatMul of a sum of linear maps: one :class:`StackedPlan` on the maps' features side by side, its
+    block weights ``[C, X, M]`` gathered from each map's own flat weight and added.
+
+    Fields:
+        stacked (StackedPlan): the product (its ``weight_index`` points into the maps' weights concatenated).
+        weight_index (tuple[ndarray]): per map, int ``[C, X, M]`` into its flat weight (0 where another map's).
+        weight_coef (tuple[ndarray]): per map, float ``[C, X, M]`` (0 where another map's or padded).
+    """
+
+    stacked: StackedPlan
+    weight_index: tuple
+    weight_coef: tuple
 
 
 def stacked_plan(n_features, out_blocks, terms):
@@ -147,13 +179,62 @@ def stacked_plan(n_features, out_blocks, terms):
                        1.0 - useful / float(c * x * m))
 
 
+def stacked_sum_plan(maps):
+    """The :class:`StackedSumPlan` of a sum of linear maps (:class:`StackTerms` with the same output blocks): one
+    BatchMatMul where the maps would take one each, their terms sharing the slots of each output component; the
+    features are the maps' side by side (``[Z, sum n_features]``), the block weights read from each map's flat weight
+    (the weights are not concatenated: a Concat of Parameters makes MindSpore copy every weight of a train step).
+
+    >>> a = StackTerms(2, 2, ((0, 1, 1),), (StackTerm(0, 1, [[0], [1]], [[0], [1]], 1.0),))
+    >>> b = StackTerms(1, 1, ((0, 1, 1),), (StackTerm(0, 1, [[0]], [[0]], 2.0),))
+    >>> plan = stacked_sum_plan([a, b])
+    >>> apply_stacked_sum_plan(plan, np.array([[1.0, 2.0, 3.0]]), [np.array([1.0, 1.0]), np.array([1.0])]).tolist()
+    [[9.0]]
+
+    Raises:
+        ValueError: when the maps' output blocks differ.
+    """
+    maps = list(maps)
+    blocks = tuple(tuple(int(v) for v in block) for block in maps[0].out_blocks)
+    terms, n_features, weight_numel = [], 0, 0
+    for m in maps:
+        if tuple(tuple(int(v) for v in block) for block in m.out_blocks) != blocks:
+            raise ValueError(f"stacked_sum_plan: the maps' output blocks differ ({blocks} and {tuple(m.out_blocks)})")
+        terms += [t._replace(feature_index=np.asarray(t.feature_index, dtype=np.int64) + n_features,
+                             weight_index=np.asarray(t.weight_index, dtype=np.int64) + weight_numel) for t in m.terms]
+        n_features += m.n_features
+        weight_numel += m.weight_numel
+    plan = stacked_plan(n_features, blocks, terms)
+    if plan is None:
+        return None
+    index, coef, off = [], [], 0
+    for m in maps:
+        # a padding slot reads entry 0 of the concatenation with coefficient 0: it belongs to no map
+        mine = (plan.weight_index >= off) & (plan.weight_index < off + m.weight_numel) & (plan.weight_coef != 0)
+        index.append(np.where(mine, plan.weight_index - off, 0))
+        coef.append(np.where(mine, plan.weight_coef, 0.0))
+        off += m.weight_numel
+    return StackedSumPlan(plan, tuple(index), tuple(coef))
+
+
+def apply_stacked_sum_plan(plan, features, weights):
+    """numpy reference of :class:`~mindchemistry_e3.o3.StackedSum`: ``features [Z, sum n_features]`` and one flat
+    weight per map -> ``[Z, dim_out]``."""
+    w = sum(np.asarray(wi)[index] * coef for wi, index, coef in zip(weights, plan.weight_index, plan.weight_coef))
+    return _apply_blocks(plan.stacked, features, w)
+
+
 def apply_stacked_plan(plan, features, weight):
     """numpy reference of the execution: ``features [Z, n_features]``, flat ``weight`` -> ``[Z, dim_out]``."""
+    return _apply_blocks(plan, features, np.asarray(weight)[plan.weight_index] * plan.weight_coef)
+
+
+def _apply_blocks(plan, features, w):
+    """The product with the block weights ``w [C, X, M]`` given."""
     from ..util._column_map_np import apply_column_map
 
     z = features.shape[0]
     f = features if plan.in_map is None else apply_column_map(plan.in_map, features)
     f = f.reshape(z, plan.components, plan.slots).transpose(1, 0, 2)
-    w = np.asarray(weight)[plan.weight_index] * plan.weight_coef
     y = (f @ w).transpose(1, 0, 2).reshape(z, -1)
     return y if plan.out_map is None else apply_column_map(plan.out_map, y)

@@ -151,9 +151,14 @@ class InteractionBlock(nn.Cell):
                                                  activation(radial_act), **low)
         self.linear_2 = o3.Linear(irreps_mid.simplify(), self.irreps_out, **low)
         self.self_connection = None
+        self.linear_sum = None
         if self_connection:
             self.self_connection = o3.FullyConnectedTensorProduct(self.irreps_in, irreps_node_attr, self.irreps_out,
                                                                   **low)
+            # Lin_2(h) + SC(x, z) as one stacked BatchMatMul (17 kernels fewer per block in the small model's train
+            # step) where the sizes suit it; the weights stay the two cells' Parameters
+            if self.linear_2.stack_terms() is not None and self.self_connection.stack_terms() is not None:
+                self.linear_sum = o3.StackedSum([self.linear_2, self.self_connection])
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
         return self.interact(x, node_attr, edge_attr, self.radial_weight(edge_embedding), edge_src, edge_dst)
@@ -172,6 +177,9 @@ class InteractionBlock(nn.Cell):
         """The block with the product's per-edge weights given (``[E, tp.weight_numel]``, see
         :meth:`radial_weight`)."""
         h = self.tp(self.linear_1(x), edge_attr, weight, edge_src, edge_dst)
+        if self.linear_sum is not None and self.linear_sum.fits(x.shape[0]):
+            return self.linear_sum((h, self.self_connection.stack_features(x, node_attr)),
+                                   (self.linear_2.weight, self.self_connection.weight))
         h = self.linear_2(h)
         if self.self_connection is not None:
             h = h + self.self_connection(x, node_attr)

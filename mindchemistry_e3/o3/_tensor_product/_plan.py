@@ -18,7 +18,7 @@ import numpy as np
 
 from .._irreps import Irreps
 from .._so3_np import wigner_3j
-from .._stacked_np import StackTerm, stacked_plan
+from .._stacked_np import StackTerm, StackTerms, stacked_plan
 from ._instruction import Instruction
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "execution_plan",
     "execute_plan",
     "naive_tensor_product",
+    "scalar_stack_terms",
     "scalar_stacked_plan",
 ]
 
@@ -493,17 +494,16 @@ def execution_plan(plan):
                          outputs=None)
 
 
-def scalar_stacked_plan(plan):
-    r"""The product as a linear map of the outer product ``x1 (x) x2`` when every path is a weighted ``uvw`` with a
-    scalar second input (``l2 = 0``: NequIP's species self-connection), shared weights: one BatchMatMul over the
-    output components (:mod:`~mindchemistry_e3.o3._stacked_np`); the feature of slot ``(u, v)`` of component ``k``
-    is ``x1[u, k] x2[v]`` (column ``(i1, u, k) * dim2 + (i2, v)`` of the flattened outer product). None when the
-    paths are not all of that kind.
+def scalar_stack_terms(plan):
+    r"""The product as a linear map of the outer product ``x1 (x) x2`` (:class:`~.._stacked_np.StackTerms`) when
+    every path is a weighted ``uvw`` with a scalar second input (``l2 = 0``: NequIP's species self-connection) and the
+    weights are shared; the feature of slot ``(u, v)`` of component ``k`` is ``x1[u, k] x2[v]`` (column
+    ``(i1, u, k) * dim2 + (i2, v)`` of the flattened outer product). None when the paths are not all of that kind.
 
     >>> p = build_plan("4x0e + 2x1o", "3x0e", "2x0e + 2x1o", [(0, 0, 0, "uvw", True), (1, 0, 1, "uvw", True)])
-    >>> sp = scalar_stacked_plan(p)
-    >>> sp.components, sp.slots, sp.chunk
-    (4, 12, 2)
+    >>> t = scalar_stack_terms(p)
+    >>> t.n_features, t.weight_numel
+    (30, 36)
     """
     if not plan.shared_weights or not plan.instructions:
         return None
@@ -521,8 +521,21 @@ def scalar_stacked_plan(plan):
         features = ((sl1[ins.i_in1].start + u * d + k) * dim2 + sl2[ins.i_in2].start + v).reshape(mul1 * mul2, d)
         weights = off + np.arange(mul1 * mul2 * mul_out).reshape(mul1 * mul2, mul_out)
         terms.append(StackTerm(ins.i_out, d, features, weights, ins.path_weight * np.diag(cg)))
-    out_blocks = [(sl.start, mul, ir.dim) for sl, (mul, ir) in zip(out.slices(), out)]
-    return stacked_plan(in1.dim * dim2, out_blocks, terms)
+    out_blocks = tuple((sl.start, mul, ir.dim) for sl, (mul, ir) in zip(out.slices(), out))
+    return StackTerms(in1.dim * dim2, plan.weight_numel, out_blocks, tuple(terms))
+
+
+def scalar_stacked_plan(plan):
+    r"""The :class:`~.._stacked_np.StackedPlan` of :func:`scalar_stack_terms` (one BatchMatMul over the output
+    components, :mod:`~mindchemistry_e3.o3._stacked_np`), or None when it does not apply.
+
+    >>> p = build_plan("4x0e + 2x1o", "3x0e", "2x0e + 2x1o", [(0, 0, 0, "uvw", True), (1, 0, 1, "uvw", True)])
+    >>> sp = scalar_stacked_plan(p)
+    >>> sp.components, sp.slots, sp.chunk
+    (4, 12, 2)
+    """
+    t = scalar_stack_terms(plan)
+    return None if t is None else stacked_plan(t.n_features, t.out_blocks, t.terms)
 
 
 # ------------------------------------------------------------------------------------------------------------

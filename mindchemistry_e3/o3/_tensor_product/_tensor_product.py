@@ -46,7 +46,7 @@ from ...util.dtype import constant
 from .._stacked import stacked_matmul
 from ._conv_run import run_conv_plan
 from ._conv_plan import build_conv_plan, conv_plan_support
-from ._plan import build_plan, execution_plan, scalar_stacked_plan
+from ._plan import build_plan, execution_plan, scalar_stack_terms, scalar_stacked_plan
 
 __all__ = ["TensorProduct"]
 
@@ -317,10 +317,8 @@ class TensorProduct(PlanCell):
         if (self._scalar is not None and paired and x.shape[0] > 0
                 and ((weight is None and self.internal_weights) or (weight is not None and weight.shape == (
                     self.weight_numel,)))):
-            z = x.shape[0]
-            outer = self._bmm(x.reshape(z, self._in1_dim, 1), y.reshape(z, 1, self._in2_dim))
-            return stacked_matmul(outer.reshape(z, self._in1_dim * self._in2_dim),
-                                  self.weight if weight is None else weight, self._scalar, self._matmul, self._bmm_ta)
+            return stacked_matmul(self.stack_features(x, y), self.weight if weight is None else weight, self._scalar,
+                                  self._matmul, self._bmm_ta)
         if (self._paired is not None and paired and x.shape[0] > 0 and weight is not None
                 and weight.shape == (x.shape[0], self.weight_numel)):
             return run_conv_plan(self, self._paired, x, y, weight, None, None, x.shape[0])
@@ -329,6 +327,19 @@ class TensorProduct(PlanCell):
             # about twice faster through MindSpore's type inference)
             return self._forward(x, y, self.weight, x.shape[0])
         return self._construct_general(x, y, weight)
+
+    def stack_terms(self):
+        """The product as :class:`~mindchemistry_e3.o3._stacked_np.StackTerms` of :meth:`stack_features` (to be
+        summed with other maps in :class:`~mindchemistry_e3.o3.StackedSum`); None unless every path is a weighted
+        ``uvw`` with a scalar second input and the weights are shared (a species self-connection)."""
+        return None if self._scalar is None else scalar_stack_terms(self.plan)
+
+    def stack_features(self, x, y):
+        """The outer product of paired rows ``x [Z, irreps_in1.dim]``, ``y [Z, irreps_in2.dim]`` flattened to
+        ``[Z, irreps_in1.dim * irreps_in2.dim]``: the features of :meth:`stack_terms` (one BatchMatMul)."""
+        z = x.shape[0]
+        return self._bmm(x.reshape(z, self._in1_dim, 1), y.reshape(z, 1, self._in2_dim)).reshape(
+            z, self._in1_dim * self._in2_dim)
 
     def _construct_general(self, x, y, weight):
         """Broadcast leading axes and given (shared or per-sample) weights, then :meth:`_forward`."""

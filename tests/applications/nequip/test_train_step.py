@@ -1,5 +1,6 @@
-"""The one-Cell train step's moving average (kept flat, updated after the optimizer) and the radial MLPs of all
-layers evaluated together (same energies, forces and second-order weight gradients as layer by layer)."""
+"""The one-Cell train step's moving average (kept flat, updated after the optimizer), the radial MLPs of all
+layers evaluated together and each block's Lin_2 + self-connection as one o3.StackedSum (same energies, forces and
+second-order weight gradients as evaluated apart)."""
 import numpy as np
 import pytest
 import mindspore as ms
@@ -106,5 +107,36 @@ def test_radial_mlps_together_equal_layer_by_layer(graph_mode, batch, radial_lay
     np.testing.assert_allclose(f1, f2, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(l1, l2, rtol=1e-12)
     assert len(g1) == len(g2) and any(np.abs(g).max() > 0 for g in g1)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@needs_model
+def test_linear_and_self_connection_summed_equal_apart(graph_mode, batch):
+    """Energies, forces and the second-order weight gradients of the force loss with each block's Lin_2(h) +
+    SC(x, z) as one StackedSum match the two maps evaluated apart with the same weights."""
+    ms.set_seed(0)
+    summed = small_net(num_layers=2)
+    apart = small_net(num_layers=2)
+    for p, q in zip(summed.get_parameters(), apart.get_parameters()):
+        q.set_data(p.data.copy())
+    assert all(layer.conv.linear_sum is not None for layer in summed.layers)
+    for layer in apart.layers:
+        layer.conv.linear_sum = None
+    assert all(layer.conv.linear_sum is None for layer in apart.layers)
+    assert [p.name for p in summed.trainable_params()] == [p.name for p in apart.trainable_params()]
+    inputs = batch_inputs(batch, F64)
+    results = []
+    for net in (summed, apart):
+        loss = LossNet(EnergyForceModel(net), 1.0, 1.0, dtype=F64)
+        value_and_grad = ms.value_and_grad(loss, grad_position=None, weights=loss.trainable_params(), has_aux=True)
+        (value, _), grads = value_and_grad(*inputs)
+        energy, forces = EnergyForceModel(net)(*inputs[:len(MODEL_INPUTS)])
+        results.append((value.asnumpy(), energy.asnumpy(), forces.asnumpy(), [g.asnumpy() for g in grads]))
+    (l1, e1, f1, g1), (l2, e2, f2, g2) = results
+    np.testing.assert_allclose(e1, e2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(f1, f2, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(l1, l2, rtol=1e-12)
+    assert len(g1) == len(g2) and all(np.abs(g).max() > 0 for g in g1)
     for a, b in zip(g1, g2):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
