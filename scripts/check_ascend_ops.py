@@ -244,6 +244,7 @@ def _cell_builders():
                                      [irr("2x0e+2x1o"), irr(sh)]),
         "o3.TensorProduct(uvu, per-edge weights)": lambda: _per_edge_tp(o3, x),
         "o3.TensorProductConv": lambda: _conv_on_graph(o3, x),
+        "o3.StackedSum": lambda: _stacked_sum(o3, x),
         "o3.FullyConnectedTensorProduct": lambda: (o3.FullyConnectedTensorProduct("2x0e+1x1o", sh, "2x0e+1x1o"),
                                                    [irr("2x0e+1x1o"), irr(sh)]),
         "o3.FullTensorProduct": lambda: (o3.FullTensorProduct("2x0e+1x1o", "1x1o+1x2e"),
@@ -311,6 +312,28 @@ def _conv_on_graph(o3, x):
             return self.conv(x, a, w, self.src, self.dst)
 
     return ConvOnGraph(), [x(6, 16), x(8, 4), x(8, conv.weight_numel)]
+
+
+def _stacked_sum(o3, x):
+    """NequIP's Lin_2(h) + SC(x, z) as one StackedSum, in a Cell that holds the two maps (their Parameters are the
+    StackedSum's weights; inputs: h, x, z)."""
+    from mindspore import nn
+
+    lin = o3.Linear("4x0e+2x1o", "3x0e+2x1o")
+    sc = o3.FullyConnectedTensorProduct("2x0e+1x1o", "3x0e", "3x0e+2x1o")
+
+    class LinearPlusSelfConnection(nn.Cell):
+        """``StackedSum([lin, sc])`` on ``(h, sc.stack_features(x, z))`` with the maps' weights."""
+
+        def __init__(self):
+            super().__init__()
+            self.lin, self.sc = lin, sc
+            self.sum = o3.StackedSum([lin, sc])
+
+        def construct(self, h, x1, z):
+            return self.sum((h, self.sc.stack_features(x1, z)), (self.lin.weight, self.sc.weight))
+
+    return LinearPlusSelfConnection(), [x(4, 10), x(4, 5), x(4, 3)]
 
 
 def _So3GridRoundTrip(grid):  # pylint: disable=invalid-name
