@@ -162,6 +162,10 @@ class Gate(PlanCell):
 
     Inputs:
         - **features** (Tensor) - shape ``(..., irreps_in.dim)`` in e3nn's sorted layout (see the module doc).
+        - **in_layout** (bool, optional) - True: ``features [Z, irreps_in.dim]`` are in the gate's working layout,
+          ``features @ input_map`` (``input_map``: a ColumnMap, None for the identity), as a producer that folds
+          ``input_map`` into its own output map writes them (:class:`~mindchemistry_e3.o3.StackedSum`). Default
+          False.
 
     Outputs:
         Tensor of shape ``(..., irreps_out.dim)``.
@@ -216,6 +220,7 @@ class Gate(PlanCell):
                 by_key.setdefault(_same_function(cell), cell)
         plan, keys = gate_plan(self._dim_in, self._plan, [_same_function(c) for c in cells_s],
                                [_same_function(c) for c in cells_g], _gather_index(self.irreps_gated))
+        self.input_map = plan.in_map  # numpy: a producer folds it into its own output map (in_layout=True)
         self.plan = plan_tensors(plan, dtype)
         self.run_acts = nn.CellList([by_key[k] for k in keys] or [nn.Identity()])
 
@@ -232,7 +237,12 @@ class Gate(PlanCell):
     def __repr__(self):
         return f"{self.__class__.__name__} ({self.irreps_in} -> {self.irreps_out})"
 
-    def construct(self, features):
+    def construct(self, features, in_layout=False):
+        if in_layout:  # a producer wrote the working layout, features @ input_map (StackedSum's output_map)
+            if features.ndim != 2 or features.shape[1] != self._dim_in:
+                raise ValueError(f"Gate: input of irreps {self._irreps_str} in its working layout needs shape "
+                                 f"[Z, {self._dim_in}], got {features.shape}")
+            return self._gate(features, features)
         if features.shape[-1] != self._dim_in:
             raise ValueError(f"Gate: input of irreps {self._irreps_str} needs a last axis of size {self._dim_in}, "
                              f"got shape {features.shape}")
@@ -241,6 +251,13 @@ class Gate(PlanCell):
         x = features.reshape(-1, self._dim_in)
         if plan.in_map is not None:
             x = take_columns(x, plan.in_map)
+        out = self._gate(x, features)
+        return out.reshape(lead + (out.shape[-1],))
+
+    def _gate(self, x, features):
+        """The activations and gating of ``x [Z, dim_in]`` in the working layout (``features`` is returned when
+        nothing is activated)."""
+        plan = self.plan
         pieces = self.split(x, plan.sizes, 1)
         activated = ()
         gated = None
@@ -264,4 +281,4 @@ class Gate(PlanCell):
         else:
             scalars, gates = self.split(a, (plan.num_scalars, a.shape[1] - plan.num_scalars), 1)
             out = ops.concat((scalars, gated * gates), 1)
-        return out.reshape(lead + (out.shape[-1],))
+        return out

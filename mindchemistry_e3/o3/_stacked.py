@@ -64,15 +64,21 @@ class StackedSum(PlanCell):
             :class:`~mindchemistry_e3.o3.TensorProduct` cells whose ``stack_terms()`` is not None (shared weights;
             no channels or biases; products only with a scalar second input), same ``irreps_out``, dtype and
             ``compute_dtype``.
+        input_maps (list, optional): per map a ColumnMap (:mod:`mindchemistry_e3.util._column_map_np`) or None:
+            that map's features are given in another layout, ``features = raw @ M`` -- e.g. a
+            :class:`~mindchemistry_e3.o3.TensorProductConv`'s results with ``mapped=False`` and its ``result_map``.
+        output_map (ColumnMap, optional): the sum is returned in its consumer's layout, ``y @ M`` -- e.g. a
+            :class:`~mindchemistry_e3.nn.Gate`'s ``input_map``, then called with ``in_layout=True``. Both maps are folded into
+            the product's own column maps (no extra op).
 
     Inputs:
         - **features** (tuple[Tensor]) - per map ``[Z, n_features]``: a Linear's input, a tensor product's
-          ``stack_features(x1, x2)``.
+          ``stack_features(x1, x2)`` (``[Z, width]`` of the raw layout where an input map is given).
         - **weights** (tuple[Tensor]) - per map its flat weight ``[weight_numel]``: the Parameters themselves, read
           in the ``construct`` of a Cell that holds the maps (a Parameter is no top-level input of a graph).
 
     Outputs:
-        Tensor ``[Z, irreps_out.dim]``.
+        Tensor ``[Z, irreps_out.dim]`` (``[Z, width]`` of ``output_map`` when given).
 
     Raises:
         ValueError: at build time when a map cannot be stacked or the maps disagree; at call time on wrong shapes.
@@ -92,7 +98,7 @@ class StackedSum(PlanCell):
         True
     """
 
-    def __init__(self, maps):
+    def __init__(self, maps, input_maps=None, output_map=None):
         maps = list(maps)
         if not maps:
             raise ValueError("StackedSum: no maps")
@@ -111,9 +117,14 @@ class StackedSum(PlanCell):
                                  f"{m.compute_dtype}")
             terms.append(t)
         self.irreps_out = first.irreps_out
-        self._n_features = tuple(int(t.n_features) for t in terms)
+        input_maps = [None] * len(maps) if input_maps is None else list(input_maps)
+        if len(input_maps) != len(maps):
+            raise ValueError(f"{self._name}: {len(input_maps)} input maps for {len(maps)} maps")
+        self._n_features = tuple(int(t.n_features) if cmap is None else int(cmap.adjoint.shape[-1])
+                                 for t, cmap in zip(terms, input_maps))
         self._weight_numel = tuple(int(t.weight_numel) for t in terms)
-        plan = stacked_sum_plan(terms)
+        self.dim_out = self.irreps_out.dim if output_map is None else int(output_map.index.shape[-1])
+        plan = stacked_sum_plan(terms, input_maps, output_map)
         if plan is None:
             raise ValueError(f"{self._name}: the maps have no weighted path")
         self._plan = plan_tensors(plan, self.dtype)
@@ -139,7 +150,7 @@ class StackedSum(PlanCell):
                                  f"got {weights[i].shape}")
             self.check_dtype(features[i], weights[i])
         if z == 0:
-            return ops.zeros((0, self.irreps_out.dim), self.dtype)
+            return ops.zeros((0, self.dim_out), self.dtype)
         plan = self._plan
         w = ops.gather(weights[0], plan.weight_index[0], 0) * plan.weight_coef[0]
         for i in range(1, n):

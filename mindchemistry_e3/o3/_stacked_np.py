@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..util._column_map_np import column_map, is_identity
+from ..util._column_map_np import column_map, column_sources, compose, is_identity
 
 __all__ = ["StackTerm", "StackTerms", "StackedPlan", "StackedSumPlan", "stacked_plan", "stacked_sum_plan",
            "apply_stacked_plan", "apply_stacked_sum_plan"]
@@ -179,11 +179,16 @@ def stacked_plan(n_features, out_blocks, terms):
                        1.0 - useful / float(c * x * m))
 
 
-def stacked_sum_plan(maps):
+def stacked_sum_plan(maps, input_maps=None, output_map=None):
     """The :class:`StackedSumPlan` of a sum of linear maps (:class:`StackTerms` with the same output blocks): one
     BatchMatMul where the maps would take one each, their terms sharing the slots of each output component; the
     features are the maps' side by side (``[Z, sum n_features]``), the block weights read from each map's flat weight
     (the weights are not concatenated: a Concat of Parameters makes MindSpore copy every weight of a train step).
+
+    ``input_maps`` (one ColumnMap or None per map) take each map's features in another layout -- ``features_i =
+    raw_i @ M_i``, e.g. the unmapped results of a convolution -- and ``output_map`` sends the sum on to the layout of
+    its consumer (e.g. a Gate's); both are folded into the product's own column maps, so they cost nothing at run
+    time.
 
     >>> a = StackTerms(2, 2, ((0, 1, 1),), (StackTerm(0, 1, [[0], [1]], [[0], [1]], 1.0),))
     >>> b = StackTerms(1, 1, ((0, 1, 1),), (StackTerm(0, 1, [[0]], [[0]], 2.0),))
@@ -192,9 +197,10 @@ def stacked_sum_plan(maps):
     [[9.0]]
 
     Raises:
-        ValueError: when the maps' output blocks differ.
+        ValueError: when the maps' output blocks differ, or an input map's width is not its map's features.
     """
     maps = list(maps)
+    input_maps = [None] * len(maps) if input_maps is None else list(input_maps)
     blocks = tuple(tuple(int(v) for v in block) for block in maps[0].out_blocks)
     terms, n_features, weight_numel = [], 0, 0
     for m in maps:
@@ -207,6 +213,21 @@ def stacked_sum_plan(maps):
     plan = stacked_plan(n_features, blocks, terms)
     if plan is None:
         return None
+    if any(cmap is not None for cmap in input_maps) or output_map is not None:
+        # raw features side by side -> the maps' features side by side, then the product's own maps
+        raw, offset = [], 0
+        for m, cmap in zip(maps, input_maps):
+            src, n_raw = ([[c] for c in range(m.n_features)], m.n_features) if cmap is None else column_sources(cmap)
+            if len(src) != m.n_features:
+                raise ValueError(f"stacked_sum_plan: an input map gives {len(src)} features, its map reads "
+                                 f"{m.n_features}")
+            raw += [None if cols is None else [offset + c for c in cols] for cols in src]
+            offset += n_raw
+        in_map = compose(column_map(raw, offset), plan.in_map)
+        out_map = compose(plan.out_map, output_map)
+        plan = plan._replace(in_map=None if is_identity(in_map, offset) else in_map,
+                             out_map=None if out_map is None or is_identity(out_map, plan.components * plan.chunk)
+                             else out_map)
     index, coef, off = [], [], 0
     for m in maps:
         # a padding slot reads entry 0 of the concatenation with coefficient 0: it belongs to no map

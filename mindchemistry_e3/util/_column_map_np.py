@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["ColumnMap", "column_map", "transpose", "is_identity", "apply_column_map", "PAD", "SUM",
-           "ADJOINT_PAD", "ADJOINT_SUM", "transpose_kind"]
+__all__ = ["ColumnMap", "column_map", "column_sources", "compose", "transpose", "is_identity", "apply_column_map",
+           "PAD", "SUM", "ADJOINT_PAD", "ADJOINT_SUM", "transpose_kind"]
 
 #: Bits of :attr:`ColumnMap.kind`: append a zero column / sum over the sources (the map, then its adjoint).
 PAD, SUM, ADJOINT_PAD, ADJOINT_SUM = 8, 4, 2, 1
@@ -77,6 +77,50 @@ def column_map(sources, n_in):
     adjoint, adjoint_pad, adjoint_summed = _table(back, len(sources))
     kind = PAD * pad + SUM * summed + ADJOINT_PAD * adjoint_pad + ADJOINT_SUM * adjoint_summed
     return ColumnMap(index, adjoint, int(kind))
+
+
+def column_sources(cmap):
+    """What :func:`column_map` was given: the sources of every output column (None where the value does not
+    matter) and the number of input columns.
+
+    >>> column_sources(column_map([[2], [0, 1], [], None], 3))
+    ([[2], [0, 1], [], None], 3)
+    """
+    n_in = int(cmap.adjoint.shape[-1])
+    width = int(cmap.index.shape[-1])
+    rows = cmap.index.reshape(-1, width)
+    readers_of_0 = set(int(j) for j in cmap.adjoint.reshape(-1, n_in)[:, 0]) if n_in else set()
+    sources = []
+    for j in range(width):
+        src = [int(i) for i in rows[:, j] if i != n_in]
+        sources.append(None if src == [0] and j not in readers_of_0 else src)
+    return sources, n_in
+
+
+def compose(first, second):
+    """The map ``second(first(x))`` as one :class:`ColumnMap` (None stands for an identity and is returned when
+    both are).
+
+    >>> m = compose(column_map([[0, 1], [2]], 3), column_map([[1], [0], [0, 1]], 2))
+    >>> apply_column_map(m, np.array([[1.0, 2.0, 4.0]])).tolist()
+    [[4.0, 3.0, 7.0]]
+
+    Raises:
+        ValueError: when ``second`` reads a column whose value ``first`` leaves undefined.
+    """
+    if first is None or second is None:
+        return second if first is None else first
+    inner, n_in = column_sources(first)
+    outer, _ = column_sources(second)
+    sources = []
+    for src in outer:
+        if src is None:
+            sources.append(None)
+            continue
+        if any(inner[i] is None for i in src):
+            raise ValueError("compose: the second map reads a column the first leaves undefined")
+        sources.append([c for i in src for c in inner[i]])
+    return column_map(sources, n_in)
 
 
 def transpose_kind(kind):

@@ -5,6 +5,7 @@ import pytest
 from mindspore import nn, ops
 
 from mindchemistry_e3.nn import Gate
+from mindchemistry_e3.o3 import Irreps
 from tests.nn.nn_testing import batched_finite_difference, irreps_D, random_rotations
 
 ACTS = {"silu": ops.silu, "tanh": ops.tanh, "sigmoid": ops.sigmoid, "abs": ops.abs, "relu": ops.relu,
@@ -128,3 +129,29 @@ def test_cell_activations(mode):
     with_ops = Gate("2x0e", [ops.silu], "2x0e", [ops.sigmoid], "1o + 1e", dtype=ms.float64)
     x = ms.Tensor(np.random.default_rng(4).standard_normal((3, 10)))
     np.testing.assert_allclose(with_cells(x).asnumpy(), with_ops(x).asnumpy(), rtol=1e-14)
+
+
+class _FromLayout(nn.Cell):
+    def __init__(self, gate):
+        super().__init__()
+        self.gate = gate
+
+    def construct(self, x):
+        return self.gate(x, True)
+
+
+@pytest.mark.parametrize("irreps", [("2x0e + 1x0o", "2x0e", "1x1o + 1x1e"), ("1x0o + 2x0e", "1x0e + 1x0o", "1x1e + 1x2o"),
+                                    ("", "2x0e", "2x1o")])
+def test_in_layout_input_is_the_gate_of_e3nn_layout(irreps, mode):
+    """A producer that writes the gate's working layout (``features @ input_map``) gets the gate's output."""
+    from mindchemistry_e3.util._column_map_np import apply_column_map
+
+    scalars, gates, gated = irreps
+    gate = Gate(scalars, [ops.silu if ir.p == 1 else ops.tanh for _, ir in Irreps(scalars)], gates,
+                [ops.sigmoid if ir.p == 1 else ops.tanh for _, ir in Irreps(gates)], gated, dtype=ms.float64)
+    x = np.random.default_rng(3).normal(size=(5, gate.irreps_in.dim))
+    layout = x if gate.input_map is None else apply_column_map(gate.input_map, x)
+    np.testing.assert_allclose(_FromLayout(gate)(ms.Tensor(layout)).asnumpy(), gate(ms.Tensor(x)).asnumpy(),
+                               rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="working layout needs shape"):
+        _FromLayout(gate)(ms.Tensor(x[:, :-1]))

@@ -9,6 +9,7 @@ from mindchemistry_e3 import o3
 from mindchemistry_e3.o3._linear_plan import linear_plan, linear_stack_terms, linear_stacked_plan
 from mindchemistry_e3.o3._stacked_np import apply_stacked_plan, apply_stacked_sum_plan, stacked_sum_plan
 from mindchemistry_e3.o3._tensor_product._plan import build_plan, scalar_stack_terms, scalar_stacked_plan
+from mindchemistry_e3.util._column_map_np import apply_column_map, column_map
 from tests.o3.test_linear import irreps_D
 from tests.plan_isolation import imports_mindspore
 
@@ -52,6 +53,26 @@ def test_sum_plan_equals_the_plans_one_by_one(case):
                 + apply_stacked_plan(scalar_stacked_plan(tp_plan), outer, w2))
     actual = apply_stacked_sum_plan(stacked_sum_plan([lt, st]), np.concatenate([h, outer], 1), [w1, w2])
     np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_sum_plan_folds_input_and_output_maps():
+    """Features given through input maps (raw @ M_i) and the sum sent through an output map: the same numbers."""
+    lt = linear_stack_terms(linear_plan("3x0e + 2x1o", "2x0e + 2x1o"))
+    st = linear_stack_terms(linear_plan("2x0e + 1x1o", "2x0e + 2x1o"))
+    rng = np.random.default_rng(7)
+    m1 = column_map([[int(c), int(c) + 1] for c in rng.integers(0, 11, lt.n_features)], 12)  # sums of raw columns
+    out = column_map([[j] for j in rng.permutation(lt.out_blocks[-1][0] + 6)] + [[0, 1]], 2 * 1 + 2 * 3)
+    plan = stacked_sum_plan([lt, st], [m1, None], out)
+    raw, f2 = rng.standard_normal((4, 12)), rng.standard_normal((4, st.n_features))
+    w1, w2 = rng.standard_normal(lt.weight_numel), rng.standard_normal(st.weight_numel)
+    expected = apply_column_map(out, apply_stacked_plan(linear_stacked_plan(linear_plan("3x0e + 2x1o", "2x0e + 2x1o")),
+                                                        apply_column_map(m1, raw), w1)
+                                + apply_stacked_plan(linear_stacked_plan(linear_plan("2x0e + 1x1o", "2x0e + 2x1o")),
+                                                     f2, w2))
+    actual = apply_stacked_sum_plan(plan, np.concatenate([raw, f2], 1), [w1, w2])
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="input map gives"):
+        stacked_sum_plan([lt, st], [column_map([[0]], 3), None])
 
 
 def test_sum_plan_refuses_other_output_blocks():
@@ -201,3 +222,56 @@ def test_bad_shapes_name_the_map():
         fused((h,), (lin.weight,))
     with pytest.raises(ValueError, match=r"weight of map 0 must have shape"):
         fused((h, sc.stack_features(x, attr)), (sc.weight, sc.weight))
+
+
+class _Tail(nn.Cell):
+    """A NequIP block's tail: gate(Lin(conv(x)) + SC(x, z)), fused (the conv's result map and the gate's input map
+    folded into one StackedSum) or cell by cell."""
+
+    def __init__(self, fused):
+        super().__init__()
+        from mindchemistry_e3.nn import Gate
+
+        mid, ins = o3.uvu_instructions("3x0e + 2x1o", "0e + 1o", "3x0e + 2x1o + 2x1e")
+        self.conv = o3.TensorProductConv("3x0e + 2x1o", "0e + 1o", mid, ins, dtype=F64)
+        self.gate = Gate("2x0e + 1x0o", [ops.silu, ops.tanh], "2x0e", [ops.sigmoid], "1x1o + 1x1e", dtype=F64)
+        self.lin = o3.Linear(mid.simplify(), self.gate.irreps_in, dtype=F64)
+        self.sc = o3.FullyConnectedTensorProduct("3x0e + 2x1o", "2x0e", self.gate.irreps_in, dtype=F64)
+        self.sum = None
+        if fused:
+            assert self.conv.result_map is not None and self.gate.input_map is not None
+            self.sum = o3.StackedSum([self.lin, self.sc], [self.conv.result_map, None], self.gate.input_map)
+        self.src = ms.Tensor(np.array([0, 1, 2, 3, 0, 2, 1], np.int32))
+        self.dst = ms.Tensor(np.array([1, 2, 3, 0, 2, 0, 3], np.int32))
+
+    def construct(self, x, a, w, z):
+        if self.sum is None:
+            return self.gate(self.lin(self.conv(x, a, w, self.src, self.dst)) + self.sc(x, z))
+        raw = self.conv(x, a, w, self.src, self.dst, None, False)
+        return self.gate(self.sum((raw, self.sc.stack_features(x, z)), (self.lin.weight, self.sc.weight)), True)
+
+
+class _SinSum(nn.Cell):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def construct(self, x, a, w, z):
+        return ops.sin(self.net(x, a, w, z)).sum()
+
+
+def test_conv_to_gate_tail_equals_the_cells_one_by_one(mode):
+    fused, apart = _Tail(True), _Tail(False)
+    for p, q in zip(fused.trainable_params(), apart.trainable_params()):
+        q.set_data(p.data.copy())
+    rng = np.random.default_rng(8)
+    inputs = [ms.Tensor(rng.standard_normal(shape)) for shape in ((4, 9), (7, 4), (7, fused.conv.weight_numel), (4, 2))]
+    np.testing.assert_allclose(fused(*inputs).asnumpy(), apart(*inputs).asnumpy(), rtol=1e-12, atol=1e-12)
+    grads = []
+    for net in (fused, apart):
+        energy = _SinSum(net)
+        g_in, g_w = ms.grad(energy, grad_position=(0, 2), weights=energy.trainable_params())(*inputs)
+        grads.append([g.asnumpy() for g in g_in] + [g.asnumpy() for g in g_w])
+    assert len(grads[0]) == 4
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)

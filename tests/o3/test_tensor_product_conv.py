@@ -12,6 +12,7 @@ from mindchemistry_e3 import o3
 from mindchemistry_e3.o3 import Irreps, TensorProductConv, uvu_instructions
 from mindchemistry_e3.o3._tensor_product._conv_plan import build_conv_plan, conv_plan_support, execute_conv_plan
 from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product, normalize_instructions
+from mindchemistry_e3.util._column_map_np import apply_column_map
 from mindchemistry_e3.util.graph import gather_rows, segment_sum
 from tests.nn.nn_testing import finite_difference, irreps_D, random_rotations
 from tests.plan_isolation import imports_mindspore
@@ -160,6 +161,27 @@ def test_matches_tensor_product_gather_scatter(name, lowering, mode):
     out = conv(*args).asnumpy()
     np.testing.assert_allclose(out, _Unfused(i1, i2, io, instructions, 0.7)(*args).asnumpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(out, reference(i1, i2, io, instructions, x, a, w, src, dst, 0.7), rtol=0, atol=1e-12)
+
+
+class _Unmapped(nn.Cell):
+    def __init__(self, conv):
+        super().__init__()
+        self.conv = conv
+
+    def construct(self, x, a, w, src, dst):
+        return self.conv(x, a, w, src, dst, None, False)
+
+
+@pytest.mark.parametrize("name", ["nequip_lmax1", "uvu_uvw_shared_outputs", "outputs_without_paths", "unfused_modes"])
+def test_results_before_the_map_times_result_map_are_the_output(name, mode):
+    i1, i2, io, instructions = CASES[name]
+    conv = TensorProductConv(i1, i2, io, instructions, scale=0.7, dtype=F64)
+    assert (conv.result_map is not None) == (name != "unfused_modes")  # paths sum into shared outputs / a layout
+    args = [ms.Tensor(v) for v in random_graph(conv)]
+    raw = _Unmapped(conv)(*args).asnumpy()
+    out = conv(*args).asnumpy()
+    mapped = raw if conv.result_map is None else apply_column_map(conv.result_map, raw)
+    np.testing.assert_allclose(mapped, out, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["nequip_lmax1", "fully_connected", "uvu_uvw_shared_outputs", "unfused_modes"])

@@ -7,7 +7,8 @@ from mindspore import nn, ops
 
 from mindchemistry_e3.util._cell import plan_tensors
 from mindchemistry_e3.util._column_map import take_columns, take_rows
-from mindchemistry_e3.util._column_map_np import apply_column_map, column_map, is_identity, transpose
+from mindchemistry_e3.util._column_map_np import (apply_column_map, column_map, column_sources, compose,
+                                                   is_identity, transpose)
 from tests.nn.nn_testing import finite_difference
 
 MAPS = {
@@ -35,6 +36,32 @@ def test_map_and_adjoint_equal_the_dense_matrix(name):
     adjoint = transpose(cmap)
     y = np.random.default_rng(1).normal(size=(3, len(sources)))
     np.testing.assert_allclose(apply_column_map(adjoint, y), y @ dense(sources, n_in).T, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(MAPS))
+def test_sources_round_trip(name):
+    sources, n_in = MAPS[name]
+    assert column_sources(column_map(sources, n_in)) == (sources, n_in)
+    assert column_sources(column_map(sources + [None], n_in)) == (sources + [None], n_in)
+
+
+@pytest.mark.parametrize("first", list(MAPS))
+def test_compose_equals_the_maps_one_after_the_other(first):
+    src1, n_in = MAPS[first]
+    rng = np.random.default_rng(2)
+    width = len(src1)
+    src2 = [sorted(rng.choice(width, size=rng.integers(0, 3), replace=True).tolist()) for _ in range(5)] + [None]
+    m1, m2 = column_map(src1, n_in), column_map(src2, width)
+    x = rng.normal(size=(3, n_in))
+    both = apply_column_map(compose(m1, m2), x)
+    np.testing.assert_allclose(both[:, :-1], apply_column_map(m2, apply_column_map(m1, x))[:, :-1], atol=1e-14)
+    assert column_sources(compose(m1, m2))[0][-1] is None  # a don't-care column stays one
+    assert compose(None, m2) is m2 and compose(m1, None) is m1 and compose(None, None) is None
+
+
+def test_compose_refuses_to_read_an_undefined_column():
+    with pytest.raises(ValueError, match="leaves undefined"):
+        compose(column_map([None, [0]], 1), column_map([[0, 1]], 2))
 
 
 def test_identity_and_bad_sources():

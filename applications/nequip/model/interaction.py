@@ -73,7 +73,9 @@ class InteractionBlock(nn.Cell):
     a radial MLP) -> scatter-sum / sqrt(avg_num_neighbors) -> Linear, plus a self-connection.
 
     The product and the sums over edges are one :class:`~mindchemistry_e3.o3.TensorProductConv` (``tp``, no
-    parameters of its own); its weights are the radial MLP's output, in the product's column order.
+    parameters of its own); its weights are the radial MLP's output, in the product's column order. ``Lin_2`` and the
+    self-connection run as one :class:`~mindchemistry_e3.o3.StackedSum` (``linear_sum``) that reads the product's
+    results before their layout map (both folded into its own column maps).
 
     Args:
         irreps_in (Irreps): node features in.
@@ -158,10 +160,23 @@ class InteractionBlock(nn.Cell):
             # Lin_2(h) + SC(x, z) as one stacked BatchMatMul (17 kernels fewer per block in the small model's train
             # step) where the sizes suit it; the weights stay the two cells' Parameters
             if self.linear_2.stack_terms() is not None and self.self_connection.stack_terms() is not None:
-                self.linear_sum = o3.StackedSum([self.linear_2, self.self_connection])
+                self.linear_sum = self.stacked_tail()
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
         return self.interact(x, node_attr, edge_attr, self.radial_weight(edge_embedding), edge_src, edge_dst)
+
+    def stacked_tail(self, output_map=None):
+        """``Lin_2(conv) + SC(x, z)`` as one :class:`~mindchemistry_e3.o3.StackedSum` reading the convolution's
+        results before their last column map (``result_map`` folded in), optionally writing its consumer's layout
+        (``output_map``); run it with :meth:`tail`."""
+        return o3.StackedSum([self.linear_2, self.self_connection], input_maps=[self.tp.result_map, None],
+                             output_map=output_map)
+
+    def tail(self, stacked, x, node_attr, edge_attr, weight, edge_src, edge_dst):
+        """The block through a :meth:`stacked_tail` (the product's per-edge weights given)."""
+        h = self.tp(self.linear_1(x), edge_attr, weight, edge_src, edge_dst, None, False)  # before its result_map
+        return stacked((h, self.self_connection.stack_features(x, node_attr)),
+                       (self.linear_2.weight, self.self_connection.weight))
 
     def radial_weight(self, edge_embedding):
         """The per-edge weights of the product ``[E, tp.weight_numel]`` (its column order) from the radial MLP."""
@@ -176,10 +191,9 @@ class InteractionBlock(nn.Cell):
     def interact(self, x, node_attr, edge_attr, weight, edge_src, edge_dst):
         """The block with the product's per-edge weights given (``[E, tp.weight_numel]``, see
         :meth:`radial_weight`)."""
-        h = self.tp(self.linear_1(x), edge_attr, weight, edge_src, edge_dst)
         if self.linear_sum is not None and self.linear_sum.fits(x.shape[0]):
-            return self.linear_sum((h, self.self_connection.stack_features(x, node_attr)),
-                                   (self.linear_2.weight, self.self_connection.weight))
+            return self.tail(self.linear_sum, x, node_attr, edge_attr, weight, edge_src, edge_dst)
+        h = self.tp(self.linear_1(x), edge_attr, weight, edge_src, edge_dst)
         h = self.linear_2(h)
         if self.self_connection is not None:
             h = h + self.self_connection(x, node_attr)
@@ -192,7 +206,8 @@ class ConvLayer(nn.Cell):
     The output irreps are the irreps of ``feature_irreps_hidden`` that a tensor-product path can reach from
     ``irreps_in`` and the edge harmonics. Scalars go through ``nonlinearity_scalars`` (by parity), every
     ``l > 0`` irrep is multiplied by its own gate scalar (``0e`` if reachable, else ``0o``) passed through
-    ``nonlinearity_gates``.
+    ``nonlinearity_gates``. The block's ``Lin_2 + SC`` writes the gate's working layout directly (``gated_tail``,
+    the gate's input map folded in).
 
     Args:
         irreps_in (Irreps): node features in.
@@ -251,13 +266,20 @@ class ConvLayer(nn.Cell):
                                      dtype=dtype, **interaction_kwargs)
         self.irreps_out = self.gate.irreps_out
         self.resnet = bool(resnet) and self.irreps_in == self.irreps_out
+        # the block's stacked Lin_2 + SC writes the gate's working layout (the gate's input map folded in)
+        self.gated_tail = None
+        if self.conv.linear_sum is not None:
+            self.gated_tail = self.conv.stacked_tail(self.gate.input_map)
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
         return self.with_weight(x, node_attr, edge_attr, self.conv.radial_weight(edge_embedding), edge_src, edge_dst)
 
     def with_weight(self, x, node_attr, edge_attr, weight, edge_src, edge_dst):
         """The layer with the convolution's per-edge weights given (:meth:`InteractionBlock.radial_weight`)."""
-        h = self.gate(self.conv.interact(x, node_attr, edge_attr, weight, edge_src, edge_dst))
+        if self.gated_tail is not None and self.gated_tail.fits(x.shape[0]):
+            h = self.gate(self.conv.tail(self.gated_tail, x, node_attr, edge_attr, weight, edge_src, edge_dst), True)
+        else:
+            h = self.gate(self.conv.interact(x, node_attr, edge_attr, weight, edge_src, edge_dst))
         if self.resnet:
             h = x + h
         return h

@@ -68,14 +68,18 @@ class TensorProductConv(PlanCell):
         - **edge_src** (Tensor) - int32 ``[E]``: the node each edge reads.
         - **edge_dst** (Tensor) - int32 ``[E]``: the node each edge writes.
         - **num_nodes** (int, optional) - rows of the output (default ``N``).
+        - **mapped** (bool, optional) - False: the node-side results before their last column map,
+          ``[num_nodes, width]`` with ``output = results @ result_map``, for a consumer that folds ``result_map``
+          into its own input map (:class:`~mindchemistry_e3.o3.StackedSum`). Default True.
 
     Outputs:
-        Tensor ``[num_nodes, irreps_out.dim]``.
+        Tensor ``[num_nodes, irreps_out.dim]`` (``mapped=False``: ``[num_nodes, width]``).
 
     Attributes:
         fused (bool): whether the fused plan runs (else ``unfused_reason`` says why not).
         weight_numel (int): per-edge weights.
         weight_permutation (numpy.ndarray or None): the plan's order of e3nn's weight columns (None: the same).
+        result_map (ColumnMap or None): the layout of the results with ``mapped=False`` -> e3nn's (None: the same).
 
     Raises:
         ValueError: bad instructions (as :class:`~mindchemistry_e3.o3.TensorProduct`), or inputs of the wrong
@@ -118,6 +122,7 @@ class TensorProductConv(PlanCell):
             raise ValueError(f"{self._name}: lowering must be 'bmm' or 'gemm', got {lowering!r}")
         self.lowering = lowering
         self.weight_permutation = None
+        self.result_map = None
         if self.fused:
             plan = build_conv_plan(irreps_in1, irreps_in2, irreps_out, self.instructions, scale=self.scale,
                                    gemm=lowering == "gemm")
@@ -125,6 +130,7 @@ class TensorProductConv(PlanCell):
                 self.weight_permutation = plan.weight_map.index.copy()
                 if permuted_weights:
                     plan = plan._replace(weight_map=None)
+            self.result_map = plan.out_map
             self.plan = plan_tensors(plan, self.dtype)
             self.tp = None
         else:
@@ -133,6 +139,7 @@ class TensorProductConv(PlanCell):
                                     internal_weights=False, dtype=self.dtype, compute_dtype=self.compute_dtype,
                                     **norm)
             self._scale = constant([self.scale], self.dtype)
+        self._mapped_results = self.result_map is not None  # read in construct (a bool, not the numpy map)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.irreps_in1.simplify()} x {self.irreps_in2.simplify()} -> "
@@ -154,7 +161,7 @@ class TensorProductConv(PlanCell):
                              f"(per edge) or [{self.weight_numel}] (shared), got {w.shape}")
         self.check_dtype(x, a, w)
 
-    def construct(self, node_features, edge_attr, weight, edge_src, edge_dst, num_nodes=None):
+    def construct(self, node_features, edge_attr, weight, edge_src, edge_dst, num_nodes=None, mapped=True):
         self._check(node_features, edge_attr, weight, edge_src, edge_dst)
         n = node_features.shape[0] if num_nodes is None else num_nodes
         e = edge_attr.shape[0]
@@ -163,8 +170,8 @@ class TensorProductConv(PlanCell):
         if self.tp is not None:
             messages = self.tp(gather_rows(node_features, edge_src), edge_attr, weight)
             return segment_sum(messages, edge_dst, n) * self._scale
-        return self._fused(node_features, edge_attr, weight, edge_src, edge_dst, n)
+        return self._fused(node_features, edge_attr, weight, edge_src, edge_dst, n, mapped or not self._mapped_results)
 
-    def _fused(self, x, a, weight, src, dst, n):
+    def _fused(self, x, a, weight, src, dst, n, mapped=True):
         """Execute the plan (steps of :func:`~mindchemistry_e3.o3._tensor_product._conv_plan.execute_conv_plan`)."""
-        return run_conv_plan(self, self.plan, x, a, weight, src, dst, n, self.lowering == "gemm")
+        return run_conv_plan(self, self.plan, x, a, weight, src, dst, n, self.lowering == "gemm", mapped)

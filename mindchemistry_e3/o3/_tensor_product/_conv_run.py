@@ -11,10 +11,10 @@ from ...util.graph import gather_rows, segment_sum
 __all__ = ["run_conv_plan"]
 
 
-def run_conv_plan(cell, plan, x, a, weight, src, dst, n, gemm=False):
+def run_conv_plan(cell, plan, x, a, weight, src, dst, n, gemm=False, mapped=True):
     """Execute a :class:`~._conv_plan.ConvPlan` inside ``construct`` with ``cell``'s ``split``, ``_matmul`` and
     ``_bmm``: ``src`` / ``dst`` None mean the rows of ``x`` are the edges' own (a tensor product of paired rows, no
-    gather and no sum)."""
+    gather and no sum); ``mapped=False`` leaves the results before the plan's ``out_map``."""
     e = a.shape[0]
     if plan.weight_map is not None:
         weight = take_columns(weight, plan.weight_map)
@@ -52,6 +52,6 @@ def run_conv_plan(cell, plan, x, a, weight, src, dst, n, gemm=False):
         node = results[0]
     else:
         node = ops.concat(results, 1)
-    if plan.out_map is None:
+    if plan.out_map is None or not mapped:
         return node
     return take_columns(node, plan.out_map)

@@ -100,16 +100,18 @@ def test_radial_mlps_together_equal_layer_by_layer(graph_mode, batch, radial_lay
 @needs_model
 def test_linear_and_self_connection_summed_equal_apart(graph_mode, batch):
     """Energies, forces and the second-order weight gradients of the force loss with each block's Lin_2(h) +
-    SC(x, z) as one StackedSum match the two maps evaluated apart with the same weights."""
+    SC(x, z) as one StackedSum (reading the convolution's unmapped results, writing the gate's working layout) match
+    the convolution, the two maps and the gate evaluated apart with the same weights."""
     ms.set_seed(0)
     summed = small_net(num_layers=2)
     apart = small_net(num_layers=2)
     for p, q in zip(summed.get_parameters(), apart.get_parameters()):
         q.set_data(p.data.copy())
-    assert all(layer.conv.linear_sum is not None for layer in summed.layers)
+    assert all(layer.conv.linear_sum is not None and layer.gated_tail is not None for layer in summed.layers)
     for layer in apart.layers:
         layer.conv.linear_sum = None
-    assert all(layer.conv.linear_sum is None for layer in apart.layers)
+        layer.gated_tail = None
+    assert all(layer.conv.linear_sum is None and layer.gated_tail is None for layer in apart.layers)
     assert [p.name for p in summed.trainable_params()] == [p.name for p in apart.trainable_params()]
     _assert_same_training_numbers(summed, apart, batch)
 
