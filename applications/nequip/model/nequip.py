@@ -36,12 +36,15 @@ __all__ = ["NequIP", "edge_length_and_direction"]
 def edge_length_and_direction(edge_vec):
     """Edge lengths ``[E, 1]`` and unit vectors ``[E, 3]``, exactly 0 (with finite gradients) for zero vectors.
 
-    Graph-mode clean and differentiable to second order (double ``where``; see MINDSPORE_NOTES §2).
+    Graph-mode clean and differentiable to second order: the "double where" of MINDSPORE_NOTES §2 written with a
+    constant 0/1 mask (1 on zero vectors, outside the differentiation), ``sqrt(r2 + mask) * (1 - mask)`` and
+    ``vec / (r + mask)`` -- the same values (adding 0 and multiplying by 1 are exact), gradients that are multiplies
+    rather than ``Select`` and ``ZerosLike`` kernels.
     """
     r2 = (edge_vec * edge_vec).sum(-1, keepdims=True)
-    nonzero = r2 > 0
-    r = ops.where(nonzero, ops.sqrt(ops.where(nonzero, r2, ops.ones_like(r2))), ops.zeros_like(r2))
-    unit = edge_vec / ops.where(nonzero, r, ops.ones_like(r))
+    zero = ops.stop_gradient((r2 <= 0).astype(r2.dtype))
+    r = ops.sqrt(r2 + zero) * (1 - zero)
+    unit = edge_vec / (r + zero)
     return r, unit
 
 

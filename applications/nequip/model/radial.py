@@ -11,8 +11,9 @@ with the frequencies :math:`w_n` trainable, and the polynomial envelope (Klicper
 and :math:`f_p(x) = 0` for :math:`x \ge 1`: it and its first two derivatives vanish at the cutoff.
 
 Padded edges (zero vectors, ``edge_mask = 0``) must give exactly zero and finite first and second derivatives, so
-``r`` is replaced by 1 where ``r = 0`` before the division (the "double where" of the MindSpore notes) and the
-result is multiplied by the mask. Every constant is a Tensor of the Cell's ``dtype`` (a bare Python float times a
+``r`` is replaced by 1 where ``r = 0`` before the division (the "double where" of the MindSpore notes, written as
+``r + m`` with a constant 0/1 mask ``m``: the same values, and multiplies rather than ``Select`` kernels in the
+derivatives) and the result is multiplied by the mask. Every constant is a Tensor of the Cell's ``dtype`` (a bare Python float times a
 float64 Tensor is rounded to float32 by MindSpore 2.10).
 """
 import math
@@ -201,7 +202,8 @@ class RadialEmbedding(nn.Cell):
                 xp = xp * x
         q, a, b, c = self._coef
         poly = q + xp * (a + x * (b + c * x))
-        nonzero = r > 0
-        r_safe = ops.where(nonzero, r, ops.ones_like(r))
-        envelope = ops.where(x < self.cutoff.one, poly, ops.zeros_like(poly)) * edge_mask / r_safe  # [E, 1]
+        # 0/1 masks outside the differentiation instead of where: the same values, multiplies as gradients
+        r_safe = r + ops.stop_gradient((r <= 0).astype(r.dtype))  # 1 where r = 0 (padded edges), r elsewhere
+        inside = ops.stop_gradient((x < self.cutoff.one).astype(r.dtype) * edge_mask)
+        envelope = poly * inside / r_safe  # [E, 1]
         return ops.sin(r_safe * (self.basis.bessel_weights * self.basis.inv_r_max)) * envelope
