@@ -117,16 +117,15 @@ class StackedSum(PlanCell):
                                  f"{m.compute_dtype}")
             terms.append(t)
         self.irreps_out = first.irreps_out
-        input_maps = [None] * len(maps) if input_maps is None else list(input_maps)
-        if len(input_maps) != len(maps):
-            raise ValueError(f"{self._name}: {len(input_maps)} input maps for {len(maps)} maps")
-        self._n_features = tuple(int(t.n_features) if cmap is None else int(cmap.adjoint.shape[-1])
-                                 for t, cmap in zip(terms, input_maps))
-        self._weight_numel = tuple(int(t.weight_numel) for t in terms)
-        self.dim_out = self.irreps_out.dim if output_map is None else int(output_map.index.shape[-1])
-        plan = stacked_sum_plan(terms, input_maps, output_map)
+        try:
+            plan = stacked_sum_plan(terms, input_maps, output_map)
+        except ValueError as err:
+            raise ValueError(f"{self._name}: {err}") from None
         if plan is None:
             raise ValueError(f"{self._name}: the maps have no weighted path")
+        self._n_features = plan.n_features
+        self._weight_numel = tuple(int(t.weight_numel) for t in terms)
+        self.dim_out = self.irreps_out.dim if output_map is None else int(output_map.index.shape[-1])
         self._plan = plan_tensors(plan, self.dtype)
         self._bmm_ta = self.product(ops.BatchMatMul(transpose_a=True))
 

@@ -115,11 +115,13 @@ class StackedSumPlan(NamedTuple):
         stacked (StackedPlan): the product (its ``weight_index`` points into the maps' weights concatenated).
         weight_index (tuple[ndarray]): per map, int ``[C, X, M]`` into its flat weight (0 where another map's).
         weight_coef (tuple[ndarray]): per map, float ``[C, X, M]`` (0 where another map's or padded).
+        n_features (tuple[int]): per map, the columns of the features it is given (its input map's inputs, if any).
     """
 
     stacked: StackedPlan
     weight_index: tuple
     weight_coef: tuple
+    n_features: tuple
 
 
 def stacked_plan(n_features, out_blocks, terms):
@@ -201,6 +203,9 @@ def stacked_sum_plan(maps, input_maps=None, output_map=None):
     """
     maps = list(maps)
     input_maps = [None] * len(maps) if input_maps is None else list(input_maps)
+    if len(input_maps) != len(maps):
+        raise ValueError(f"stacked_sum_plan: {len(input_maps)} input maps for {len(maps)} maps")
+    widths = tuple(int(m.n_features) if cmap is None else column_sources(cmap)[1] for m, cmap in zip(maps, input_maps))
     blocks = tuple(tuple(int(v) for v in block) for block in maps[0].out_blocks)
     terms, n_features, weight_numel = [], 0, 0
     for m in maps:
@@ -216,8 +221,8 @@ def stacked_sum_plan(maps, input_maps=None, output_map=None):
     if any(cmap is not None for cmap in input_maps) or output_map is not None:
         # raw features side by side -> the maps' features side by side, then the product's own maps
         raw, offset = [], 0
-        for m, cmap in zip(maps, input_maps):
-            src, n_raw = ([[c] for c in range(m.n_features)], m.n_features) if cmap is None else column_sources(cmap)
+        for m, cmap, n_raw in zip(maps, input_maps, widths):
+            src = [[c] for c in range(m.n_features)] if cmap is None else column_sources(cmap)[0]
             if len(src) != m.n_features:
                 raise ValueError(f"stacked_sum_plan: an input map gives {len(src)} features, its map reads "
                                  f"{m.n_features}")
@@ -235,7 +240,7 @@ def stacked_sum_plan(maps, input_maps=None, output_map=None):
         index.append(np.where(mine, plan.weight_index - off, 0))
         coef.append(np.where(mine, plan.weight_coef, 0.0))
         off += m.weight_numel
-    return StackedSumPlan(plan, tuple(index), tuple(coef))
+    return StackedSumPlan(plan, tuple(index), tuple(coef), widths)
 
 
 def apply_stacked_sum_plan(plan, features, weights):

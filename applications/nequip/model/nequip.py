@@ -28,7 +28,7 @@ from mindchemistry_e3.util.precision import low_precision
 
 from .embedding import SpeciesEmbedding
 from .interaction import ConvLayer, radial_mlps_stackable
-from .radial import RadialEmbedding
+from .radial import RadialEmbedding, zero_length_mask
 
 __all__ = ["NequIP", "edge_length_and_direction"]
 
@@ -42,7 +42,7 @@ def edge_length_and_direction(edge_vec):
     rather than ``Select`` and ``ZerosLike`` kernels.
     """
     r2 = (edge_vec * edge_vec).sum(-1, keepdims=True)
-    zero = ops.stop_gradient((r2 <= 0).astype(r2.dtype))
+    zero = zero_length_mask(r2)
     r = ops.sqrt(r2 + zero) * (1 - zero)
     unit = edge_vec / (r + zero)
     return r, unit

@@ -24,7 +24,8 @@ from mindspore import nn, ops, Parameter
 
 from mindchemistry_e3.util.dtype import constant, check_float_dtype
 
-__all__ = ["BesselBasis", "PolynomialCutoff", "RadialEmbedding", "polynomial_cutoff_np", "bessel_basis_np"]
+__all__ = ["BesselBasis", "PolynomialCutoff", "RadialEmbedding", "zero_length_mask", "polynomial_cutoff_np",
+           "bessel_basis_np"]
 
 
 def polynomial_cutoff_np(r, r_max, p=6):
@@ -48,6 +49,18 @@ def bessel_basis_np(r, r_max, num_basis=8, freqs=None):
     r = np.asarray(r, dtype=np.float64)[..., None]
     w = np.arange(1, num_basis + 1) * math.pi if freqs is None else np.asarray(freqs, np.float64)
     return 2.0 / r_max * np.sin(w * r / r_max) / r
+
+
+def zero_length_mask(t):
+    """1 where ``t <= 0`` (a squared length or a length: zero-length, padded edges), else 0, in ``t``'s dtype and
+    outside the differentiation: ``t + mask`` is a safe divisor and ``* (1 - mask)`` zeroes, with the values of
+    the "double where" and multiplies instead of ``Select`` kernels in every derivative order.
+
+    >>> import mindspore as ms
+    >>> zero_length_mask(ms.Tensor([0.0, 2.0])).asnumpy().tolist()
+    [1.0, 0.0]
+    """
+    return ops.stop_gradient((t <= 0).astype(t.dtype))
 
 
 def _check_r_max(r_max, who):
@@ -203,7 +216,7 @@ class RadialEmbedding(nn.Cell):
         q, a, b, c = self._coef
         poly = q + xp * (a + x * (b + c * x))
         # 0/1 masks outside the differentiation instead of where: the same values, multiplies as gradients
-        r_safe = r + ops.stop_gradient((r <= 0).astype(r.dtype))  # 1 where r = 0 (padded edges), r elsewhere
+        r_safe = r + zero_length_mask(r)  # 1 where r = 0 (padded edges), r elsewhere
         inside = ops.stop_gradient((x < self.cutoff.one).astype(r.dtype) * edge_mask)
         envelope = poly * inside / r_safe  # [E, 1]
         return ops.sin(r_safe * (self.basis.bessel_weights * self.basis.inv_r_max)) * envelope

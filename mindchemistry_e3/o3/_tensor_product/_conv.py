@@ -139,7 +139,6 @@ class TensorProductConv(PlanCell):
                                     internal_weights=False, dtype=self.dtype, compute_dtype=self.compute_dtype,
                                     **norm)
             self._scale = constant([self.scale], self.dtype)
-        self._mapped_results = self.result_map is not None  # read in construct (a bool, not the numpy map)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.irreps_in1.simplify()} x {self.irreps_in2.simplify()} -> "
@@ -170,7 +169,7 @@ class TensorProductConv(PlanCell):
         if self.tp is not None:
             messages = self.tp(gather_rows(node_features, edge_src), edge_attr, weight)
             return segment_sum(messages, edge_dst, n) * self._scale
-        return self._fused(node_features, edge_attr, weight, edge_src, edge_dst, n, mapped or not self._mapped_results)
+        return self._fused(node_features, edge_attr, weight, edge_src, edge_dst, n, mapped)
 
     def _fused(self, x, a, weight, src, dst, n, mapped=True):
         """Execute the plan (steps of :func:`~mindchemistry_e3.o3._tensor_product._conv_plan.execute_conv_plan`)."""
