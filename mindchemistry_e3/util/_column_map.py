@@ -19,7 +19,7 @@ from mindspore import nn, ops
 
 from ._column_map_np import PAD, SUM, transpose_kind
 
-__all__ = ["take_columns", "take_rows"]
+__all__ = ["take_columns", "take_chunks", "take_rows"]
 
 _GATHER = ops.Gather()
 _CONCAT = (ops.Concat(axis=0), ops.Concat(axis=1))
@@ -59,6 +59,15 @@ def take_columns(x, cmap):
     """Apply a :class:`~mindchemistry_e3.util._column_map_np.ColumnMap` (its arrays as Tensors, see
     :func:`mindchemistry_e3.util._cell.plan_tensors`) to the rows of ``x [R, n_in]``; call it inside ``construct``."""
     return _TAKE[1][cmap.kind](x, cmap.index, cmap.adjoint)
+
+
+def take_chunks(x, chunks):
+    """Apply a :class:`~mindchemistry_e3.util._column_map_np.ChunkedMap` (arrays as Tensors) to the rows of
+    ``x [R, n_in]``: the chunk map on the view ``[R, n_in / size, size]`` (contiguous runs moved at a time)."""
+    if chunks.size == 1:
+        return take_columns(x, chunks.map)
+    r = x.shape[0]
+    return _TAKE[1][chunks.map.kind](x.reshape(r, -1, chunks.size), chunks.map.index, chunks.map.adjoint).reshape(r, -1)
 
 
 def take_rows(x, cmap):

@@ -79,6 +79,18 @@ def _cases():
     cases.append(("TensorSquare", ["3x0e + 2x1o + 1x2e"], {"irrep_normalization": "norm", "filter_ir_out": ["0e", "2e"]}))
     cases.append(("TensorSquare", ["2x0e + 3x1o", "2x0e + 2x1o + 1x2e"], {}))
     cases.append(("TensorSquare", ["2x0e + 3x1o", "2x0e + 1x1e"], {"irrep_normalization": "norm"}))
+    # NequIP's convolution product (benchmark W2's shape, small): every path its own output irrep, outputs sorted,
+    # per-sample weights -- our plan takes its results to e3nn's layout by one transpose per block of paths
+    mid, nequip = [], []
+    for i, (_, ir_in) in enumerate(o3.Irreps("2x0e + 2x1o + 2x2e")):
+        for j, (_, ir_edge) in enumerate(o3.Irreps("0e + 1o + 2e + 3o")):
+            for ir_out in ir_in * ir_edge:
+                if ir_out.l <= 3:
+                    nequip.append([i, j, len(mid), "uvu", True])
+                    mid.append((2, ir_out))
+    mid, perm, _ = o3.Irreps(mid).sort()
+    cases.append((tp, ["2x0e + 2x1o + 2x2e", "0e + 1o + 2e + 3o", str(mid),
+                       [[a, b, perm[c], mode, w] for a, b, c, mode, w in nequip]], {"shared_weights": False}))
     return cases
 
 

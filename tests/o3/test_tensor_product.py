@@ -10,7 +10,8 @@ from mindspore import nn
 from mindchemistry_e3 import o3
 from mindchemistry_e3.o3 import Irreps
 from mindchemistry_e3.o3._so3_np import wigner_D
-from mindchemistry_e3.o3._tensor_product._plan import build_plan, naive_tensor_product
+from mindchemistry_e3.o3._tensor_product._conv_plan import uvu_instructions
+from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product
 
 
 @pytest.fixture
@@ -106,6 +107,8 @@ def test_matches_e3nn_values_all_cases(ref):
         np.testing.assert_allclose(out, ref[f"c{i}_out"], rtol=1e-10, atol=1e-12, err_msg=json.dumps(spec))
 
 
+# NequIP's convolution product: every path to its own output irrep, the outputs sorted
+NEQUIP_CASE = 45
 # one case per connection mode, weight kind and subclass: values + gradients w.r.t. inputs and weights
 GRAD_CASES = [0, 3, 5, 9, 11, 14, 17, 20, 21, 22, 32, 35, 37, 39, 41, 43]
 
@@ -117,10 +120,21 @@ def test_matches_e3nn_with_grads(ref, i):
     _check_case(ref, i, ms.float64, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("i", [3, 34])
+@pytest.mark.parametrize("i", [3, 34, NEQUIP_CASE])
 def test_matches_e3nn(ref, mode, i):
-    """uvu with per-sample weights (NequIP) and a fully connected product with internal weights, both modes."""
+    """uvu with per-sample weights (NequIP's groups and its convolution's paths, every one to its own output) and a
+    fully connected product with internal weights, both modes."""
     _check_case(ref, i, ms.float64, rtol=1e-10, atol=1e-12)
+
+
+def test_nequip_product_takes_the_transposed_layout(ref):
+    """The fixture of NequIP's convolution product runs the paired plan whose results reach e3nn's layout by one
+    transpose per block of paths, with its weights moved a path at a time (so the parity above tests that code)."""
+    spec = _case(ref, NEQUIP_CASE)
+    assert spec["args"][1] == "0e + 1o + 2e + 3o"
+    tp = _build(spec, ms.float64)
+    assert tp._paired.transposed_out and tp._paired.weight_chunks.size == 2
+    assert not _build(_case(ref, 3), ms.float64)._paired.transposed_out  # paths adding into one output
 
 
 def test_matches_e3nn_float32(ref):
@@ -320,15 +334,25 @@ class _ForceLikePerSample(nn.Cell):
         return (g * g).sum()
 
 
-def test_second_order_grad_per_sample_weights(graph_mode):
-    """The per-sample weight branch (weights applied to whole groups by one row gather) differentiated twice."""
-    tp = o3.TensorProduct("3x0e + 3x1o", "0e + 1o", "3x0e + 3x1o + 3x1e",
-                          [(0, 0, 0, "uvu", True), (0, 1, 1, "uvu", True), (1, 0, 1, "uvu", True),
-                           (1, 1, 0, "uvu", True), (1, 1, 2, "uvu", True)],
-                          shared_weights=False, internal_weights=False, dtype=ms.float64)
-    assert any(g.row_path is not None for g in build_plan(tp.irreps_in1, tp.irreps_in2, tp.irreps_out,
-                                                        tp.instructions, shared_weights=False,
-                                                        normalized=True).groups)
+def _per_sample_shared_outputs():
+    return o3.TensorProduct("3x0e + 3x1o", "0e + 1o", "3x0e + 3x1o + 3x1e",
+                            [(0, 0, 0, "uvu", True), (0, 1, 1, "uvu", True), (1, 0, 1, "uvu", True),
+                             (1, 1, 0, "uvu", True), (1, 1, 2, "uvu", True)],
+                            shared_weights=False, internal_weights=False, dtype=ms.float64)
+
+
+def _per_sample_own_outputs():
+    mid, ins = uvu_instructions("2x0e + 2x1o", "0e + 1o + 2e", "0e + 1o + 1e + 2e + 2o")
+    return o3.TensorProduct("2x0e + 2x1o", "0e + 1o + 2e", mid, ins, shared_weights=False, internal_weights=False,
+                            dtype=ms.float64)
+
+
+@pytest.mark.parametrize("make", [_per_sample_shared_outputs, _per_sample_own_outputs], ids=["shared", "own"])
+def test_second_order_grad_per_sample_weights(make, graph_mode):
+    """The per-sample weight branches differentiated twice: paired rows whose paths add into shared outputs (the
+    plan's column gather to e3nn's layout) and paths each to its own output (one transpose per block)."""
+    tp = make()
+    assert tp._paired.transposed_out == (make is _per_sample_own_outputs)
     rng = np.random.default_rng(8)
     z = 3
     x1, x2 = rng.standard_normal((z, tp.irreps_in1.dim)), rng.standard_normal((z, tp.irreps_in2.dim))

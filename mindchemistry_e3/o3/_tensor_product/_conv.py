@@ -129,7 +129,7 @@ class TensorProductConv(PlanCell):
             if plan.weight_map is not None:
                 self.weight_permutation = plan.weight_map.index.copy()
                 if permuted_weights:
-                    plan = plan._replace(weight_map=None)
+                    plan = plan._replace(weight_map=None, weight_chunks=None)
             self.result_map = plan.out_map
             self.plan = plan_tensors(plan, self.dtype)
             self.tp = None

@@ -152,7 +152,7 @@ class TensorProduct(PlanCell):
         if not self.shared_weights and conv_plan_support(self.irreps_in1, self.irreps_in2, self.irreps_out,
                                                          plan.instructions) is None:
             self._paired = plan_tensors(build_conv_plan(self.irreps_in1, self.irreps_in2, self.irreps_out,
-                                                        plan.instructions), self.dtype)
+                                                        plan.instructions, paired=True), self.dtype)
 
     # ------------------------------------------------------------------------------------------------------
     def __repr__(self):
