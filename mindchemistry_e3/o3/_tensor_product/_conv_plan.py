@@ -29,6 +29,12 @@ multiplicity ``m`` (``D`` components in all, ``K`` output rows of all the group'
 4. one scatter-sum at ``dst`` (``UnsortedSegmentSum``) of everything, then one column gather on the node side
    puts the result in e3nn's layout (summing paths that write the same output irrep).
 
+For paired rows (``TensorProduct`` with per-sample weights: no gather, no sum, so every layout change acts on
+edge-sized tensors) the plan is built with ``paired=True``: when every path writes its own output irrep and the
+outputs are in ``l`` order, each block's results ``[E, d3, P_b m]`` are transposed to e3nn's ``[E, P_b m, d3]``
+(``transposed_out``), one BatchMatMul per block, and the weights are permuted a whole path at a time
+(``weight_chunks``): a column gather moves one value at a time, several times slower on CPU.
+
 The per-edge weights are used in the plan's column order (blocks of paths contiguous): one column gather of the
 edge-sized weights, skipped when the order is e3nn's or when the caller produces them in the plan's order (e.g. a
 radial network whose last weight matrix has its columns permuted, see ``TensorProductConv``).

@@ -1,7 +1,8 @@
 """Execute a :class:`~mindchemistry_e3.o3._tensor_product._conv_plan.ConvPlan` inside ``construct``: the fused
 convolution of :class:`~mindchemistry_e3.o3.TensorProductConv`, and -- without the gather and the sum -- the
 per-sample-weight tensor product of paired rows in :class:`~mindchemistry_e3.o3.TensorProduct` (NequIP's ``uvu``
-product).
+product), which reaches e3nn's layout by one transpose per block of paths when the plan allows it
+(:func:`run_paired_plan`).
 """
 from mindspore import ops
 

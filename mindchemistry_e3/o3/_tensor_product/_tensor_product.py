@@ -32,6 +32,11 @@ How it is lowered (the numpy plan in ``_plan.py`` decides everything once; ``con
    weights per path (broadcast multiply, weighted sums, or a MatMul).
 4. **Assemble**: contributions to the same output irrep are added; the output irreps are concatenated once.
 
+Per-sample weights on paired rows with ``uvu`` / ``uvw`` paths and multiplicity-1 second inputs (NequIP's product)
+run the convolution's plan without its gather and sum (``_conv_plan.py``, ``paired=True``): one MatMul and one
+BatchMatMul per block of paths, and -- when every path has its own output irrep -- one transpose per block to
+e3nn's layout instead of a column gather.
+
 The heavy ops (MatMul / BatchMatMul) are a fixed few per group or per output irrep, independent of the number
 of paths; per path there remain only a reshape/transpose (and its weight multiply outside the fast cases).
 """
