@@ -127,14 +127,13 @@ def test_matches_e3nn(ref, mode, i):
     _check_case(ref, i, ms.float64, rtol=1e-10, atol=1e-12)
 
 
-def test_nequip_product_takes_the_transposed_layout(ref):
-    """The fixture of NequIP's convolution product runs the paired plan whose results reach e3nn's layout by one
-    transpose per block of paths, with its weights moved a path at a time (so the parity above tests that code)."""
+def test_nequip_product_takes_the_paired_plan(ref):
+    """The fixture of NequIP's convolution product runs the convolution's plan on paired rows, its weights permuted a
+    path at a time (so the parity above tests that code)."""
     spec = _case(ref, NEQUIP_CASE)
     assert spec["args"][1] == "0e + 1o + 2e + 3o"
     tp = _build(spec, ms.float64)
-    assert tp._paired.transposed_out and tp._paired.weight_chunks.size == 2
-    assert not _build(_case(ref, 3), ms.float64)._paired.transposed_out  # paths adding into one output
+    assert tp._paired is not None and tp._paired.weight_chunks.size == 2
 
 
 def test_matches_e3nn_float32(ref):
@@ -349,10 +348,10 @@ def _per_sample_own_outputs():
 
 @pytest.mark.parametrize("make", [_per_sample_shared_outputs, _per_sample_own_outputs], ids=["shared", "own"])
 def test_second_order_grad_per_sample_weights(make, graph_mode):
-    """The per-sample weight branches differentiated twice: paired rows whose paths add into shared outputs (the
-    plan's column gather to e3nn's layout) and paths each to its own output (one transpose per block)."""
+    """The per-sample weight branch (the convolution's plan on paired rows) differentiated twice: paths adding into
+    shared outputs, and every path to its own output with its weights permuted a path at a time."""
     tp = make()
-    assert tp._paired.transposed_out == (make is _per_sample_own_outputs)
+    assert tp._paired is not None
     rng = np.random.default_rng(8)
     z = 3
     x1, x2 = rng.standard_normal((z, tp.irreps_in1.dim)), rng.standard_normal((z, tp.irreps_in2.dim))

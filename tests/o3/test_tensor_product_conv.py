@@ -10,8 +10,7 @@ from mindspore import nn
 
 from mindchemistry_e3 import o3
 from mindchemistry_e3.o3 import Irreps, TensorProductConv, uvu_instructions
-from mindchemistry_e3.o3._tensor_product._conv_plan import (build_conv_plan, conv_plan_support, execute_conv_plan,
-                                                             execute_paired_plan)
+from mindchemistry_e3.o3._tensor_product._conv_plan import build_conv_plan, conv_plan_support, execute_conv_plan
 from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product, normalize_instructions
 from mindchemistry_e3.util._column_map_np import apply_column_map
 from mindchemistry_e3.util.graph import gather_rows, segment_sum
@@ -91,33 +90,16 @@ def test_plan_matches_per_path_formulas(name):
     np.testing.assert_allclose(execute_conv_plan(plan, x, a, w, src, dst, 5), ref, rtol=0, atol=1e-12)
 
 
-# whether paired rows reach e3nn's layout by one transpose per block (every path to its own output, in l order)
-TRANSPOSED = {"nequip_first_layer": True, "nequip_lmax1": True, "nequip_lmax3": True, "fully_connected": False,
-              "uvu_uvw_shared_outputs": False, "outputs_without_paths": False}
-
-
-@pytest.mark.parametrize("name", list(TRANSPOSED))
-def test_paired_plan_matches_per_path_formulas(name):
-    """The paired plan (paths of a block in output order) on rows paired one to one: the plan's own run and, when
-    it has ``transposed_out``, the transposed pieces concatenated -- against e3nn's formulas."""
-    i1, i2, io, instructions = CASES[name]
-    plan = build_conv_plan(i1, i2, io, normalize_instructions(i1, i2, io, instructions), scale=0.7, paired=True)
-    assert plan.transposed_out == TRANSPOSED[name]
-    rng = np.random.default_rng(2)
-    z = 9
-    x, a, w = rng.normal(size=(z, Irreps(i1).dim)), rng.normal(size=(z, Irreps(i2).dim)), rng.normal(
-        size=(z, plan.weight_numel))
-    rows = np.arange(z)
-    ref = reference(i1, i2, io, instructions, x, a, w, rows, rows, scale=0.7)
-    assert np.abs(ref).max() > 0.1
-    np.testing.assert_allclose(execute_conv_plan(plan, x, a, w, rows, rows, z), ref, rtol=0, atol=1e-12)
-    if plan.transposed_out:
-        np.testing.assert_allclose(execute_paired_plan(plan, x, a, w), ref, rtol=0, atol=1e-12)
-        # a path's weights move together (no permutation at all when the order is e3nn's)
-        assert plan.weight_chunks is None or plan.weight_chunks.size % Irreps(i1)[0].mul == 0
-    else:
-        with pytest.raises(ValueError, match="not e3nn's layout"):
-            execute_paired_plan(plan, x, a, w)
+def test_plan_moves_edge_weights_a_path_at_a_time():
+    """The permutation of e3nn's weight columns into the plan's order runs over whole chunks (a uvu path's ``m``
+    weights, or more when neighbouring paths stay together) and equals the column map; paths of different sizes
+    that do not line up keep the columns."""
+    for name, whole in (("nequip_lmax3", True), ("fully_connected", True), ("uvu_uvw_shared_outputs", False)):
+        i1, i2, io, instructions = CASES[name]
+        plan = build_conv_plan(i1, i2, io, normalize_instructions(i1, i2, io, instructions))
+        assert plan.weight_map is not None and (plan.weight_chunks.size > 1) == whole, name
+        w = np.random.default_rng(3).normal(size=(4, plan.weight_numel))
+        np.testing.assert_array_equal(apply_column_map(plan.weight_chunks, w), apply_column_map(plan.weight_map, w))
 
 
 def test_plan_is_one_matmul_and_one_batch_matmul_per_multiplicity():

@@ -29,11 +29,8 @@ multiplicity ``m`` (``D`` components in all, ``K`` output rows of all the group'
 4. one scatter-sum at ``dst`` (``UnsortedSegmentSum``) of everything, then one column gather on the node side
    puts the result in e3nn's layout (summing paths that write the same output irrep).
 
-For paired rows (``TensorProduct`` with per-sample weights: no gather, no sum, so every layout change acts on
-edge-sized tensors) the plan is built with ``paired=True``: when every path writes its own output irrep and the
-outputs are in ``l`` order, each block's results ``[E, d3, P_b m]`` are transposed to e3nn's ``[E, P_b m, d3]``
-(``transposed_out``), one BatchMatMul per block, and the weights are permuted a whole path at a time
-(``weight_chunks``): a column gather moves one value at a time, several times slower on CPU.
+The per-edge weights are permuted into the plan's order a whole path at a time (``weight_chunks``: a column
+gather moves one value at a time, several times slower on CPU than moving runs of ``m`` values).
 
 The per-edge weights are used in the plan's column order (blocks of paths contiguous): one column gather of the
 edge-sized weights, skipped when the order is e3nn's or when the caller produces them in the plan's order (e.g. a
@@ -59,8 +56,7 @@ from ...util._column_map_np import apply_column_map, chunked, column_map, is_ide
 from ._instruction import Instruction
 from ._plan import normalize_instructions
 
-__all__ = ["ConvGroup", "ConvPlan", "uvu_instructions", "conv_plan_support", "build_conv_plan", "execute_conv_plan",
-           "execute_paired_plan"]
+__all__ = ["ConvGroup", "ConvPlan", "uvu_instructions", "conv_plan_support", "build_conv_plan", "execute_conv_plan"]
 
 
 class ConvGroup(NamedTuple):
@@ -82,8 +78,6 @@ class ConvGroup(NamedTuple):
         cg_gemm (ndarray or None): the same table as ``[K, d2 * D]`` for the ``"gemm"`` lowering
             (``A^T = cg_gemm @ (a (x) x[src])``, columns ``(b, a)``), else None.
         n_uvu (int): the group's ``uvu`` weight pieces (``max(tile) + 1``, 0 without ``uvu`` paths).
-        pieces (tuple): per ``uvu`` block, then per ``uvw`` output, ``(d3, rows, width)``: its ``rows`` of ``A`` and
-            its results as ``[d3, width]`` (``width`` = ``P_b * m`` or ``mul_out``), for :func:`execute_paired_plan`.
     """
 
     mul: int
@@ -96,7 +90,6 @@ class ConvGroup(NamedTuple):
     uvw: tuple
     cg_gemm: object
     n_uvu: int
-    pieces: tuple
 
 
 class ConvPlan(NamedTuple):
@@ -115,9 +108,6 @@ class ConvPlan(NamedTuple):
             write the same output irrep, zeros where none does); None when that is the identity.
         num_results (int): columns of the concatenated node-side results.
         dim_out (int): ``irreps_out.dim``.
-        transposed_out (bool): whether, for paired rows (no gather and no sum), every piece of every group
-            transposed to ``[width, d3]`` and all concatenated is e3nn's output layout -- then
-            :func:`execute_paired_plan` needs no ``out_map`` (see :func:`build_conv_plan`'s ``paired``).
     """
 
     groups: tuple
@@ -128,7 +118,6 @@ class ConvPlan(NamedTuple):
     out_map: object
     num_results: int
     dim_out: int
-    transposed_out: bool
 
 
 def uvu_instructions(irreps_in, irreps_edge_attr, irreps_out, keep=None):
@@ -176,16 +165,12 @@ def _cg(irreps_in1, irreps_in2, irreps_out, ins):
     return wigner_3j(l1, l2, l3) * ins.path_weight
 
 
-def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0, gemm=False, paired=False):
+def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0, gemm=False):
     """The fused plan of ``sum_dst TensorProduct(x[src], a, w)`` times ``scale``; ``instructions`` are e3nn-style
     tuples or normalised :class:`~mindchemistry_e3.o3.Instruction` records (see
     :func:`~mindchemistry_e3.o3._tensor_product._plan.normalize_instructions`).
 
     ``gemm`` also gives every group its table in the layout of the ``"gemm"`` lowering (``cg_gemm``).
-    ``paired`` plans the product of paired rows (``TensorProduct`` with per-sample weights): the paths of a ``uvu``
-    block are taken in output order, so that, when every path writes its own output irrep and the outputs are
-    sorted by ``l`` (NequIP's and e3nn's convolutions), the results reach e3nn's layout by one transpose per block
-    (``transposed_out``) instead of a column gather over every output column of every row.
 
     Returns:
         ConvPlan.
@@ -226,8 +211,7 @@ def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0,
         uvw = [q for q in paths if instructions[q].connection_mode == "uvw"]
         blocks = []  # (d3, paths, mode): uvu paths by output dimension, uvw paths by output irrep
         for d3 in sorted({irreps_out[instructions[q].i_out].ir.dim for q in uvu}):
-            qs = [q for q in uvu if irreps_out[instructions[q].i_out].ir.dim == d3]
-            blocks.append((d3, sorted(qs, key=lambda q: instructions[q].i_out) if paired else qs, "uvu"))
+            blocks.append((d3, [q for q in uvu if irreps_out[instructions[q].i_out].ir.dim == d3], "uvu"))
         for io in sorted({instructions[q].i_out for q in uvw}):
             blocks.append((irreps_out[io].ir.dim, [q for q in uvw if instructions[q].i_out == io], "uvw"))
         k = sum(d3 * len(qs) for d3, qs, _ in blocks)
@@ -271,36 +255,17 @@ def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0,
             result_col += d3 * mul_out
         x_map = column_map(x_sources, irreps_in1.dim)
         rows = ((uvu_rows,) if uvu_rows else ()) + tuple(d3 * (n // m) for d3, n, _ in uvw_outs)
-        pieces = tuple((d3, d3 * len(qs), len(qs) * m) for d3, qs, mode in blocks if mode == "uvu") + tuple(
-            (d3, d3 * (n // m), mul_out) for d3, n, mul_out in uvw_outs)
         groups.append(ConvGroup(m, d, None if is_identity(x_map, irreps_in1.dim) else x_map,
                                 cg.reshape(irreps_in2.dim, k * d), k, rows, tuple(tile), tuple(uvw_outs),
                                 np.transpose(cg, (1, 0, 2)).reshape(k, irreps_in2.dim * d) if gemm else None,
-                                len(uvu_sizes), pieces))
+                                len(uvu_sizes)))
     weight_map = column_map(weight_sources, weight_numel)
     if is_identity(weight_map, weight_numel):
         weight_map = None
     out_map = column_map(out_sources, result_col)
     return ConvPlan(tuple(groups), weight_numel, weight_map, None if weight_map is None else chunked(weight_map),
                     tuple(weight_sizes), None if is_identity(out_map, result_col) else out_map, result_col,
-                    irreps_out.dim, _transposed_is_e3nn(groups, out_sources))
-
-
-def _transposed_columns(groups):
-    """The result columns in the order of :func:`execute_paired_plan`'s output: every piece ``[d3, width]``
-    transposed, all concatenated."""
-    cols, start = [], 0
-    for g in groups:
-        for d3, _, width in g.pieces:
-            cols += [start + kk * width + c for c in range(width) for kk in range(d3)]
-            start += d3 * width
-    return cols
-
-
-def _transposed_is_e3nn(groups, out_sources):
-    """Whether the transposed pieces are exactly e3nn's output columns (one source each, in order)."""
-    cols = _transposed_columns(groups)
-    return len(cols) == len(out_sources) and all(src == [c] for src, c in zip(out_sources, cols))
+                    irreps_out.dim)
 
 
 def execute_conv_plan(plan, x, edge_attr, weight, edge_src, edge_dst, num_nodes):
@@ -315,7 +280,7 @@ def execute_conv_plan(plan, x, edge_attr, weight, edge_src, edge_dst, num_nodes)
     e = edge_attr.shape[0]
     edge_src, edge_dst = np.asarray(edge_src), np.asarray(edge_dst)
     if plan.weight_map is not None:
-        weight = apply_column_map(plan.weight_map, weight)
+        weight = apply_column_map(plan.weight_chunks, weight)
     pieces = np.split(weight, np.cumsum(plan.weight_sizes)[:-1], axis=1)
     results, w = [], 0
     for g in plan.groups:
@@ -339,36 +304,3 @@ def execute_conv_plan(plan, x, edge_attr, weight, edge_src, edge_dst, num_nodes)
     node = np.concatenate(results + [np.zeros((num_nodes, 0))], axis=1)
     return node if plan.out_map is None else apply_column_map(plan.out_map, node)
 
-
-def execute_paired_plan(plan, x, edge_attr, weight):
-    """numpy run of a plan with ``transposed_out`` on paired rows (mirrors ``run_paired_plan`` step by step):
-    ``x [Z, dim1]``, ``edge_attr [Z, dim2]``, ``weight [Z, weight_numel]`` -> ``[Z, dim_out]`` in e3nn's layout.
-
-    >>> mid, ins = uvu_instructions("2x0e + 2x1o", "0e + 1o", "0e + 1o")  # every path to its own output
-    >>> plan = build_conv_plan("2x0e + 2x1o", "0e + 1o", mid, ins, paired=True)
-    >>> plan.transposed_out, [g.pieces for g in plan.groups]  # (d3, rows, width): a block of 2 paths per d3
-    (True, [((1, 2, 4), (3, 6, 4))])
-    >>> x, a, w = np.ones((1, 8)), np.ones((1, 4)), np.ones((1, plan.weight_numel))
-    >>> np.allclose(execute_paired_plan(plan, x, a, w), execute_conv_plan(plan, x, a, w, [0], [0], 1))
-    True
-    """
-    if not plan.transposed_out:
-        raise ValueError("execute_paired_plan: the plan's transposed pieces are not e3nn's layout")
-    z = edge_attr.shape[0]
-    if plan.weight_map is not None:
-        weight = apply_column_map(plan.weight_chunks, weight)
-    pieces = np.split(weight, np.cumsum(plan.weight_sizes)[:-1], axis=1)
-    out, w = [], 0
-    for g in plan.groups:
-        xc = (x if g.x_map is None else apply_column_map(g.x_map, x)).reshape(z, g.dim, g.mul)
-        ts = np.split(edge_attr @ g.cg, np.cumsum([rows * g.dim for _, rows, _ in g.pieces])[:-1], axis=1)
-        for j, (d3, rows, width) in enumerate(g.pieces):
-            a_p = ts[j].reshape(z, rows, g.dim) @ xc  # this piece's rows of A
-            if j < g.n_uvu:
-                r = a_p.reshape(z, -1) * np.concatenate([pieces[w]] * d3, axis=1)
-            else:
-                n = rows // d3 * g.mul
-                r = a_p.reshape(z, d3, n) @ pieces[w].reshape(z, n, width)
-            out.append(np.transpose(r.reshape(z, d3, width), (0, 2, 1)).reshape(z, -1))
-            w += 1
-    return np.concatenate(out + [np.zeros((z, 0))], axis=1)

@@ -33,9 +33,8 @@ How it is lowered (the numpy plan in ``_plan.py`` decides everything once; ``con
 4. **Assemble**: contributions to the same output irrep are added; the output irreps are concatenated once.
 
 Per-sample weights on paired rows with ``uvu`` / ``uvw`` paths and multiplicity-1 second inputs (NequIP's product)
-run the convolution's plan without its gather and sum (``_conv_plan.py``, ``paired=True``): one MatMul and one
-BatchMatMul per block of paths, and -- when every path has its own output irrep -- one transpose per block to
-e3nn's layout instead of a column gather.
+run the convolution's plan without its gather and sum (``_conv_plan.py``): one MatMul and one BatchMatMul per input
+multiplicity, the weights permuted a whole path at a time.
 
 The heavy ops (MatMul / BatchMatMul) are a fixed few per group or per output irrep, independent of the number
 of paths; per path there remain only a reshape/transpose (and its weight multiply outside the fast cases).
@@ -157,7 +156,7 @@ class TensorProduct(PlanCell):
         if not self.shared_weights and conv_plan_support(self.irreps_in1, self.irreps_in2, self.irreps_out,
                                                          plan.instructions) is None:
             self._paired = plan_tensors(build_conv_plan(self.irreps_in1, self.irreps_in2, self.irreps_out,
-                                                        plan.instructions, paired=True), self.dtype)
+                                                        plan.instructions), self.dtype)
 
     # ------------------------------------------------------------------------------------------------------
     def __repr__(self):
