@@ -29,12 +29,10 @@ multiplicity ``m`` (``D`` components in all, ``K`` output rows of all the group'
 4. one scatter-sum at ``dst`` (``UnsortedSegmentSum``) of everything, then one column gather on the node side
    puts the result in e3nn's layout (summing paths that write the same output irrep).
 
-The per-edge weights are permuted into the plan's order a whole path at a time (``weight_chunks``: a column
-gather moves one value at a time, several times slower on CPU than moving runs of ``m`` values).
-
-The per-edge weights are used in the plan's column order (blocks of paths contiguous): one column gather of the
-edge-sized weights, skipped when the order is e3nn's or when the caller produces them in the plan's order (e.g. a
-radial network whose last weight matrix has its columns permuted, see ``TensorProductConv``).
+The per-edge weights are used in the plan's column order (blocks of paths contiguous): one gather of the
+edge-sized weights that moves a whole path at a time (``weight_chunks``; a column gather moves one value at a
+time, several times slower on CPU), skipped when the order is e3nn's or when the caller produces them in the
+plan's order (e.g. a radial network whose last weight matrix has its columns permuted, see ``TensorProductConv``).
 
 Why this lowering: every heavy op is one per group, independent of the number of paths; the layout changes
 act on node-sized tensors; and the per-edge products are the only per-edge (batched) matrix products, with
@@ -303,4 +301,3 @@ def execute_conv_plan(plan, x, edge_attr, weight, edge_src, edge_dst, num_nodes)
         results.append(s)
     node = np.concatenate(results + [np.zeros((num_nodes, 0))], axis=1)
     return node if plan.out_map is None else apply_column_map(plan.out_map, node)
-

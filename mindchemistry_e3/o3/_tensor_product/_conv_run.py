@@ -55,4 +55,3 @@ def run_conv_plan(cell, plan, x, a, weight, src, dst, n, gemm=False, mapped=True
     if plan.out_map is None or not mapped:
         return node
     return take_columns(node, plan.out_map)
-
