@@ -68,8 +68,8 @@ class StackedSum(PlanCell):
             that map's features are given in another layout, ``features = raw @ M`` -- e.g. a
             :class:`~mindchemistry_e3.o3.TensorProductConv`'s results with ``mapped=False`` and its ``result_map``.
         output_map (ColumnMap, optional): the sum is returned in its consumer's layout, ``y @ M`` -- e.g. a
-            :class:`~mindchemistry_e3.nn.Gate`'s ``input_map``, then called with ``in_layout=True``. Both maps are folded into
-            the product's own column maps (no extra op).
+            :class:`~mindchemistry_e3.nn.Gate`'s ``input_map``, then called with ``in_layout=True``. Both maps are
+            folded into the product's own column maps (no extra op).
 
     Inputs:
         - **features** (tuple[Tensor]) - per map ``[Z, n_features]``: a Linear's input, a tensor product's

@@ -205,7 +205,14 @@ def stacked_sum_plan(maps, input_maps=None, output_map=None):
     input_maps = [None] * len(maps) if input_maps is None else list(input_maps)
     if len(input_maps) != len(maps):
         raise ValueError(f"stacked_sum_plan: {len(input_maps)} input maps for {len(maps)} maps")
-    widths = tuple(int(m.n_features) if cmap is None else column_sources(cmap)[1] for m, cmap in zip(maps, input_maps))
+    # per map, the features it reads as sums of the raw columns it is given, and the number of raw columns
+    given = [([[c] for c in range(m.n_features)], int(m.n_features)) if cmap is None else column_sources(cmap)
+             for m, cmap in zip(maps, input_maps)]
+    for m, (src, _) in zip(maps, given):
+        if len(src) != m.n_features:
+            raise ValueError(f"stacked_sum_plan: an input map gives {len(src)} features, its map reads "
+                             f"{m.n_features}")
+    widths = tuple(n_raw for _, n_raw in given)
     blocks = tuple(tuple(int(v) for v in block) for block in maps[0].out_blocks)
     terms, n_features, weight_numel = [], 0, 0
     for m in maps:
@@ -221,11 +228,7 @@ def stacked_sum_plan(maps, input_maps=None, output_map=None):
     if any(cmap is not None for cmap in input_maps) or output_map is not None:
         # raw features side by side -> the maps' features side by side, then the product's own maps
         raw, offset = [], 0
-        for m, cmap, n_raw in zip(maps, input_maps, widths):
-            src = [[c] for c in range(m.n_features)] if cmap is None else column_sources(cmap)[0]
-            if len(src) != m.n_features:
-                raise ValueError(f"stacked_sum_plan: an input map gives {len(src)} features, its map reads "
-                                 f"{m.n_features}")
+        for src, n_raw in given:
             raw += [None if cols is None else [offset + c for c in cols] for cols in src]
             offset += n_raw
         in_map = compose(column_map(raw, offset), plan.in_map)

@@ -140,8 +140,8 @@ class _FromLayout(nn.Cell):
         return self.gate(x, True)
 
 
-@pytest.mark.parametrize("irreps", [("2x0e + 1x0o", "2x0e", "1x1o + 1x1e"), ("1x0o + 2x0e", "1x0e + 1x0o", "1x1e + 1x2o"),
-                                    ("", "2x0e", "2x1o")])
+@pytest.mark.parametrize("irreps", [("2x0e + 1x0o", "2x0e", "1x1o + 1x1e"),
+                                    ("1x0o + 2x0e", "1x0e + 1x0o", "1x1e + 1x2o"), ("", "2x0e", "2x1o")])
 def test_in_layout_input_is_the_gate_of_e3nn_layout(irreps, mode):
     """A producer that writes the gate's working layout (``features @ input_map``) gets the gate's output."""
     from mindchemistry_e3.util._column_map_np import apply_column_map

@@ -61,7 +61,8 @@ def test_sum_plan_folds_input_and_output_maps():
     st = linear_stack_terms(linear_plan("2x0e + 1x1o", "2x0e + 2x1o"))
     rng = np.random.default_rng(7)
     m1 = column_map([[int(c), int(c) + 1] for c in rng.integers(0, 11, lt.n_features)], 12)  # sums of raw columns
-    out = column_map([[j] for j in rng.permutation(lt.out_blocks[-1][0] + 6)] + [[0, 1]], 2 * 1 + 2 * 3)
+    dim_out = o3.Irreps("2x0e + 2x1o").dim  # a permutation of the sum's columns and one sum of two of them
+    out = column_map([[j] for j in rng.permutation(dim_out)] + [[0, 1]], dim_out)
     plan = stacked_sum_plan([lt, st], [m1, None], out)
     raw, f2 = rng.standard_normal((4, 12)), rng.standard_normal((4, st.n_features))
     w1, w2 = rng.standard_normal(lt.weight_numel), rng.standard_normal(st.weight_numel)
@@ -120,7 +121,8 @@ def test_equivariant():
 
 
 class _Fused(nn.Cell):
-    """E = sum(sin(Lin(h) + SC(x, attr))) (:class:`_Sum`); the force-like loss sum(c * (dE/dx) ** 2) + sum((dE/dh) ** 2)."""
+    """E = sum(sin(Lin(h) + SC(x, attr))) (:class:`_Sum`); the force-like loss
+    sum(c * (dE/dx) ** 2) + sum((dE/dh) ** 2)."""
 
     def __init__(self, lin, sc, fused):
         super().__init__()

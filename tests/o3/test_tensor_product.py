@@ -133,7 +133,7 @@ def test_nequip_product_takes_the_paired_plan(ref):
     spec = _case(ref, NEQUIP_CASE)
     assert spec["args"][1] == "0e + 1o + 2e + 3o"
     tp = _build(spec, ms.float64)
-    assert tp._paired is not None and tp._paired.weight_chunks.size % 2 == 0  # whole paths of mul 2
+    assert tp._paired is not None and tp._paired.weight_map.size % 2 == 0  # whole paths of mul 2
 
 
 def test_matches_e3nn_float32(ref):

@@ -12,7 +12,7 @@ from mindchemistry_e3 import o3
 from mindchemistry_e3.o3 import Irreps, TensorProductConv, uvu_instructions
 from mindchemistry_e3.o3._tensor_product._conv_plan import build_conv_plan, conv_plan_support, execute_conv_plan
 from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product, normalize_instructions
-from mindchemistry_e3.util._column_map_np import apply_column_map
+from mindchemistry_e3.util._column_map_np import apply_column_map, column_map, column_sources
 from mindchemistry_e3.util.graph import gather_rows, segment_sum
 from tests.nn.nn_testing import finite_difference, irreps_D, random_rotations
 from tests.plan_isolation import imports_mindspore
@@ -97,9 +97,14 @@ def test_plan_moves_edge_weights_a_path_at_a_time():
     for name, whole in (("nequip_lmax3", True), ("fully_connected", True), ("uvu_uvw_shared_outputs", False)):
         i1, i2, io, instructions = CASES[name]
         plan = build_conv_plan(i1, i2, io, normalize_instructions(i1, i2, io, instructions))
-        assert plan.weight_map is not None and (plan.weight_chunks.size > 1) == whole, name
+        assert plan.weight_map is not None and (plan.weight_map.size > 1) == whole, name
+        size, chunk_sources = plan.weight_map.size, column_sources(plan.weight_map.map)[0]
+        columns = column_map([[i * size + t for i in src] for src in chunk_sources for t in range(size)],
+                             plan.weight_numel)  # the same permutation, a column at a time
         w = np.random.default_rng(3).normal(size=(4, plan.weight_numel))
-        np.testing.assert_array_equal(apply_column_map(plan.weight_chunks, w), apply_column_map(plan.weight_map, w))
+        np.testing.assert_array_equal(apply_column_map(plan.weight_map, w), apply_column_map(columns, w))
+        assert sorted(apply_column_map(plan.weight_map, np.arange(plan.weight_numel)[None])[0]) == list(
+            range(plan.weight_numel))  # a permutation: every e3nn weight used once
 
 
 def test_plan_is_one_matmul_and_one_batch_matmul_per_multiplicity():

@@ -13,8 +13,8 @@ and :math:`f_p(x) = 0` for :math:`x \ge 1`: it and its first two derivatives van
 Padded edges (zero vectors, ``edge_mask = 0``) must give exactly zero and finite first and second derivatives, so
 ``r`` is replaced by 1 where ``r = 0`` before the division (the "double where" of the MindSpore notes, written as
 ``r + m`` with a constant 0/1 mask ``m``: the same values, and multiplies rather than ``Select`` kernels in the
-derivatives) and the result is multiplied by the mask. Every constant is a Tensor of the Cell's ``dtype`` (a bare Python float times a
-float64 Tensor is rounded to float32 by MindSpore 2.10).
+derivatives) and the result is multiplied by the mask. Every constant is a Tensor of the Cell's ``dtype`` (a bare
+Python float times a float64 Tensor is rounded to float32 by MindSpore 2.10).
 """
 import math
 

@@ -16,6 +16,7 @@ from mindspore import ops
 
 from .._irreps import Irreps
 from ...util._cell import PlanCell, plan_tensors
+from ...util._column_map_np import apply_column_map
 from ...util.dtype import constant
 from ...util.graph import gather_rows, segment_sum
 from ._conv_run import run_conv_plan
@@ -126,10 +127,10 @@ class TensorProductConv(PlanCell):
         if self.fused:
             plan = build_conv_plan(irreps_in1, irreps_in2, irreps_out, self.instructions, scale=self.scale,
                                    gemm=lowering == "gemm")
-            if plan.weight_map is not None:
-                self.weight_permutation = plan.weight_map.index.copy()
+            if plan.weight_map is not None:  # the permutation read off the plan's map applied to column numbers
+                self.weight_permutation = apply_column_map(plan.weight_map, np.arange(self.weight_numel)[None])[0]
                 if permuted_weights:
-                    plan = plan._replace(weight_map=None, weight_chunks=None)
+                    plan = plan._replace(weight_map=None)
             self.result_map = plan.out_map
             self.plan = plan_tensors(plan, self.dtype)
             self.tp = None

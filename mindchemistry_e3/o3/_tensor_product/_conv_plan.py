@@ -30,8 +30,8 @@ multiplicity ``m`` (``D`` components in all, ``K`` output rows of all the group'
    puts the result in e3nn's layout (summing paths that write the same output irrep).
 
 The per-edge weights are used in the plan's column order (blocks of paths contiguous): one gather of the
-edge-sized weights that moves a whole path at a time (``weight_chunks``; a column gather moves one value at a
-time, several times slower on CPU), skipped when the order is e3nn's or when the caller produces them in the
+edge-sized weights that moves a whole path at a time (``weight_map`` is a ChunkedMap; a column gather moves one
+value at a time, several times slower on CPU), skipped when the order is e3nn's or when the caller produces them in the
 plan's order (e.g. a radial network whose last weight matrix has its columns permuted, see ``TensorProductConv``).
 
 Why this lowering: every heavy op is one per group, independent of the number of paths; the layout changes
@@ -96,10 +96,9 @@ class ConvPlan(NamedTuple):
     Fields:
         groups (tuple[ConvGroup]): one per input multiplicity.
         weight_numel (int): per-edge weights (e3nn's count and layout).
-        weight_map (ColumnMap or None): the permutation of e3nn's weight columns into the plan's order (per group,
-            each ``uvu`` block's paths, then each ``uvw`` output's ``[n, mul_out]``); None when it is the identity.
-        weight_chunks (ChunkedMap or None): the same permutation over the largest chunks of columns it moves whole
-            (a ``uvu`` path's ``m`` weights stay together), as executed.
+        weight_map (ChunkedMap or None): the permutation of e3nn's weight columns into the plan's order (per group,
+            each ``uvu`` block's paths, then each ``uvw`` output's ``[n, mul_out]``), over the largest runs of
+            columns it moves whole (a ``uvu`` path's ``m`` weights stay together); None when it is the identity.
         weight_sizes (tuple[int]): the pieces of the plan-ordered weights (per group: ``uvu`` blocks, ``uvw``
             outputs).
         out_map (ColumnMap or None): the concatenated node-side results -> e3nn's output layout (adding paths that
@@ -111,7 +110,6 @@ class ConvPlan(NamedTuple):
     groups: tuple
     weight_numel: int
     weight_map: object
-    weight_chunks: object
     weight_sizes: tuple
     out_map: object
     num_results: int
@@ -258,10 +256,8 @@ def build_conv_plan(irreps_in1, irreps_in2, irreps_out, instructions, scale=1.0,
                                 np.transpose(cg, (1, 0, 2)).reshape(k, irreps_in2.dim * d) if gemm else None,
                                 len(uvu_sizes)))
     weight_map = column_map(weight_sources, weight_numel)
-    if is_identity(weight_map, weight_numel):
-        weight_map = None
     out_map = column_map(out_sources, result_col)
-    return ConvPlan(tuple(groups), weight_numel, weight_map, None if weight_map is None else chunked(weight_map),
+    return ConvPlan(tuple(groups), weight_numel, None if is_identity(weight_map, weight_numel) else chunked(weight_map),
                     tuple(weight_sizes), None if is_identity(out_map, result_col) else out_map, result_col,
                     irreps_out.dim)
 
@@ -278,7 +274,7 @@ def execute_conv_plan(plan, x, edge_attr, weight, edge_src, edge_dst, num_nodes)
     e = edge_attr.shape[0]
     edge_src, edge_dst = np.asarray(edge_src), np.asarray(edge_dst)
     if plan.weight_map is not None:
-        weight = apply_column_map(plan.weight_chunks, weight)
+        weight = apply_column_map(plan.weight_map, weight)
     pieces = np.split(weight, np.cumsum(plan.weight_sizes)[:-1], axis=1)
     results, w = [], 0
     for g in plan.groups:

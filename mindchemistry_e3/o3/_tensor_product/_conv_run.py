@@ -17,7 +17,7 @@ def run_conv_plan(cell, plan, x, a, weight, src, dst, n, gemm=False, mapped=True
     gather and no sum); ``mapped=False`` leaves the results before the plan's ``out_map``."""
     e = a.shape[0]
     if plan.weight_map is not None:
-        weight = take_chunks(weight, plan.weight_chunks)
+        weight = take_chunks(weight, plan.weight_map)
     ws = cell.split(weight, plan.weight_sizes, 1)
     results = ()
     w = 0
