@@ -569,6 +569,11 @@ def main(argv=None):
 
     ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE)
+    # the graphs Ascend compiles: without the native CPU kernels (o3's fused spherical harmonics), which a CPU
+    # target would choose
+    from mindchemistry_e3.util import use_native_kernels
+
+    use_native_kernels(False)
     try:
         ms.device_context.cpu.op_tuning.threads_num(1)
     except (RuntimeError, AttributeError):

@@ -76,12 +76,15 @@ def export_model(checkpoint, out, buckets, batch_size=1, stress=None, use_ema=Tr
     from applications.nequip.files import write_json
     from applications.nequip.inference import EXPORT_FORMAT, Predictor
     from applications.nequip.model import EnergyForceModel, MODEL_INPUTS, batch_inputs
+    from mindchemistry_e3.util import native_kernels
 
     if not buckets:
         raise ValueError("deploy: no buckets to export; name some with --bucket ATOMSxEDGES or give --data FILE")
     if os.path.exists(out) and not force:
         raise ValueError(f"deploy: {out} exists (pass --force to replace it)")
-    predictor = Predictor.from_checkpoint(checkpoint, use_ema=use_ema, compute_dtype=compute_dtype)
+    # no native CPU kernels in the graph: a MindIR must not depend on a shared library of this machine
+    with native_kernels(False):
+        predictor = Predictor.from_checkpoint(checkpoint, use_ema=use_ema, compute_dtype=compute_dtype)
     meta = predictor.checkpoint_meta
     if stress is None:
         stress = bool(meta.get("periodic", False))

@@ -14,7 +14,9 @@ same-shape elementwise ops):
    contiguous rows) -- times one matrix :math:`C` (solved exactly in float64; it also applies the
    normalization and e3nn's component order) give them all: output :math:`= F^T C`, one MatMul. When no degree
    exceeds 3 (and some exceeds 1) this, the normalization included, is one Cell with a compact custom gradient
-   (:mod:`._spherical_harmonics_poly`: one MatMul, then a multiply per pair of rows);
+   (:mod:`._spherical_harmonics_poly`: one MatMul, then a multiply per pair of rows); on a CPU target without
+   ``compute_dtype`` it runs as two generated C++ kernels instead, one pass over the rows forward and one for the
+   gradient (:mod:`._spherical_harmonics_cpu`; off with :func:`mindchemistry_e3.util.native_kernels`);
 3. degrees :math:`> 3` by the Clebsch-Gordan recursion
    :math:`Y^{l+1} = ((Y^l P_l) \odot (u T_l))\, M_l` (:math:`P_l, T_l` build the outer product
    :math:`Y^l \otimes u` as plain matmuls, :math:`M_l` is :math:`C^{l,1,l+1}` with e3nn's scale and sign);
@@ -35,6 +37,7 @@ from ..util._cell import GuardedCell, as_tensor
 from ..util.dtype import check_float_dtype, constant
 from ..util.precision import check_compute_dtype, compute_dtype_hint, low_precision
 from ._irreps import Irreps
+from ._spherical_harmonics_cpu import fused_harmonics
 from ._spherical_harmonics_np import NORMALIZATIONS, check_ls, sh_lowering
 from ._spherical_harmonics_poly import (EPS2, NormalizedPolynomialHarmonics, PolynomialHarmonics, inverse_norm,
                                         monomial_rows)
@@ -133,8 +136,11 @@ class SphericalHarmonics(GuardedCell, nn.Cell):
         self._polynomial = low.low_degree > 1 and not self._has_seed
         self.polynomial = None
         if self._polynomial:
-            poly = NormalizedPolynomialHarmonics if self.normalize else PolynomialHarmonics
-            self.polynomial = poly(low.low[0], low.low_degree, dtype, self.compute_dtype)
+            if self.compute_dtype is None:  # on CPU: two fused kernels (forward, gradient) if they can be built
+                self.polynomial = fused_harmonics(low.low[0], low.low_degree, self.normalize, dtype)
+            if self.polynomial is None:
+                poly = NormalizedPolynomialHarmonics if self.normalize else PolynomialHarmonics
+                self.polynomial = poly(low.low[0], low.low_degree, dtype, self.compute_dtype)
         self._products = low.products  # monomial 4 + j = monomial[parent] * (x, y, z)[var]
         if low.low_degree == 1:  # F = (1, x, y, z): F^T C = v C[1:] + C[0], a MatMul and a BiasAdd on [N, 3]
             self.low_mats = tuple(constant(m[1:], dtype) for m in low.low)

@@ -4,6 +4,7 @@ from .test import assert_equivariant, equivariance_error, random_irreps  # noqa:
 from .dtype import torch_get_default_tensor_type, torch_get_default_device, explicit_default_types  # noqa: F401
 from . import jit  # noqa: E402,F401
 from .e3nn_weights import load_e3nn_state_dict  # noqa: E402,F401
+from ._native import native_kernels, use_native_kernels  # noqa: E402,F401
 
 
 def prod(x):
@@ -20,4 +21,4 @@ def prod(x):
 
 __all__ = ["gather_rows", "radius_graph", "scatter", "segment_sum", "assert_equivariant", "equivariance_error",
            "random_irreps", "torch_get_default_tensor_type", "torch_get_default_device", "explicit_default_types",
-           "prod", "jit", "load_e3nn_state_dict"]
+           "prod", "jit", "load_e3nn_state_dict", "native_kernels", "use_native_kernels"]

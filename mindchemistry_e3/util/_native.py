@@ -1,0 +1,138 @@
+r"""Native CPU kernels: C++ sources generated from a plan, compiled once per machine and cached (no MindSpore).
+
+MindSpore's CPU build launches one kernel per elementwise op (10-15 us each, no fusion), so a polynomial of a few
+dozen products costs more in launches and memory passes than in arithmetic. A few hot spots therefore run as one
+generated loop, a MindSpore AOT custom op (:class:`mindspore.ops.Custom`, ``func_type="aot"``), with the plain-op
+Cells as the fallback: the result is the same up to rounding, only the speed differs.
+
+:func:`build_library` compiles a source with ``g++ -O3 -march=native -fno-math-errno`` (``$CXX`` if set) into
+``$MINDCHEMISTRY_E3_KERNEL_DIR`` (default ``~/.cache/mindchemistry_e3/kernels``, else a folder in the temporary
+directory), named by a hash of the source, the flags and the compiler, so each kernel compiles once per machine
+(about 0.3 s). It returns None -- and the caller keeps its plain-op Cells -- when native kernels are switched off
+(:func:`use_native_kernels`, or ``MINDCHEMISTRY_E3_NATIVE=0``), when no compiler is found or when the compile
+fails (with one warning naming the reason).
+
+>>> isinstance(use_native_kernels(), bool)  # the current setting
+True
+"""
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import warnings
+
+FLAGS = ("-std=c++17", "-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC")  # no errno: sqrt vectorizes
+_STATE = {"enabled": os.environ.get("MINDCHEMISTRY_E3_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off"),
+          "warned": False}
+_BUILT = {}
+
+
+def use_native_kernels(enabled=None):
+    """Whether Cells built from now on may use native CPU kernels; with ``enabled``, set it (and return it).
+
+    The default is on unless the environment sets ``MINDCHEMISTRY_E3_NATIVE=0``. Turn it off to build a model whose
+    graph must not depend on a local shared library, e.g. for a MindIR export meant for another machine (see
+    :func:`native_kernels`).
+    """
+    if enabled is not None:
+        _STATE["enabled"] = bool(enabled)
+    return _STATE["enabled"]
+
+
+@contextlib.contextmanager
+def native_kernels(enabled):
+    """A ``with`` block in which Cells are built with (``True``) or without (``False``) native CPU kernels.
+
+    >>> with native_kernels(False):
+    ...     use_native_kernels()
+    False
+    """
+    previous = _STATE["enabled"]
+    _STATE["enabled"] = bool(enabled)
+    try:
+        yield
+    finally:
+        _STATE["enabled"] = previous
+
+
+def kernel_dir():
+    """The folder of the compiled kernels (created if needed): ``$MINDCHEMISTRY_E3_KERNEL_DIR``, else
+    ``~/.cache/mindchemistry_e3/kernels``, else ``<tmp>/mindchemistry_e3-kernels-<uid>``."""
+    candidates = [os.environ.get("MINDCHEMISTRY_E3_KERNEL_DIR"),
+                  os.path.join(os.path.expanduser("~"), ".cache", "mindchemistry_e3", "kernels"),
+                  os.path.join(tempfile.gettempdir(), f"mindchemistry_e3-kernels-{os.getuid()}")]
+    for path in candidates:
+        if not path:
+            continue
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(path, os.W_OK):
+            return path
+    return None
+
+
+def _warn(reason):
+    if not _STATE["warned"]:
+        _STATE["warned"] = True
+        warnings.warn(f"mindchemistry_e3: native CPU kernels unavailable ({reason}); using the plain MindSpore "
+                      f"ops (same results, slower). Set MINDCHEMISTRY_E3_NATIVE=0 to silence this.", RuntimeWarning,
+                      stacklevel=3)
+
+
+def _compiler():
+    cxx = os.environ.get("CXX") or "g++"
+    return shutil.which(cxx)
+
+
+def build_library(source, name):
+    """The path of the shared library compiled from the C++ ``source`` (cached), or None (see the module doc).
+
+    Args:
+        source (str): a C++17 translation unit.
+        name (str): a readable prefix of the library's file name.
+
+    Returns:
+        Union[str, None]: an absolute path to a ``.so``, or None when native kernels are off or cannot be built.
+    """
+    if not use_native_kernels():
+        return None
+    cxx = _compiler()
+    if cxx is None:
+        _warn("no C++ compiler: set CXX or install g++")
+        return None
+    key = hashlib.sha256("\0".join((source, " ".join(FLAGS), os.path.realpath(cxx))).encode()).hexdigest()[:20]
+    if key in _BUILT:
+        return _BUILT[key]
+    folder = kernel_dir()
+    if folder is None:
+        _warn("no writable folder for the compiled kernels: set MINDCHEMISTRY_E3_KERNEL_DIR")
+        return None
+    path = os.path.join(folder, f"{name}-{key}.so")
+    if not os.path.exists(path):
+        fd, src_path = tempfile.mkstemp(suffix=".cc", prefix=f".{name}-", dir=folder)
+        tmp_lib = src_path[:-3] + ".so"
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(source)
+            done = subprocess.run([cxx, *FLAGS, "-o", tmp_lib, src_path], capture_output=True, text=True,
+                                  check=False)
+            if done.returncode != 0:
+                _warn(f"{os.path.basename(cxx)} failed: {done.stderr.strip()[-400:]}")
+                return None
+            os.replace(tmp_lib, path)  # atomic: a concurrent process sees the old state or the whole library
+        except OSError as err:
+            _warn(f"compiling failed: {err}")
+            return None
+        finally:
+            for leftover in (src_path, tmp_lib):
+                if os.path.exists(leftover):
+                    os.remove(leftover)
+    _BUILT[key] = path
+    return path
+
+
+__all__ = ["build_library", "use_native_kernels", "native_kernels", "kernel_dir"]
