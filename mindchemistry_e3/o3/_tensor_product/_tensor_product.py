@@ -51,6 +51,7 @@ from .._stacked import stacked_matmul
 from ._conv_run import run_conv_plan
 from ._conv_plan import build_conv_plan, conv_plan_support
 from ._plan import build_plan, execution_plan, scalar_stack_terms, scalar_stacked_plan
+from ._uvu_cpu import fused_uvu_product
 
 __all__ = ["TensorProduct"]
 
@@ -157,6 +158,14 @@ class TensorProduct(PlanCell):
                                                          plan.instructions) is None:
             self._paired = plan_tensors(build_conv_plan(self.irreps_in1, self.irreps_in2, self.irreps_out,
                                                         plan.instructions), self.dtype)
+        # the same product on CPU, weighted uvu paths only: two generated C++ kernels (forward, gradient) instead
+        self.native = None
+        if not self.shared_weights and self.compute_dtype is None:
+            self.native = fused_uvu_product(
+                self.irreps_in1, self.irreps_in2, self.irreps_out, plan.instructions, self.dtype,
+                lambda: TensorProduct(irreps_in1, irreps_in2, irreps_out, instructions, in1_var, in2_var, out_var,
+                                      irrep_normalization, path_normalization, internal_weights=False,
+                                      shared_weights=False, dtype=self.dtype))
 
     # ------------------------------------------------------------------------------------------------------
     def __repr__(self):
@@ -323,6 +332,9 @@ class TensorProduct(PlanCell):
                     self.weight_numel,)))):
             return stacked_matmul(self.stack_features(x, y), self.weight if weight is None else weight, self._scalar,
                                   self._matmul, self._bmm_ta)
+        if (self.native is not None and paired and x.shape[0] > 0 and weight is not None
+                and weight.shape == (x.shape[0], self.weight_numel)):
+            return self.native(x, y, weight)
         if (self._paired is not None and paired and x.shape[0] > 0 and weight is not None
                 and weight.shape == (x.shape[0], self.weight_numel)):
             return run_conv_plan(self, self._paired, x, y, weight, None, None, x.shape[0])

@@ -1,0 +1,185 @@
+"""The fused CPU kernels of weighted uvu products with per-sample weights (o3._tensor_product._uvu_cpu) against
+the plain-op TensorProduct: values, first order (both modes), second order in graph mode (inputs and weights-only),
+float32 and float64, row counts that are not a multiple of the kernels' block; when they are chosen; the generated
+source against e3nn's formula in numpy."""
+import ast
+
+import numpy as np
+import mindspore as ms
+import pytest
+from mindspore import nn, ops
+
+from mindchemistry_e3.o3 import Irreps, TensorProduct
+from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product, normalize_instructions
+from mindchemistry_e3.o3._tensor_product._uvu_cpu import FusedUvuProduct
+from mindchemistry_e3.o3._tensor_product._uvu_cpu_np import LANES, uvu_kernel_support, uvu_source
+from mindchemistry_e3.util import _native, native_kernels
+
+# two paths into the same output (2x1o), an l = 2 input with an l = 3 edge irrep, a 0e output from two inputs
+IRREPS_IN1, IRREPS_IN2, IRREPS_OUT = "3x0e + 3x1o + 2x2e", "0e + 1o + 3o", "3x0e + 3x1o + 2x2e + 2x1o"
+INSTRUCTIONS = [(0, 0, 0, "uvu", True), (1, 1, 0, "uvu", True), (0, 1, 1, "uvu", True), (1, 0, 1, "uvu", True),
+                (2, 2, 3, "uvu", True), (2, 1, 3, "uvu", True), (2, 0, 2, "uvu", True)]
+
+
+def _skip_without_compiler():
+    if _native._compiler() is None:
+        pytest.skip("no C++ compiler on this machine: the plain-op Cells run instead")
+
+
+def _pair(dtype, **kwargs):
+    _skip_without_compiler()
+    fused = TensorProduct(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, INSTRUCTIONS, shared_weights=False, dtype=dtype,
+                          **kwargs)
+    assert isinstance(fused.native, FusedUvuProduct), "a C++ compiler is there, but the kernel was not built"
+    with native_kernels(False):
+        plain = TensorProduct(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, INSTRUCTIONS, shared_weights=False, dtype=dtype,
+                              **kwargs)
+    assert plain.native is None
+    return fused, plain
+
+
+def _inputs(tp, z, npdt, seed=0):
+    rng = np.random.default_rng(seed)
+    return [ms.Tensor(rng.normal(size=(z, n)).astype(npdt)) for n in (tp.irreps_in1.dim, tp.irreps_in2.dim,
+                                                                      tp.weight_numel)]
+
+
+class _Loss(nn.Cell):
+    def __init__(self, tp, ct):
+        super().__init__()
+        self.tp, self.ct = tp, ct
+
+    def construct(self, x1, x2, w):
+        return (self.tp(x1, x2, w) * self.ct).sum()
+
+
+class _GradLoss(nn.Cell):
+    """(x1, x2, w) -> sum(sin(d/dx2 sum(TP * ct))): a loss on a first-order gradient (forces-like)."""
+
+    def __init__(self, tp, ct):
+        super().__init__()
+        self.grad = ms.grad(_Loss(tp, ct), grad_position=1)
+
+    def construct(self, x1, x2, w):
+        return ops.sin(self.grad(x1, x2, w)).sum()
+
+
+@pytest.mark.parametrize("z", [1, LANES, 37])
+@pytest.mark.parametrize("dtype,npdt,tol", [(ms.float64, np.float64, 1e-12), (ms.float32, np.float32, 2e-6)])
+def test_values_and_gradients_match_plain_ops(mode, z, dtype, npdt, tol):
+    fused, plain = _pair(dtype)
+    x1, x2, w = _inputs(fused, z, npdt)
+    y, y_plain = fused(x1, x2, w).asnumpy(), plain(x1, x2, w).asnumpy()
+    assert y.dtype == npdt and y.shape == (z, Irreps(IRREPS_OUT).dim)
+    np.testing.assert_allclose(y, y_plain, rtol=0, atol=tol * np.abs(y_plain).max())
+    ct = ms.Tensor(np.random.default_rng(1).normal(size=y.shape).astype(npdt))
+    grads = ms.grad(_Loss(fused, ct), grad_position=(0, 1, 2))(x1, x2, w)
+    grads_plain = ms.grad(_Loss(plain, ct), grad_position=(0, 1, 2))(x1, x2, w)
+    for name, g, gp in zip(("x1", "x2", "w"), grads, grads_plain):
+        gp = gp.asnumpy()
+        np.testing.assert_allclose(g.asnumpy(), gp, rtol=0, atol=tol * np.abs(gp).max(), err_msg=name)
+
+
+def test_second_order_matches_plain_ops(graph_mode):
+    """The gradient of a loss on d/dx2 (every input and the weights), float64: the kernel's gradient is
+    differentiated through the plain-op product's, so it equals the plain Cell's (which test_tensor_product checks
+    against finite differences)."""
+    fused, plain = _pair(ms.float64)
+    x1, x2, w = _inputs(fused, 21, np.float64, seed=2)
+    ct = ms.Tensor(np.random.default_rng(3).normal(size=(21, Irreps(IRREPS_OUT).dim)))
+    second = ms.grad(_GradLoss(fused, ct), grad_position=(0, 1, 2))(x1, x2, w)
+    second_plain = ms.grad(_GradLoss(plain, ct), grad_position=(0, 1, 2))(x1, x2, w)
+    for name, g, gp in zip(("x1", "x2", "w"), second, second_plain):
+        gp = gp.asnumpy()
+        np.testing.assert_allclose(g.asnumpy(), gp, rtol=0, atol=1e-11 * np.abs(gp).max(), err_msg=name)
+
+
+def test_second_order_matches_finite_differences(graph_mode):
+    """The weights' gradient of the forces-like loss against central differences (float64)."""
+    fused, _ = _pair(ms.float64)
+    x1, x2, w = _inputs(fused, 5, np.float64, seed=4)
+    ct = ms.Tensor(np.random.default_rng(5).normal(size=(5, Irreps(IRREPS_OUT).dim)))
+    loss = _GradLoss(fused, ct)
+    g = ms.grad(loss, grad_position=2)(x1, x2, w).asnumpy()
+    rng = np.random.default_rng(6)
+    for _ in range(3):
+        d = rng.normal(size=w.shape)
+        h = 1e-6
+        fd = (loss(x1, x2, ms.Tensor(w.asnumpy() + h * d)).asnumpy()
+              - loss(x1, x2, ms.Tensor(w.asnumpy() - h * d)).asnumpy()) / (2 * h)
+        np.testing.assert_allclose((g * d).sum(), fd, rtol=1e-7, atol=1e-9)
+
+
+def test_kernels_are_chosen_only_where_they_apply():
+    _skip_without_compiler()
+    ins_uvw = [(0, 0, 0, "uvw", True)]
+    assert TensorProduct("3x0e", "0e", "3x0e", ins_uvw, shared_weights=False).native is None
+    assert TensorProduct(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, INSTRUCTIONS).native is None  # shared weights
+    assert TensorProduct(IRREPS_IN1, "2x0e", "3x0e", [(0, 0, 0, "uvu", True)], shared_weights=False).native is None
+    assert TensorProduct(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, INSTRUCTIONS, shared_weights=False,
+                         compute_dtype=ms.float16).native is None
+    fused = TensorProduct(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, INSTRUCTIONS, shared_weights=False)
+    assert isinstance(fused.native, FusedUvuProduct)
+    assert not list(fused.get_parameters())  # the plain twin inside holds no Parameters either
+    # broadcast rows (x2 with one row) take the plain-op lowering and still agree
+    x1, x2, w = _inputs(fused, 4, np.float32)
+    y = fused(x1, x2[:1], w).asnumpy()
+    y_rows = fused(x1, ops.tile(x2[:1], (4, 1)), w).asnumpy()
+    np.testing.assert_allclose(y, y_rows, rtol=1e-6, atol=1e-6)
+
+
+def test_source_computes_e3nns_formula():
+    """The generated kernels, compiled and called directly (ctypes), against naive_tensor_product (e3nn's
+    einsums) and its finite differences, float64, 37 rows."""
+    import ctypes
+
+    _skip_without_compiler()
+    ins = normalize_instructions(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, INSTRUCTIONS)
+    lib = ctypes.CDLL(_native.build_library(uvu_source(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, ins), "uvu_test"))
+
+    def call(name, arrays):
+        n = len(arrays)
+        shapes = [(ctypes.c_int64 * a.ndim)(*a.shape) for a in arrays]
+        return getattr(lib, name)(n, (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays]),
+                                  (ctypes.c_int * n)(*[a.ndim for a in arrays]),
+                                  (ctypes.POINTER(ctypes.c_int64) * n)(*[ctypes.cast(s, ctypes.POINTER(
+                                      ctypes.c_int64)) for s in shapes]),
+                                  (ctypes.c_char_p * n)(*[b"float64"] * n), None, None)
+
+    rng = np.random.default_rng(7)
+    numel = sum(int(np.prod(i.path_shape)) for i in ins)
+    x1, x2, w = (rng.normal(size=(37, Irreps(IRREPS_IN1).dim)), rng.normal(size=(37, Irreps(IRREPS_IN2).dim)),
+                 rng.normal(size=(37, numel)))
+    y = np.empty((37, Irreps(IRREPS_OUT).dim))
+    assert call("tp_forward", [x1, x2, w, y]) == 0
+
+    def reference(a, b, c):
+        return naive_tensor_product(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, ins, a, b, c, shared_weights=False)
+
+    np.testing.assert_allclose(y, reference(x1, x2, w), rtol=0, atol=1e-13)
+    g = rng.normal(size=y.shape)
+    grads = [np.empty_like(x1), np.empty_like(x2), np.empty_like(w)]
+    assert call("tp_vjp", [x1, x2, w, g] + grads) == 0
+    for k, grad in enumerate(grads):
+        d = rng.normal(size=grad.shape)
+        plus, minus = [x1, x2, w], [x1, x2, w]
+        plus[k], minus[k] = plus[k] + 1e-6 * d, minus[k] - 1e-6 * d
+        fd = ((reference(*plus) - reference(*minus)) * g).sum() / 2e-6
+        np.testing.assert_allclose((grad * d).sum(), fd, rtol=1e-7)
+    assert call("tp_forward", [x1, x2, w]) == 1  # a wrong argument count is refused, not read past
+
+
+def test_support_messages_and_module_imports():
+    ins = normalize_instructions("4x0e", "2x1o", "4x1o", [(0, 0, 0, "uvu", True)])
+    assert "multiplicity 1" in uvu_kernel_support("4x0e", "2x1o", "4x1o", ins)
+    ins = normalize_instructions("4x0e", "0e", "4x0e", [(0, 0, 0, "uvu", False)])
+    assert uvu_kernel_support("4x0e", "0e", "4x0e", ins) == "a path without weights"
+    with pytest.raises(ValueError, match="without weights"):
+        uvu_source("4x0e", "0e", "4x0e", ins)
+    import mindchemistry_e3.o3._tensor_product._uvu_cpu_np as source_module
+
+    with open(source_module.__file__, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    names = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+    names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert not any(n.split(".")[0] == "mindspore" for n in names), names
