@@ -81,9 +81,9 @@ def test_values_and_gradients_match_plain_ops(mode, z, dtype, npdt, tol):
 
 
 def test_second_order_matches_plain_ops(graph_mode):
-    """The gradient of a loss on d/dx2 (every input and the weights), float64: the kernel's gradient is
-    differentiated through the plain-op product's, so it equals the plain Cell's (which test_tensor_product checks
-    against finite differences)."""
+    """The gradient of a loss on d/dx2 (every input and the weights), float64: the gradient kernel's own gradient
+    (forward and gradient kernels at swapped arguments) against autodiff of the plain-op Cell (which
+    test_tensor_product checks against finite differences)."""
     fused, plain = _pair(ms.float64)
     x1, x2, w = _inputs(fused, 21, np.float64, seed=2)
     ct = ms.Tensor(np.random.default_rng(3).normal(size=(21, Irreps(IRREPS_OUT).dim)))
@@ -120,7 +120,7 @@ def test_kernels_are_chosen_only_where_they_apply():
                          compute_dtype=ms.float16).native is None
     fused = TensorProduct(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, INSTRUCTIONS, shared_weights=False)
     assert isinstance(fused.native, FusedUvuProduct)
-    assert not list(fused.get_parameters())  # the plain twin inside holds no Parameters either
+    assert not list(fused.get_parameters())
     # broadcast rows (x2 with one row) take the plain-op lowering and still agree
     x1, x2, w = _inputs(fused, 4, np.float32)
     y = fused(x1, x2[:1], w).asnumpy()

@@ -161,11 +161,8 @@ class TensorProduct(PlanCell):
         # the same product on CPU, weighted uvu paths only: two generated C++ kernels (forward, gradient) instead
         self.native = None
         if not self.shared_weights and self.compute_dtype is None:
-            self.native = fused_uvu_product(
-                self.irreps_in1, self.irreps_in2, self.irreps_out, plan.instructions, self.dtype,
-                lambda: TensorProduct(irreps_in1, irreps_in2, irreps_out, instructions, in1_var, in2_var, out_var,
-                                      irrep_normalization, path_normalization, internal_weights=False,
-                                      shared_weights=False, dtype=self.dtype))
+            self.native = fused_uvu_product(self.irreps_in1, self.irreps_in2, self.irreps_out, plan.instructions,
+                                            self.dtype)
 
     # ------------------------------------------------------------------------------------------------------
     def __repr__(self):

@@ -4,41 +4,42 @@ The kernels (:mod:`._uvu_cpu_np`, compiled by :mod:`mindchemistry_e3.util._nativ
 in one pass forward and one pass for the gradient, where the plain-op lowering (the convolution plan without its
 gather and sum) launches a few dozen kernels and moves every edge-sized intermediate through memory several times.
 
-Derivatives: the forward's ``bprop`` is the ``tp_vjp`` kernel (first order). That kernel's own ``bprop`` (second
-order, e.g. a loss on forces) is the autodiff of the plain-op product's gradient, so second order is exactly the
-plain :class:`~mindchemistry_e3.o3.TensorProduct`'s.
+Derivatives, at every order, from the two kernels themselves: the forward's ``bprop`` is ``tp_vjp``, and since the
+product is linear in each of ``x1``, ``x2``, ``w`` (and the gradient also in the cotangent ``g``), the ``bprop`` of
+``tp_vjp`` is three more ``tp_vjp`` and three ``tp_forward`` calls with one argument swapped for its direction
+(:func:`_uvu_ops`): second order (a loss on forces) runs natively too.
 """
 import mindspore as ms
 from mindspore import nn, ops
 
-from ...util._native import build_library, native_kernels
+from ...util._native import build_library
 from ._uvu_cpu_np import uvu_kernel_support, uvu_source
 
 
-class _PlainVjp(nn.Cell):
-    """``(x1, x2, w, g) -> g dy/d(x1, x2, w)`` of the plain-op product, to be differentiated by autodiff."""
+def _uvu_ops(library, dim_out):
+    r"""The ``tp_forward`` and ``tp_vjp`` Custom ops of ``library``, with their ``bprop``\ s.
 
-    def __init__(self, plain):
-        super().__init__()
-        self.plain = plain
-        self.grad = ops.GradOperation(get_all=True, sens_param=True)
+    With :math:`S(x_1, x_2, w, g) = \langle g, y(x_1, x_2, w) \rangle` multilinear, ``tp_vjp`` is
+    :math:`(\partial_{x_1} S, \partial_{x_2} S, \partial_w S)`, and the derivative of
+    :math:`\langle (d_1, d_2, d_w), \mathrm{vjp} \rangle = S(d_1, x_2, w, g) + S(x_1, d_2, w, g) + S(x_1, x_2, d_w, g)`
+    is read off ``tp_vjp`` and ``tp_forward`` at those arguments.
+    """
 
-    def construct(self, x1, x2, w, g):
-        return self.grad(self.plain)(x1, x2, w, g)
+    def forward_bprop(x1, x2, w, out, dout):
+        return vjp(x1, x2, w, dout)
 
+    def vjp_bprop(x1, x2, w, g, out, dout):
+        d1, d2, dw = dout
+        _, b1, w1 = vjp(d1, x2, w, g)
+        a2, _, w2 = vjp(x1, d2, w, g)
+        a3, b3, _ = vjp(x1, x2, dw, g)
+        return a2 + a3, b1 + b3, w1 + w2, forward(d1, x2, w) + forward(x1, d2, w) + forward(x1, x2, dw)
 
-def _uvu_vjp(library, plain):
-    """``tp_vjp(x1, x2, w, g)`` as a Custom op whose ``bprop`` is the autodiff of :class:`_PlainVjp` (second
-    order). (A Cell with a custom ``bprop`` and a tuple output failed to differentiate twice in MindSpore 2.10:
-    "TupleGetItem evaluator index should be in range[-3, 3), but got 3".)"""
-    reference = _PlainVjp(plain)
-    grad = ops.GradOperation(get_all=True, sens_param=True)
-
-    def bprop(x1, x2, w, g, out, dout):
-        return grad(reference)(x1, x2, w, g, dout)
-
-    return ops.Custom(f"{library}:tp_vjp", out_shape=_vjp_shapes, out_dtype=_vjp_dtypes, func_type="aot",
-                      bprop=bprop), reference
+    forward = ops.Custom(f"{library}:tp_forward", out_shape=lambda x1, x2, w: (x1[0], dim_out),
+                         out_dtype=_first, func_type="aot", bprop=forward_bprop)
+    vjp = ops.Custom(f"{library}:tp_vjp", out_shape=_vjp_shapes, out_dtype=_vjp_dtypes, func_type="aot",
+                     bprop=vjp_bprop)
+    return forward, vjp
 
 
 def _vjp_shapes(x1, x2, w, g):
@@ -49,6 +50,10 @@ def _vjp_dtypes(x1, x2, w, g):
     return x1, x1, x1
 
 
+def _first(first, *_):
+    return first
+
+
 class FusedUvuProduct(nn.Cell):
     r"""e3nn's ``TensorProduct(..., shared_weights=False)`` of weighted ``uvu`` paths with multiplicity-1 second
     inputs, as fused CPU kernels (see the module doc). Built by :func:`fused_uvu_product`.
@@ -56,7 +61,6 @@ class FusedUvuProduct(nn.Cell):
     Args:
         library (str): the compiled :func:`._uvu_cpu_np.uvu_source` of the product.
         dim_out (int): ``irreps_out.dim``.
-        plain (mindspore.nn.Cell): the same product in plain ops, ``(x1, x2, w) -> y`` (second order).
 
     Inputs:
         - **x1** (Tensor) - shape ``(Z, irreps_in1.dim)``.
@@ -70,29 +74,18 @@ class FusedUvuProduct(nn.Cell):
         ``CPU``
     """
 
-    def __init__(self, library, dim_out, plain):
+    def __init__(self, library, dim_out):
         super().__init__()
-        self.forward = ops.Custom(f"{library}:tp_forward", out_shape=lambda x1, x2, w: (x1[0], dim_out),
-                                  out_dtype=_first, func_type="aot")
-        self.vjp, self.reference = _uvu_vjp(library, plain)
+        self.forward, self.vjp = _uvu_ops(library, dim_out)
 
     def construct(self, x1, x2, w):
         return self.forward(x1, x2, w)
 
-    def bprop(self, x1, x2, w, out, dout):
-        return self.vjp(x1, x2, w, dout)
 
-
-def _first(first, *_):
-    return first
-
-
-def fused_uvu_product(irreps_in1, irreps_in2, irreps_out, instructions, dtype, make_plain):
+def fused_uvu_product(irreps_in1, irreps_in2, irreps_out, instructions, dtype):
     """A :class:`FusedUvuProduct` for these normalised instructions, or None when it does not apply: a target other
     than CPU, a dtype other than float32 / float64, paths the kernels do not cover
-    (:func:`._uvu_cpu_np.uvu_kernel_support`), or no native kernels.
-
-    ``make_plain()`` builds the plain-op product (called with native kernels off)."""
+    (:func:`._uvu_cpu_np.uvu_kernel_support`), or no native kernels."""
     if ms.get_context("device_target") != "CPU" or dtype not in (ms.float32, ms.float64):
         return None
     if uvu_kernel_support(irreps_in1, irreps_in2, irreps_out, instructions) is not None:
@@ -100,9 +93,7 @@ def fused_uvu_product(irreps_in1, irreps_in2, irreps_out, instructions, dtype, m
     library = build_library(uvu_source(irreps_in1, irreps_in2, irreps_out, instructions), "uvu_product")
     if library is None:
         return None
-    with native_kernels(False):
-        plain = make_plain()
-    return FusedUvuProduct(library, irreps_out.dim, plain)
+    return FusedUvuProduct(library, irreps_out.dim)
 
 
 __all__ = ["FusedUvuProduct", "fused_uvu_product"]
