@@ -16,6 +16,14 @@ from mindchemistry_e3.util._column_map_np import apply_column_map, column_map, c
 from mindchemistry_e3.util.graph import gather_rows, segment_sum
 from tests.nn.nn_testing import finite_difference, irreps_D, random_rotations
 from tests.plan_isolation import imports_mindspore
+from mindchemistry_e3.util import native_kernels
+
+
+@pytest.fixture(autouse=True, params=["native", "plan"])
+def lowering_on_cpu(request):
+    """Every test twice: with the native CPU kernels where they apply (uvu paths) and with the plan alone."""
+    with native_kernels(request.param == "native"):
+        yield request.param
 
 F64 = ms.float64
 
@@ -193,7 +201,8 @@ class _Unmapped(nn.Cell):
 def test_results_before_the_map_times_result_map_are_the_output(name, mode):
     i1, i2, io, instructions = CASES[name]
     conv = TensorProductConv(i1, i2, io, instructions, scale=0.7, dtype=F64)
-    assert (conv.result_map is not None) == (name != "unfused_modes")  # paths sum into shared outputs / a layout
+    # the plan: paths sum into shared outputs / a layout; the native kernels write e3nn's layout
+    assert (conv.result_map is not None) == (name != "unfused_modes" and conv.native is None)
     args = [ms.Tensor(v) for v in random_graph(conv)]
     raw = _Unmapped(conv)(*args).asnumpy()
     out = conv(*args).asnumpy()

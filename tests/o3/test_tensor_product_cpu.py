@@ -183,3 +183,93 @@ def test_support_messages_and_module_imports():
     names = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
     names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert not any(n.split(".")[0] == "mindspore" for n in names), names
+
+
+# ------------------------------------------------------------------------------------------------ the convolution
+def _conv_pair():
+    """(native, plan) TensorProductConv of NequIP's product (uvu, every path to its own output, outputs sorted)."""
+    _skip_without_compiler()
+    from mindchemistry_e3.o3 import TensorProductConv, uvu_instructions
+    from mindchemistry_e3.o3._tensor_product._uvu_cpu import FusedUvuConv
+
+    mid, ins = uvu_instructions("3x0e + 3x1o + 2x2e", "0e + 1o + 2e", "0e + 1o + 2e")
+    native = TensorProductConv("3x0e + 3x1o + 2x2e", "0e + 1o + 2e", mid, ins, scale=0.3, permuted_weights=True,
+                               dtype=ms.float64)
+    assert isinstance(native.native, FusedUvuConv)
+    assert native.weight_permutation is None and native.result_map is None  # e3nn's layouts in and out
+    with native_kernels(False):
+        plan = TensorProductConv("3x0e + 3x1o + 2x2e", "0e + 1o + 2e", mid, ins, scale=0.3, dtype=ms.float64)
+    assert plan.native is None
+    return native, plan
+
+
+def _graph(conv, nodes=9, edges=37, seed=0):
+    rng = np.random.default_rng(seed)
+    x = ms.Tensor(rng.normal(size=(nodes, conv.irreps_in1.dim)))
+    a = ms.Tensor(rng.normal(size=(edges, conv.irreps_in2.dim)))
+    w = ms.Tensor(rng.normal(size=(edges, conv.weight_numel)))
+    src = ms.Tensor(rng.integers(0, nodes, edges).astype(np.int32))
+    dst = ms.Tensor(np.sort(rng.integers(0, nodes, edges)).astype(np.int32))  # sorted: lanes share rows
+    return x, a, w, src, dst
+
+
+class _ConvLoss(nn.Cell):
+    def __init__(self, conv, ct, src, dst):
+        super().__init__()
+        self.conv, self.ct, self.src, self.dst = conv, ct, src, dst
+
+    def construct(self, x, a, w):
+        return (self.conv(x, a, w, self.src, self.dst) * self.ct).sum()
+
+
+class _ConvForceLoss(nn.Cell):
+    """A loss on d/da (forces-like: the edge attributes stand for the positions)."""
+
+    def __init__(self, conv, ct, src, dst):
+        super().__init__()
+        self.grad = ms.grad(_ConvLoss(conv, ct, src, dst), grad_position=1)
+
+    def construct(self, x, a, w):
+        return ops.sin(self.grad(x, a, w)).sum()
+
+
+def test_conv_matches_the_plan_to_second_order(graph_mode):
+    native, plan = _conv_pair()
+    x, a, w, src, dst = _graph(native)
+    np.testing.assert_allclose(native(x, a, w, src, dst).asnumpy(), plan(x, a, w, src, dst).asnumpy(), rtol=0,
+                               atol=1e-12)
+    ct = ms.Tensor(np.random.default_rng(1).normal(size=(9, native.irreps_out.dim)))
+    for loss in (_ConvLoss, _ConvForceLoss):
+        got = ms.grad(loss(native, ct, src, dst), grad_position=(0, 1, 2))(x, a, w)
+        want = ms.grad(loss(plan, ct, src, dst), grad_position=(0, 1, 2))(x, a, w)
+        for name, g, r in zip(("x", "a", "w"), got, want):
+            r = r.asnumpy()
+            np.testing.assert_allclose(g.asnumpy(), r, rtol=0, atol=1e-11 * np.abs(r).max(), err_msg=name)
+
+
+def test_conv_first_order_and_num_nodes(mode):
+    native, plan = _conv_pair()
+    x, a, w, src, dst = _graph(native, seed=2)
+    ct = ms.Tensor(np.random.default_rng(3).normal(size=(9, native.irreps_out.dim)))
+    got = ms.grad(_ConvLoss(native, ct, src, dst), grad_position=(0, 1, 2))(x, a, w)
+    want = ms.grad(_ConvLoss(plan, ct, src, dst), grad_position=(0, 1, 2))(x, a, w)
+    for g, r in zip(got, want):
+        np.testing.assert_allclose(g.asnumpy(), r.asnumpy(), rtol=0, atol=1e-12 * np.abs(r.asnumpy()).max())
+    # more output rows than node rows: the plan runs, in e3nn's layout (result_map is None)
+    y = native(x, a, w, src, dst, 12, False).asnumpy()
+    np.testing.assert_allclose(y[:9], plan(x, a, w, src, dst).asnumpy(), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(y[9:], 0.0)
+
+
+def test_conv_refuses_edges_that_name_no_node(mode, capfd):
+    """The kernel stops (MindSpore raises on its return code) and says which index is wrong (on stderr). After a
+    kernel error MindSpore refuses to run that compiled graph again (built-in kernels too), so each case gets its
+    own Cell."""
+    bad = ms.Tensor(np.array([0, 1, 2, 3, 4], np.int32))  # node 4 of 4
+    for position, name in ((3, "edge_src"), (4, "edge_dst")):
+        native, _ = _conv_pair()
+        args = list(_graph(native, nodes=4, edges=5))
+        args[position] = bad
+        with pytest.raises(RuntimeError, match="conv_forward"):
+            native(*args).asnumpy()
+        assert f"{name}[4] = 4 is not a node index in [0, 4)" in capfd.readouterr().err

@@ -10,6 +10,10 @@ applies every weight with one multiply (``uvu``) or one output-stationary BatchM
 sums at ``dst`` once, and moves the layout changes to the node side. Instructions the plan cannot fuse (modes
 other than weighted ``uvu`` / ``uvw``, edge attributes of multiplicity > 1) run unfused through
 :class:`~mindchemistry_e3.o3.TensorProduct`, gather and segment sum, so every instruction list is accepted.
+
+On a CPU target (no ``compute_dtype``) a plan of weighted ``uvu`` paths runs instead as two generated C++ kernels,
+the gather and the sum inside their loops, in e3nn's layouts (:mod:`._uvu_cpu`; ``native`` is that Cell, and then
+``weight_permutation`` and ``result_map`` are None).
 """
 import numpy as np
 from mindspore import ops
@@ -23,6 +27,7 @@ from ._conv_run import run_conv_plan
 from ._conv_plan import build_conv_plan, conv_plan_support
 from ._plan import normalize_instructions
 from ._tensor_product import TensorProduct
+from ._uvu_cpu import fused_uvu_product
 
 __all__ = ["TensorProductConv"]
 
@@ -78,6 +83,7 @@ class TensorProductConv(PlanCell):
 
     Attributes:
         fused (bool): whether the fused plan runs (else ``unfused_reason`` says why not).
+        native (mindspore.nn.Cell or None): the fused CPU kernels that run instead of the plan (see the module doc).
         weight_numel (int): per-edge weights.
         weight_permutation (numpy.ndarray or None): the plan's order of e3nn's weight columns (None: the same).
         result_map (ColumnMap or None): the layout of the results with ``mapped=False`` -> e3nn's (None: the same).
@@ -98,8 +104,8 @@ class TensorProductConv(PlanCell):
         >>> w = np.ones((2, conv.weight_numel), np.float32)
         >>> conv(x, a, w, ms.Tensor([0, 1], ms.int32), ms.Tensor([1, 2], ms.int32)).shape
         (3, 16)
-        >>> conv.fused, conv.weight_permutation.tolist()
-        (True, [4, 5, 6, 7, 8, 9, 10, 11, 0, 1, 2, 3])
+        >>> conv.fused
+        True
     """
 
     def __init__(self, irreps_in1, irreps_in2, irreps_out, instructions, in1_var=None, in2_var=None,
@@ -124,14 +130,19 @@ class TensorProductConv(PlanCell):
         self.lowering = lowering
         self.weight_permutation = None
         self.result_map = None
+        self.native = None
         if self.fused:
             plan = build_conv_plan(irreps_in1, irreps_in2, irreps_out, self.instructions, scale=self.scale,
                                    gemm=lowering == "gemm")
-            if plan.weight_map is not None:  # the permutation read off the plan's map applied to column numbers
+            if self.compute_dtype is None:  # on CPU, uvu paths: two generated C++ kernels in e3nn's layouts
+                self.native = fused_uvu_product(irreps_in1, irreps_in2, irreps_out, self.instructions, self.dtype,
+                                                conv=True, scale=self.scale)
+            if plan.weight_map is not None and self.native is None:
+                # the permutation read off the plan's map applied to column numbers
                 self.weight_permutation = apply_column_map(plan.weight_map, np.arange(self.weight_numel)[None])[0]
                 if permuted_weights:
                     plan = plan._replace(weight_map=None)
-            self.result_map = plan.out_map
+            self.result_map = None if self.native is not None else plan.out_map
             self.plan = plan_tensors(plan, self.dtype)
             self.tp = None
         else:
@@ -170,7 +181,11 @@ class TensorProductConv(PlanCell):
         if self.tp is not None:
             messages = self.tp(gather_rows(node_features, edge_src), edge_attr, weight)
             return segment_sum(messages, edge_dst, n) * self._scale
-        return self._fused(node_features, edge_attr, weight, edge_src, edge_dst, n, mapped)
+        if self.native is None:
+            return self._fused(node_features, edge_attr, weight, edge_src, edge_dst, n, mapped)
+        if n == node_features.shape[0]:
+            return self.native(node_features, edge_attr, weight, edge_src, edge_dst)
+        return self._fused(node_features, edge_attr, weight, edge_src, edge_dst, n)  # result_map is None
 
     def _fused(self, x, a, weight, src, dst, n, mapped=True):
         """Execute the plan (steps of :func:`~mindchemistry_e3.o3._tensor_product._conv_plan.execute_conv_plan`)."""

@@ -42,11 +42,37 @@ def _uvu_ops(library, dim_out):
     return forward, vjp
 
 
-def _vjp_shapes(x1, x2, w, g):
+_ZEROS_LIKE = ops.ZerosLike()  # a primitive: the bprops are differentiated again
+
+
+def _conv_ops(library, dim_out):
+    """The ``conv_forward`` and ``conv_vjp`` Custom ops of ``library`` with their bprops, as :func:`_uvu_ops` (the
+    convolution is multilinear in ``x``, ``a``, ``w`` as well); the edge indices get zero gradients."""
+
+    def forward_bprop(x, a, w, src, dst, out, dout):
+        dx, da, dw = vjp(x, a, w, src, dst, dout)
+        return dx, da, dw, _ZEROS_LIKE(src), _ZEROS_LIKE(dst)
+
+    def vjp_bprop(x, a, w, src, dst, g, out, dout):
+        d1, d2, dw = dout
+        _, b1, w1 = vjp(d1, a, w, src, dst, g)
+        a2, _, w2 = vjp(x, d2, w, src, dst, g)
+        a3, b3, _ = vjp(x, a, dw, src, dst, g)
+        dg = forward(d1, a, w, src, dst) + forward(x, d2, w, src, dst) + forward(x, a, dw, src, dst)
+        return a2 + a3, b1 + b3, w1 + w2, _ZEROS_LIKE(src), _ZEROS_LIKE(dst), dg
+
+    forward = ops.Custom(f"{library}:conv_forward", out_shape=lambda x, a, w, src, dst: (x[0], dim_out),
+                         out_dtype=_first, func_type="aot", bprop=forward_bprop)
+    vjp = ops.Custom(f"{library}:conv_vjp", out_shape=_vjp_shapes, out_dtype=_vjp_dtypes, func_type="aot",
+                     bprop=vjp_bprop)
+    return forward, vjp
+
+
+def _vjp_shapes(x1, x2, w, *_):
     return x1, x2, w
 
 
-def _vjp_dtypes(x1, x2, w, g):
+def _vjp_dtypes(x1, x2, w, *_):
     return x1, x1, x1
 
 
@@ -82,18 +108,49 @@ class FusedUvuProduct(nn.Cell):
         return self.forward(x1, x2, w)
 
 
-def fused_uvu_product(irreps_in1, irreps_in2, irreps_out, instructions, dtype):
-    """A :class:`FusedUvuProduct` for these normalised instructions, or None when it does not apply: a target other
-    than CPU, a dtype other than float32 / float64, paths the kernels do not cover
-    (:func:`._uvu_cpu_np.uvu_kernel_support`), or no native kernels."""
+class FusedUvuConv(nn.Cell):
+    r"""e3nn's convolution ``scale * segment_sum(TensorProduct(x[src], a, w), dst, N)`` of weighted ``uvu`` paths with
+    multiplicity-1 edge attributes, as fused CPU kernels: the gather of the source rows and the sum at the
+    destinations happen inside the loops (see the module doc). Built by :func:`fused_uvu_product`.
+
+    Args:
+        library (str): the compiled :func:`._uvu_cpu_np.uvu_source` of the convolution (``conv=True``).
+        dim_out (int): ``irreps_out.dim``.
+
+    Inputs:
+        - **x** (Tensor) - shape ``(N, irreps_in1.dim)``, node features.
+        - **a** (Tensor) - shape ``(E, irreps_in2.dim)``, edge attributes.
+        - **w** (Tensor) - shape ``(E, weight_numel)``, e3nn's flat layout.
+        - **src**, **dst** (Tensor) - int32 ``(E,)`` in ``[0, N)`` (else the kernel fails).
+
+    Outputs:
+        Tensor of shape ``(N, irreps_out.dim)``.
+
+    Supported Platforms:
+        ``CPU``
+    """
+
+    def __init__(self, library, dim_out):
+        super().__init__()
+        self.forward, self.vjp = _conv_ops(library, dim_out)
+
+    def construct(self, x, a, w, src, dst):
+        return self.forward(x, a, w, src, dst)
+
+
+def fused_uvu_product(irreps_in1, irreps_in2, irreps_out, instructions, dtype, conv=False, scale=1.0):
+    """A :class:`FusedUvuProduct` (with ``conv``: a :class:`FusedUvuConv` of factor ``scale``) for these normalised
+    instructions, or None when it does not apply: a target other than CPU, a dtype other than float32 / float64,
+    paths the kernels do not cover (:func:`._uvu_cpu_np.uvu_kernel_support`), or no native kernels."""
     if ms.get_context("device_target") != "CPU" or dtype not in (ms.float32, ms.float64):
         return None
     if uvu_kernel_support(irreps_in1, irreps_in2, irreps_out, instructions) is not None:
         return None
-    library = build_library(uvu_source(irreps_in1, irreps_in2, irreps_out, instructions), "uvu_product")
+    library = build_library(uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv, scale),
+                            "uvu_conv" if conv else "uvu_product")
     if library is None:
         return None
-    return FusedUvuProduct(library, irreps_out.dim)
+    return (FusedUvuConv if conv else FusedUvuProduct)(library, irreps_out.dim)
 
 
-__all__ = ["FusedUvuProduct", "fused_uvu_product"]
+__all__ = ["FusedUvuProduct", "FusedUvuConv", "fused_uvu_product"]

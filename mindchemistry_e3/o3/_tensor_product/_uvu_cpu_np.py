@@ -38,6 +38,7 @@ LANES = 16  # rows per block: one AVX-512 vector of float32, two of float64
 
 _PRELUDE = """\
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -59,6 +60,41 @@ void load(const T *src, int64_t dim, int64_t z0, int64_t n, T *buf) {
   std::memset(buf, 0, sizeof(T) * dim * V);
   for (int64_t v = 0; v < n; ++v)
     for (int64_t c = 0; c < dim; ++c) buf[c * V + v] = base[v * dim + c];
+}
+
+// rows idx[z0 .. z0 + n - 1] of src [*, dim] -> buf (a gather: the convolution's source nodes)
+template <typename T>
+void load_rows(const T *src, int64_t dim, const int32_t *idx, int64_t z0, int64_t n, T *buf) {
+  int64_t off[V];
+  for (int64_t v = 0; v < V; ++v) off[v] = v < n ? int64_t(idx[z0 + v]) * dim : -1;
+  if (n < V) std::memset(buf, 0, sizeof(T) * dim * V);
+  if (n == V) {
+    for (int64_t c = 0; c < dim; ++c)
+      for (int64_t v = 0; v < V; ++v) buf[c * V + v] = src[off[v] + c];
+    return;
+  }
+  for (int64_t v = 0; v < n; ++v)
+    for (int64_t c = 0; c < dim; ++c) buf[c * V + v] = src[off[v] + c];
+}
+
+// dst[idx[z0 + v]] += buf lane v (a scatter-sum: lanes may share a row, so one lane at a time)
+template <typename T>
+void add_rows(const T *buf, int64_t dim, const int32_t *idx, int64_t z0, int64_t n, T *dst) {
+  for (int64_t v = 0; v < n; ++v) {
+    T *row = dst + int64_t(idx[z0 + v]) * dim;
+    for (int64_t c = 0; c < dim; ++c) row[c] += buf[c * V + v];
+  }
+}
+
+// whether every index lies in [0, rows); if not, says which (MindSpore's error only gives the return code)
+inline bool in_range(const int32_t *idx, int64_t n, int64_t rows, const char *name) {
+  for (int64_t e = 0; e < n; ++e)
+    if (idx[e] < 0 || idx[e] >= rows) {
+      std::fprintf(stderr, "mindchemistry_e3 TensorProductConv: %%s[%%lld] = %%d is not a node index in [0, %%lld)\\n",
+                   name, static_cast<long long>(e), idx[e], static_cast<long long>(rows));
+      return false;
+    }
+  return true;
 }
 
 // buf [dim * V] -> rows z0 .. z0 + n - 1 of dst [Z, dim]
@@ -118,13 +154,13 @@ def _sum(terms):
     return " + ".join(terms) if terms else "T(0)"
 
 
-def _paths(irreps_in1, irreps_in2, irreps_out, instructions):
-    """Per path: offsets, dimensions, weight offset and the nonzero entries of ``path_weight * C``."""
+def _paths(irreps_in1, irreps_in2, irreps_out, instructions, scale):
+    """Per path: offsets, dimensions, weight offset and the nonzero entries of ``scale * path_weight * C``."""
     s1, s2, so = irreps_in1.slices(), irreps_in2.slices(), irreps_out.slices()
     paths, w_off = [], 0
     for ins in instructions:
         (mul, ir1), ir2, ir3 = irreps_in1[ins.i_in1], irreps_in2[ins.i_in2].ir, irreps_out[ins.i_out].ir
-        c = np.asarray(wigner_3j(ir1.l, ir2.l, ir3.l), np.float64) * ins.path_weight
+        c = np.asarray(wigner_3j(ir1.l, ir2.l, ir3.l), np.float64) * (ins.path_weight * scale)
         nz = [(i, j, k, c[i, j, k]) for i, j, k in zip(*np.nonzero(np.abs(c) > 1e-15))]
         paths.append({"mul": mul, "d1": ir1.dim, "d3": ir3.dim, "o1": s1[ins.i_in1].start,
                       "o2": s2[ins.i_in2].start, "oo": so[ins.i_out].start, "ow": w_off, "nz": nz})
@@ -198,8 +234,28 @@ def _vjp_path(p):
             f"{_lane_loop(db_lines, '      ')}\n    }}\n")
 
 
-def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions):
-    """The C++ source of ``tp_forward`` and ``tp_vjp`` for these normalised instructions (see the module doc).
+_CONV_ENTRY = """
+extern "C" int conv_%(name)s(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
+                            void *stream, void *extra) {
+  (void)ndims; (void)stream; (void)extra;
+  if (nparam != %(nparam)d) return 1;
+  if (std::strcmp(dtypes[3], "int32") != 0 || std::strcmp(dtypes[4], "int32") != 0) return 3;
+  const int64_t nodes = shapes[0][0], edges = shapes[1][0];
+  const int32_t *src = static_cast<const int32_t *>(params[3]), *dst = static_cast<const int32_t *>(params[4]);
+  if (!in_range(src, edges, nodes, "edge_src") || !in_range(dst, edges, nodes, "edge_dst")) return 4;
+  if (std::strcmp(dtypes[0], "float32") == 0) { %(name)s<float>(%(args_f)s, src, dst, nodes, edges); return 0; }
+  if (std::strcmp(dtypes[0], "float64") == 0) { %(name)s<double>(%(args_d)s, src, dst, nodes, edges); return 0; }
+  return 2;
+}
+"""
+
+
+def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, scale=1.0):
+    """The C++ source of the product's kernels for these normalised instructions (see the module doc):
+    ``tp_forward`` and ``tp_vjp``, or with ``conv`` the convolution's ``conv_forward(x [N, dim1], a [E, dim2],
+    w [E, numel], src, dst) -> y [N, dim_out]`` (``scale`` times the sum at ``dst`` of the product of ``x[src]``,
+    ``a`` and ``w``; ``src``, ``dst`` int32 ``[E]``, refused with code 4 when out of ``[0, N)``) and
+    ``conv_vjp(x, a, w, src, dst, g [N, dim_out]) -> (dx, da, dw)``.
 
     Raises:
         ValueError: the kernels do not apply (:func:`uvu_kernel_support`).
@@ -208,38 +264,53 @@ def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions):
     why = uvu_kernel_support(irreps_in1, irreps_in2, irreps_out, instructions)
     if why is not None:
         raise ValueError(f"uvu_source: {why}")
-    paths, numel = _paths(irreps_in1, irreps_in2, irreps_out, instructions)
+    paths, numel = _paths(irreps_in1, irreps_in2, irreps_out, instructions, float(scale))
     max_pairs = max(len({(i, k) for i, _, k, _ in p["nz"]}) for p in paths)
     src = _PRELUDE % {"lanes": LANES, "dim1": irreps_in1.dim, "dim2": irreps_in2.dim, "numel": numel,
                       "dimo": irreps_out.dim}
+    if conv:  # x1 rows gathered at src, the output summed at dst; the gradient: g gathered at dst, dx summed at src
+        fwd_args, vjp_args = ("const T *x1, const T *x2, const T *w, T *y, const int32_t *src, const int32_t *dst, "
+                              "int64_t nodes, int64_t z"), (
+            "const T *x1, const T *x2, const T *w, const T *g, T *dx1, T *dx2, T *dw_out, const int32_t *src, "
+            "const int32_t *dst, int64_t nodes, int64_t z")
+        load_x1, load_g = "load_rows(x1, DIM1, src, z0, n, xa);", "load_rows(g, DIMO, dst, z0, n, xg);"
+        store_y, store_dx1 = "add_rows(xy, DIMO, dst, z0, n, y);", "add_rows(da, DIM1, src, z0, n, dx1);"
+        zero_y = "  std::memset(y, 0, sizeof(T) * nodes * DIMO);\n"
+        zero_dx1 = "  std::memset(dx1, 0, sizeof(T) * nodes * DIM1);\n"
+    else:
+        fwd_args = "const T *x1, const T *x2, const T *w, T *y, int64_t z"
+        vjp_args = "const T *x1, const T *x2, const T *w, const T *g, T *dx1, T *dx2, T *dw_out, int64_t z"
+        load_x1, load_g = "load(x1, DIM1, z0, n, xa);", "load(g, DIMO, z0, n, xg);"
+        store_y, store_dx1 = "store(xy, DIMO, z0, n, y);", "store(da, DIM1, z0, n, dx1);"
+        zero_y = zero_dx1 = ""
     src += f"""
 template <typename T>
-void forward(const T *x1, const T *x2, const T *w, T *y, int64_t z) {{
+void forward({fwd_args}) {{
   std::vector<T> buf((DIM1 + DIM2 + NUMEL + DIMO + {max_pairs}) * V);
   T *xa = buf.data(), *xb = xa + DIM1 * V, *xw = xb + DIM2 * V, *xy = xw + NUMEL * V, *A = xy + DIMO * V;
-  for (int64_t z0 = 0; z0 < z; z0 += V) {{
+{zero_y}  for (int64_t z0 = 0; z0 < z; z0 += V) {{
     const int64_t n = z - z0 < V ? z - z0 : V;
-    load(x1, DIM1, z0, n, xa);
+    {load_x1}
     load(x2, DIM2, z0, n, xb);
     load(w, NUMEL, z0, n, xw);
     std::memset(xy, 0, sizeof(T) * DIMO * V);
-{"".join(_forward_path(p) for p in paths)}    store(xy, DIMO, z0, n, y);
+{"".join(_forward_path(p) for p in paths)}    {store_y}
   }}
 }}
 
 template <typename T>
-void vjp(const T *x1, const T *x2, const T *w, const T *g, T *dx1, T *dx2, T *dw_out, int64_t z) {{
+void vjp({vjp_args}) {{
   std::vector<T> buf((2 * DIM1 + 2 * DIM2 + 2 * NUMEL + DIMO + 2 * {max_pairs}) * V);
   T *xa = buf.data(), *xb = xa + DIM1 * V, *xw = xb + DIM2 * V, *xg = xw + NUMEL * V;
   T *da = xg + DIMO * V, *db = da + DIM1 * V, *dw = db + DIM2 * V, *A = dw + NUMEL * V, *M = A + {max_pairs} * V;
-  for (int64_t z0 = 0; z0 < z; z0 += V) {{
+{zero_dx1}  for (int64_t z0 = 0; z0 < z; z0 += V) {{
     const int64_t n = z - z0 < V ? z - z0 : V;
-    load(x1, DIM1, z0, n, xa);
+    {load_x1}
     load(x2, DIM2, z0, n, xb);
     load(w, NUMEL, z0, n, xw);
-    load(g, DIMO, z0, n, xg);
+    {load_g}
     std::memset(da, 0, sizeof(T) * (DIM1 + DIM2) * V);
-{"".join(_vjp_path(p) for p in paths)}    store(da, DIM1, z0, n, dx1);
+{"".join(_vjp_path(p) for p in paths)}    {store_dx1}
     store(db, DIM2, z0, n, dx2);
     store(dw, NUMEL, z0, n, dw_out);
   }}
@@ -247,12 +318,18 @@ void vjp(const T *x1, const T *x2, const T *w, const T *g, T *dx1, T *dx2, T *dw
 
 }}  // namespace
 """
-    for name, nparam, n_in in (("forward", 4, 3), ("vjp", 7, 4)):
+    for name, n_in, n_out in (("forward", 3, 1), ("vjp", 4, 3)):
         args = {}
         for t in ("float", "double"):
-            args[t] = ", ".join(f"static_cast<{'const ' if k < n_in else ''}{t} *>(params[{k}])"
-                                for k in range(nparam))
-        src += _ENTRY % {"name": name, "nparam": nparam, "args_f": args["float"], "args_d": args["double"]}
+            if conv:  # params: x1, x2, w, src, dst, [g,] outputs
+                order = [0, 1, 2] + ([5] if n_in == 4 else []) + list(range(5 + n_in - 3, 5 + n_in - 3 + n_out))
+            else:
+                order = list(range(n_in + n_out))
+            args[t] = ", ".join(f"static_cast<{'const ' if k < n_in else ''}{t} *>(params[{order[k]}])"
+                                for k in range(n_in + n_out))
+        template = _CONV_ENTRY if conv else _ENTRY
+        nparam = n_in + n_out + (2 if conv else 0)
+        src += template % {"name": name, "nparam": nparam, "args_f": args["float"], "args_d": args["double"]}
     return src
 
 
