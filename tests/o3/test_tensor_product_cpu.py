@@ -255,6 +255,9 @@ def test_conv_first_order_and_num_nodes(mode):
     want = ms.grad(_ConvLoss(plan, ct, src, dst), grad_position=(0, 1, 2))(x, a, w)
     for g, r in zip(got, want):
         np.testing.assert_allclose(g.asnumpy(), r.asnumpy(), rtol=0, atol=1e-12 * np.abs(r.asnumpy()).max())
+    # int64 edge indices (e3nn's radius_graph gives them) take the same kernel
+    y64 = native(x, a, w, src.astype(ms.int64), dst.astype(ms.int64)).asnumpy()
+    np.testing.assert_array_equal(y64, native(x, a, w, src, dst).asnumpy())
     # more output rows than node rows: the plan runs, in e3nn's layout (result_map is None)
     y = native(x, a, w, src, dst, 12, False).asnumpy()
     np.testing.assert_allclose(y[:9], plan(x, a, w, src, dst).asnumpy(), rtol=0, atol=1e-12)

@@ -121,7 +121,7 @@ class FusedUvuConv(nn.Cell):
         - **x** (Tensor) - shape ``(N, irreps_in1.dim)``, node features.
         - **a** (Tensor) - shape ``(E, irreps_in2.dim)``, edge attributes.
         - **w** (Tensor) - shape ``(E, weight_numel)``, e3nn's flat layout.
-        - **src**, **dst** (Tensor) - int32 ``(E,)`` in ``[0, N)`` (else the kernel fails).
+        - **src**, **dst** (Tensor) - int32 or int64 ``(E,)`` in ``[0, N)`` (else the kernel fails).
 
     Outputs:
         Tensor of shape ``(N, irreps_out.dim)``.

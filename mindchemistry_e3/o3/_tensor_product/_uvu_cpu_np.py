@@ -63,8 +63,8 @@ void load(const T *src, int64_t dim, int64_t z0, int64_t n, T *buf) {
 }
 
 // rows idx[z0 .. z0 + n - 1] of src [*, dim] -> buf (a gather: the convolution's source nodes)
-template <typename T>
-void load_rows(const T *src, int64_t dim, const int32_t *idx, int64_t z0, int64_t n, T *buf) {
+template <typename T, typename I>
+void load_rows(const T *src, int64_t dim, const I *idx, int64_t z0, int64_t n, T *buf) {
   int64_t off[V];
   for (int64_t v = 0; v < V; ++v) off[v] = v < n ? int64_t(idx[z0 + v]) * dim : -1;
   if (n < V) std::memset(buf, 0, sizeof(T) * dim * V);
@@ -78,8 +78,8 @@ void load_rows(const T *src, int64_t dim, const int32_t *idx, int64_t z0, int64_
 }
 
 // dst[idx[z0 + v]] += buf lane v (a scatter-sum: lanes may share a row, so one lane at a time)
-template <typename T>
-void add_rows(const T *buf, int64_t dim, const int32_t *idx, int64_t z0, int64_t n, T *dst) {
+template <typename T, typename I>
+void add_rows(const T *buf, int64_t dim, const I *idx, int64_t z0, int64_t n, T *dst) {
   for (int64_t v = 0; v < n; ++v) {
     T *row = dst + int64_t(idx[z0 + v]) * dim;
     for (int64_t c = 0; c < dim; ++c) row[c] += buf[c * V + v];
@@ -87,11 +87,12 @@ void add_rows(const T *buf, int64_t dim, const int32_t *idx, int64_t z0, int64_t
 }
 
 // whether every index lies in [0, rows); if not, says which (MindSpore's error only gives the return code)
-inline bool in_range(const int32_t *idx, int64_t n, int64_t rows, const char *name) {
+template <typename I>
+bool in_range(const I *idx, int64_t n, int64_t rows, const char *name) {
   for (int64_t e = 0; e < n; ++e)
     if (idx[e] < 0 || idx[e] >= rows) {
-      std::fprintf(stderr, "mindchemistry_e3 TensorProductConv: %%s[%%lld] = %%d is not a node index in [0, %%lld)\\n",
-                   name, static_cast<long long>(e), idx[e], static_cast<long long>(rows));
+      std::fprintf(stderr, "mindchemistry_e3 TensorProductConv: %%s[%%lld] = %%lld is not a node index in [0, %%lld)\\n",
+                   name, static_cast<long long>(e), static_cast<long long>(idx[e]), static_cast<long long>(rows));
       return false;
     }
   return true;
@@ -235,16 +236,26 @@ def _vjp_path(p):
 
 
 _CONV_ENTRY = """
+template <typename T, typename I>
+int %(name)s_rows(void **params, int64_t **shapes) {
+  const int64_t nodes = shapes[0][0], edges = shapes[1][0];
+  const I *src = static_cast<const I *>(params[3]), *dst = static_cast<const I *>(params[4]);
+  if (!in_range(src, edges, nodes, "edge_src") || !in_range(dst, edges, nodes, "edge_dst")) return 4;
+  %(name)s<T, I>(%(args)s, src, dst, nodes, edges);
+  return 0;
+}
+
 extern "C" int conv_%(name)s(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                             void *stream, void *extra) {
   (void)ndims; (void)stream; (void)extra;
   if (nparam != %(nparam)d) return 1;
-  if (std::strcmp(dtypes[3], "int32") != 0 || std::strcmp(dtypes[4], "int32") != 0) return 3;
-  const int64_t nodes = shapes[0][0], edges = shapes[1][0];
-  const int32_t *src = static_cast<const int32_t *>(params[3]), *dst = static_cast<const int32_t *>(params[4]);
-  if (!in_range(src, edges, nodes, "edge_src") || !in_range(dst, edges, nodes, "edge_dst")) return 4;
-  if (std::strcmp(dtypes[0], "float32") == 0) { %(name)s<float>(%(args_f)s, src, dst, nodes, edges); return 0; }
-  if (std::strcmp(dtypes[0], "float64") == 0) { %(name)s<double>(%(args_d)s, src, dst, nodes, edges); return 0; }
+  if (std::strcmp(dtypes[3], dtypes[4]) != 0) return 3;
+  const bool i32 = std::strcmp(dtypes[3], "int32") == 0, i64 = std::strcmp(dtypes[3], "int64") == 0;
+  if (!i32 && !i64) return 3;  // edge indices: int32 or int64
+  if (std::strcmp(dtypes[0], "float32") == 0)
+    return i32 ? %(name)s_rows<float, int32_t>(params, shapes) : %(name)s_rows<float, int64_t>(params, shapes);
+  if (std::strcmp(dtypes[0], "float64") == 0)
+    return i32 ? %(name)s_rows<double, int32_t>(params, shapes) : %(name)s_rows<double, int64_t>(params, shapes);
   return 2;
 }
 """
@@ -254,7 +265,7 @@ def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, sca
     """The C++ source of the product's kernels for these normalised instructions (see the module doc):
     ``tp_forward`` and ``tp_vjp``, or with ``conv`` the convolution's ``conv_forward(x [N, dim1], a [E, dim2],
     w [E, numel], src, dst) -> y [N, dim_out]`` (``scale`` times the sum at ``dst`` of the product of ``x[src]``,
-    ``a`` and ``w``; ``src``, ``dst`` int32 ``[E]``, refused with code 4 when out of ``[0, N)``) and
+    ``a`` and ``w``; ``src``, ``dst`` int32 or int64 ``[E]``, refused with code 4 when out of ``[0, N)``) and
     ``conv_vjp(x, a, w, src, dst, g [N, dim_out]) -> (dx, da, dw)``.
 
     Raises:
@@ -269,10 +280,10 @@ def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, sca
     src = _PRELUDE % {"lanes": LANES, "dim1": irreps_in1.dim, "dim2": irreps_in2.dim, "numel": numel,
                       "dimo": irreps_out.dim}
     if conv:  # x1 rows gathered at src, the output summed at dst; the gradient: g gathered at dst, dx summed at src
-        fwd_args, vjp_args = ("const T *x1, const T *x2, const T *w, T *y, const int32_t *src, const int32_t *dst, "
+        fwd_args, vjp_args = ("const T *x1, const T *x2, const T *w, T *y, const I *src, const I *dst, "
                               "int64_t nodes, int64_t z"), (
-            "const T *x1, const T *x2, const T *w, const T *g, T *dx1, T *dx2, T *dw_out, const int32_t *src, "
-            "const int32_t *dst, int64_t nodes, int64_t z")
+            "const T *x1, const T *x2, const T *w, const T *g, T *dx1, T *dx2, T *dw_out, const I *src, "
+            "const I *dst, int64_t nodes, int64_t z")
         load_x1, load_g = "load_rows(x1, DIM1, src, z0, n, xa);", "load_rows(g, DIMO, dst, z0, n, xg);"
         store_y, store_dx1 = "add_rows(xy, DIMO, dst, z0, n, y);", "add_rows(da, DIM1, src, z0, n, dx1);"
         zero_y = "  std::memset(y, 0, sizeof(T) * nodes * DIMO);\n"
@@ -283,8 +294,9 @@ def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, sca
         load_x1, load_g = "load(x1, DIM1, z0, n, xa);", "load(g, DIMO, z0, n, xg);"
         store_y, store_dx1 = "store(xy, DIMO, z0, n, y);", "store(da, DIM1, z0, n, dx1);"
         zero_y = zero_dx1 = ""
+    template = "template <typename T, typename I>" if conv else "template <typename T>"
     src += f"""
-template <typename T>
+{template}
 void forward({fwd_args}) {{
   std::vector<T> buf((DIM1 + DIM2 + NUMEL + DIMO + {max_pairs}) * V);
   T *xa = buf.data(), *xb = xa + DIM1 * V, *xw = xb + DIM2 * V, *xy = xw + NUMEL * V, *A = xy + DIMO * V;
@@ -298,7 +310,7 @@ void forward({fwd_args}) {{
   }}
 }}
 
-template <typename T>
+{template}
 void vjp({vjp_args}) {{
   std::vector<T> buf((2 * DIM1 + 2 * DIM2 + 2 * NUMEL + DIMO + 2 * {max_pairs}) * V);
   T *xa = buf.data(), *xb = xa + DIM1 * V, *xw = xb + DIM2 * V, *xg = xw + NUMEL * V;
@@ -319,17 +331,17 @@ void vjp({vjp_args}) {{
 }}  // namespace
 """
     for name, n_in, n_out in (("forward", 3, 1), ("vjp", 4, 3)):
+        if conv:  # params: x1, x2, w, src, dst, [g,] outputs; T and I are the template's
+            order = [0, 1, 2] + ([5] if n_in == 4 else []) + list(range(5 + n_in - 3, 5 + n_in - 3 + n_out))
+            args = ", ".join(f"static_cast<{'const ' if k < n_in else ''}T *>(params[{order[k]}])"
+                             for k in range(n_in + n_out))
+            src += _CONV_ENTRY % {"name": name, "nparam": n_in + n_out + 2, "args": args}
+            continue
         args = {}
         for t in ("float", "double"):
-            if conv:  # params: x1, x2, w, src, dst, [g,] outputs
-                order = [0, 1, 2] + ([5] if n_in == 4 else []) + list(range(5 + n_in - 3, 5 + n_in - 3 + n_out))
-            else:
-                order = list(range(n_in + n_out))
-            args[t] = ", ".join(f"static_cast<{'const ' if k < n_in else ''}{t} *>(params[{order[k]}])"
+            args[t] = ", ".join(f"static_cast<{'const ' if k < n_in else ''}{t} *>(params[{k}])"
                                 for k in range(n_in + n_out))
-        template = _CONV_ENTRY if conv else _ENTRY
-        nparam = n_in + n_out + (2 if conv else 0)
-        src += template % {"name": name, "nparam": nparam, "args_f": args["float"], "args_d": args["double"]}
+        src += _ENTRY % {"name": name, "nparam": n_in + n_out, "args_f": args["float"], "args_d": args["double"]}
     return src
 
 
