@@ -23,6 +23,7 @@ True
 """
 import numpy as np
 
+from ..util._native import aot_entry
 from ._spherical_harmonics_np import monomials
 
 EPS2 = 1e-24  # e3nn normalizes by max(|x|, 1e-12); as _spherical_harmonics_poly.EPS2
@@ -43,19 +44,6 @@ inline T clamped_norm2(T r2) {
   return r2 > eps2 ? r2 : low;
 }
 """
-
-_ENTRY = """
-extern "C" int sh_%(name)s(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
-                          void *stream, void *extra) {
-  (void)ndims; (void)stream; (void)extra;
-  if (nparam != %(nparam)d) return 1;
-  const int64_t n = shapes[0][0];
-  if (std::strcmp(dtypes[0], "float32") == 0) { %(name)s<float>(%(args_f)s, n); return 0; }
-  if (std::strcmp(dtypes[0], "float64") == 0) { %(name)s<double>(%(args_d)s, n); return 0; }
-  return 2;
-}
-"""
-
 
 def _literal(value):
     """A C++ double literal that round-trips ``value``."""
@@ -169,14 +157,7 @@ def harmonics_source(matrix, degree, normalize):
     src += function("forward", "const T *x, T *y", fwd)
     src += function("vjp", "const T *x, const T *g, T *dx", vjp)
     src += "\n}  // namespace\n"
-    for name, nparam, args in (("forward", 2, ("x", "y")), ("vjp", 3, ("x", "g", "dx"))):
-        ptrs = {"float": [], "double": []}
-        for k, _ in enumerate(args):
-            for t in ptrs:
-                const = "const " if k < len(args) - 1 else ""
-                ptrs[t].append(f"static_cast<{const}{t} *>(params[{k}])")
-        src += (_ENTRY % {"name": name, "nparam": nparam, "args_f": ", ".join(ptrs["float"]),
-                          "args_d": ", ".join(ptrs["double"])})
+    src += aot_entry("sh_forward", "forward", 1, 1) + aot_entry("sh_vjp", "vjp", 2, 1)
     return src
 
 

@@ -135,4 +135,28 @@ def build_library(source, name):
     return path
 
 
-__all__ = ["build_library", "use_native_kernels", "native_kernels", "kernel_dir"]
+def aot_entry(symbol, function, n_inputs, n_outputs):
+    """The C++ of an AOT entry point ``symbol`` (MindSpore's signature) that checks the argument count and calls
+    ``function<float>`` or ``function<double>``, by the first input's dtype, with the inputs, the outputs and the
+    rows of the first input. Return codes: 1 a wrong argument count, 2 another dtype (MindSpore raises on both).
+
+    >>> "int sh_forward(int nparam" in aot_entry("sh_forward", "forward", 1, 1)
+    True
+    """
+    count = n_inputs + n_outputs
+
+    def call(scalar):
+        args = ", ".join(f"static_cast<{'const ' if k < n_inputs else ''}{scalar} *>(params[{k}])"
+                         for k in range(count))
+        return f"{function}<{scalar}>({args}, shapes[0][0]);"
+
+    return (f'\nextern "C" int {symbol}(int nparam, void **params, int *ndims, int64_t **shapes, '
+            f"const char **dtypes, void *stream, void *extra) {{\n"
+            f"  (void)ndims; (void)stream; (void)extra;\n"
+            f"  if (nparam != {count}) return 1;\n"
+            f'  if (std::strcmp(dtypes[0], "float32") == 0) {{ {call("float")} return 0; }}\n'
+            f'  if (std::strcmp(dtypes[0], "float64") == 0) {{ {call("double")} return 0; }}\n'
+            f"  return 2;\n}}\n")
+
+
+__all__ = ["build_library", "use_native_kernels", "native_kernels", "kernel_dir", "aot_entry"]

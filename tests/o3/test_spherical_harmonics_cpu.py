@@ -1,20 +1,20 @@
 """The fused CPU kernels of the spherical harmonics (o3._spherical_harmonics_cpu) against the plain-op Cells they
 replace: values, first order (both modes), second order in graph mode (input and weights-only), float32 and
 float64, zero rows; when they are chosen; the generated source; the native build (util._native)."""
-import ast
 import os
 import warnings
 
 import numpy as np
 import mindspore as ms
 import pytest
-from mindspore import nn, ops
 
 from mindchemistry_e3.o3 import SphericalHarmonics
 from mindchemistry_e3.o3._spherical_harmonics_cpu import FusedHarmonics, fused_harmonics
 from mindchemistry_e3.o3._spherical_harmonics_np import sh_lowering
 from mindchemistry_e3.o3._spherical_harmonics_poly import NormalizedPolynomialHarmonics, PolynomialHarmonics
 from mindchemistry_e3.util import _native, native_kernels
+from tests.o3.test_spherical_harmonics import _ForceLoss, _GradDot, _WeightedSum
+from tests.plan_isolation import imports_mindspore
 
 CASES = [((0, 1, 2, 3), True, "component"), ((0, 1, 2, 3), False, "component"), ((2, 1), True, "integral"),
          ((3, 0, 3), False, "norm")]
@@ -41,44 +41,6 @@ def _inputs(npdt, n=7, seed=0):
     x[0] = 0.0  # a padded edge
     x[1] = 1e-13 * x[2]  # below e3nn's clamp
     return x.astype(npdt)
-
-
-class _WeightedSum(nn.Cell):
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def construct(self, x, w):
-        return (self.net(x) * w).sum()
-
-
-class _GradDot(nn.Cell):
-    def __init__(self, net):
-        super().__init__()
-        self.grad = ms.grad(_WeightedSum(net), grad_position=0)
-
-    def construct(self, x, w, u):
-        return (self.grad(x, w) * u).sum()
-
-
-class _Energy(nn.Cell):
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def construct(self, x, w):
-        return ops.sin(ops.matmul(self.net(x), w)).sum()
-
-
-class _ForceLoss(nn.Cell):
-    """w -> |d/dx sum(sin(Y(x) w))|^2 (x constant: the second-order pass needs no derivative in x)."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.force = ms.grad(_Energy(net), grad_position=0)
-
-    def construct(self, x, w):
-        return (self.force(x, w) ** 2).sum()
 
 
 @pytest.mark.parametrize("ls,normalize,normalization", CASES)
@@ -156,14 +118,8 @@ def test_native_build_is_cached_and_fails_softly(tmp_path, monkeypatch):
 
 
 def test_source_and_build_modules_import_no_mindspore():
-    import mindchemistry_e3.o3._spherical_harmonics_cpu_np as source_module
-
-    for module in (source_module, _native):
-        with open(module.__file__, encoding="utf-8") as f:
-            tree = ast.parse(f.read())
-        names = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
-        names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
-        assert not any(n.split(".")[0] == "mindspore" for n in names), (module.__name__, names)
+    assert not imports_mindspore("mindchemistry_e3.o3._spherical_harmonics_cpu_np")
+    assert not imports_mindspore("mindchemistry_e3.util._native")
 
 
 def test_source_reads_only_the_nonzero_coefficients():

@@ -2,7 +2,6 @@
 the plain-op TensorProduct: values, first order (both modes), second order in graph mode (inputs and weights-only),
 float32 and float64, row counts that are not a multiple of the kernels' block; when they are chosen; the generated
 source against e3nn's formula in numpy."""
-import ast
 
 import numpy as np
 import mindspore as ms
@@ -14,6 +13,7 @@ from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product, norm
 from mindchemistry_e3.o3._tensor_product._uvu_cpu import FusedUvuProduct
 from mindchemistry_e3.o3._tensor_product._uvu_cpu_np import LANES, uvu_kernel_support, uvu_source
 from mindchemistry_e3.util import _native, native_kernels
+from tests.plan_isolation import imports_mindspore
 
 # two paths into the same output (2x1o), an l = 2 input with an l = 3 edge irrep, a 0e output from two inputs
 IRREPS_IN1, IRREPS_IN2, IRREPS_OUT = "3x0e + 3x1o + 2x2e", "0e + 1o + 3o", "3x0e + 3x1o + 2x2e + 2x1o"
@@ -176,13 +176,7 @@ def test_support_messages_and_module_imports():
     assert uvu_kernel_support("4x0e", "0e", "4x0e", ins) == "a path without weights"
     with pytest.raises(ValueError, match="without weights"):
         uvu_source("4x0e", "0e", "4x0e", ins)
-    import mindchemistry_e3.o3._tensor_product._uvu_cpu_np as source_module
-
-    with open(source_module.__file__, encoding="utf-8") as f:
-        tree = ast.parse(f.read())
-    names = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
-    names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
-    assert not any(n.split(".")[0] == "mindspore" for n in names), names
+    assert not imports_mindspore("mindchemistry_e3.o3._tensor_product._uvu_cpu_np")
 
 
 # ------------------------------------------------------------------------------------------------ the convolution

@@ -33,6 +33,7 @@ import numpy as np
 
 from .._irreps import Irreps
 from .._so3_np import wigner_3j
+from ...util._native import aot_entry
 
 LANES = 16  # rows per block: one AVX-512 vector of float32, two of float64
 
@@ -111,19 +112,6 @@ void store(const T *buf, int64_t dim, int64_t z0, int64_t n, T *dst) {
     for (int64_t c = 0; c < dim; ++c) base[v * dim + c] = buf[c * V + v];
 }
 """
-
-_ENTRY = """
-extern "C" int tp_%(name)s(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
-                          void *stream, void *extra) {
-  (void)ndims; (void)stream; (void)extra;
-  if (nparam != %(nparam)d) return 1;
-  const int64_t z = shapes[0][0];
-  if (std::strcmp(dtypes[0], "float32") == 0) { %(name)s<float>(%(args_f)s, z); return 0; }
-  if (std::strcmp(dtypes[0], "float64") == 0) { %(name)s<double>(%(args_d)s, z); return 0; }
-  return 2;
-}
-"""
-
 
 def uvu_kernel_support(irreps_in1, irreps_in2, irreps_out, instructions):
     """Why the fused kernels do not apply to these normalised instructions, or None when they do.
@@ -337,11 +325,7 @@ void vjp({vjp_args}) {{
                              for k in range(n_in + n_out))
             src += _CONV_ENTRY % {"name": name, "nparam": n_in + n_out + 2, "args": args}
             continue
-        args = {}
-        for t in ("float", "double"):
-            args[t] = ", ".join(f"static_cast<{'const ' if k < n_in else ''}{t} *>(params[{k}])"
-                                for k in range(n_in + n_out))
-        src += _ENTRY % {"name": name, "nparam": n_in + n_out, "args_f": args["float"], "args_d": args["double"]}
+        src += aot_entry(f"tp_{name}", name, n_in, n_out)
     return src
 
 
