@@ -1,4 +1,6 @@
-r"""A weighted ``uvu`` tensor product with per-sample weights as two fused CPU kernels: :class:`FusedUvuProduct`.
+r"""A weighted ``uvu`` tensor product with per-sample weights, and its convolution, as two fused CPU kernels each:
+:class:`FusedUvuProduct` (in :class:`~mindchemistry_e3.o3.TensorProduct`) and :class:`FusedUvuConv` (in
+:class:`~mindchemistry_e3.o3.TensorProductConv`).
 
 The kernels (:mod:`._uvu_cpu_np`, compiled by :mod:`mindchemistry_e3.util._native`) run e3nn's formula row by row
 in one pass forward and one pass for the gradient, where the plain-op lowering (the convolution plan without its

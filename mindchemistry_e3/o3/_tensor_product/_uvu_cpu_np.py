@@ -1,4 +1,5 @@
-r"""The C++ source of the fused CPU kernels of a ``uvu`` tensor product with per-sample weights (no MindSpore).
+r"""The C++ source of the fused CPU kernels of a ``uvu`` tensor product with per-sample weights, and of its
+convolution (no MindSpore).
 
 What is computed: e3nn's ``TensorProduct(irreps_in1, irreps_in2, irreps_out, instructions, shared_weights=False)``
 when every path is a weighted ``uvu`` with a multiplicity-1 second input (NequIP's and e3nn's convolution
@@ -16,6 +17,10 @@ float64:
   :math:`\partial w_{pu} = \sum_k g_{uk} t_{uk}` (:math:`t = x A`), :math:`\partial x_{ui} \mathrel{+}=
   w_u \sum_k g_{uk} A_{ik}`, :math:`\partial b_j \mathrel{+}= \alpha_p \sum_{ik} C_{ijk} M_{ik}` with
   :math:`M_{ik} = \sum_u x_{ui} w_u g_{uk}`.
+
+The convolution (``uvu_source(..., conv=True, scale=c)``, :class:`~mindchemistry_e3.o3.TensorProductConv`) is the
+same product on the rows ``x[src]``, summed at ``dst`` and times ``c``: ``conv_forward`` and ``conv_vjp`` take
+``src`` and ``dst`` (int32 or int64) after ``w`` and do the gather and the scatter-sum in their loads and stores.
 
 Layout of the loops: rows are taken ``LANES`` at a time and transposed into row-minor buffers
 (``buffer[column * LANES + lane]``), so every statement of the generated straight-line code is one loop over the
