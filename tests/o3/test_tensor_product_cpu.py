@@ -82,8 +82,8 @@ def test_values_and_gradients_match_plain_ops(mode, z, dtype, npdt, tol):
 
 def test_second_order_matches_plain_ops(graph_mode):
     """The gradient of a loss on d/dx2 (every input and the weights), float64: the gradient kernel's own gradient
-    (forward and gradient kernels at swapped arguments) against autodiff of the plain-op Cell (which
-    test_tensor_product checks against finite differences)."""
+    (the vjp2 kernel) against autodiff of the plain-op Cell (which test_tensor_product checks against finite
+    differences)."""
     fused, plain = _pair(ms.float64)
     x1, x2, w = _inputs(fused, 21, np.float64, seed=2)
     ct = ms.Tensor(np.random.default_rng(3).normal(size=(21, Irreps(IRREPS_OUT).dim)))

@@ -6,10 +6,11 @@ The kernels (:mod:`._uvu_cpu_np`, compiled by :mod:`mindchemistry_e3.util._nativ
 in one pass forward and one pass for the gradient, where the plain-op lowering (the convolution plan without its
 gather and sum) launches a few dozen kernels and moves every edge-sized intermediate through memory several times.
 
-Derivatives, at every order, from the two kernels themselves: the forward's ``bprop`` is ``tp_vjp``, and since the
-product is linear in each of ``x1``, ``x2``, ``w`` (and the gradient also in the cotangent ``g``), the ``bprop`` of
-``tp_vjp`` is three more ``tp_vjp`` and three ``tp_forward`` calls with one argument swapped for its direction
-(:func:`_uvu_ops`): second order (a loss on forces) runs natively too.
+Derivatives, first and second order, from kernels too: the forward's ``bprop`` is ``tp_vjp``; the product is
+linear in each of ``x1``, ``x2``, ``w`` (and the gradient also in the cotangent ``g``), so the ``bprop`` of ``tp_vjp``
+-- the second order of a loss on forces -- is a third kernel, ``tp_vjp2``, one pass that evaluates the product and
+its gradient at arguments with one of them swapped for its direction (:func:`_uvu_ops`). (Third order is not
+supported: ``tp_vjp2`` has no ``bprop``.)
 """
 import mindspore as ms
 from mindspore import nn, ops
@@ -22,9 +23,9 @@ def _uvu_ops(library, dim_out):
     r"""The ``tp_forward`` and ``tp_vjp`` Custom ops of ``library``, with their ``bprop``\ s.
 
     With :math:`S(x_1, x_2, w, g) = \langle g, y(x_1, x_2, w) \rangle` multilinear, ``tp_vjp`` is
-    :math:`(\partial_{x_1} S, \partial_{x_2} S, \partial_w S)`, and the derivative of
-    :math:`\langle (d_1, d_2, d_w), \mathrm{vjp} \rangle = S(d_1, x_2, w, g) + S(x_1, d_2, w, g) + S(x_1, x_2, d_w, g)`
-    is read off ``tp_vjp`` and ``tp_forward`` at those arguments.
+    :math:`(\partial_{x_1} S, \partial_{x_2} S, \partial_w S)`, and :math:`\langle (d_1, d_2, d_w), \mathrm{vjp}
+    \rangle = S(d_1, x_2, w, g) + S(x_1, d_2, w, g) + S(x_1, x_2, d_w, g)`: ``tp_vjp2(x1, x2, w, g, d1, d2, dw)``
+    returns its gradient with respect to ``(x1, x2, w, g)`` in one pass.
     """
 
     def forward_bprop(x1, x2, w, out, dout):
@@ -32,15 +33,13 @@ def _uvu_ops(library, dim_out):
 
     def vjp_bprop(x1, x2, w, g, out, dout):
         d1, d2, dw = dout
-        _, b1, w1 = vjp(d1, x2, w, g)
-        a2, _, w2 = vjp(x1, d2, w, g)
-        a3, b3, _ = vjp(x1, x2, dw, g)
-        return a2 + a3, b1 + b3, w1 + w2, forward(d1, x2, w) + forward(x1, d2, w) + forward(x1, x2, dw)
+        return vjp2(x1, x2, w, g, d1, d2, dw)
 
     forward = ops.Custom(f"{library}:tp_forward", out_shape=lambda x1, x2, w: (x1[0], dim_out),
                          out_dtype=_first, func_type="aot", bprop=forward_bprop)
     vjp = ops.Custom(f"{library}:tp_vjp", out_shape=_vjp_shapes, out_dtype=_vjp_dtypes, func_type="aot",
                      bprop=vjp_bprop)
+    vjp2 = ops.Custom(f"{library}:tp_vjp2", out_shape=_vjp2_shapes, out_dtype=_vjp2_dtypes, func_type="aot")
     return forward, vjp
 
 
@@ -48,8 +47,8 @@ _ZEROS_LIKE = ops.ZerosLike()  # a primitive: the bprops are differentiated agai
 
 
 def _conv_ops(library, dim_out):
-    """The ``conv_forward`` and ``conv_vjp`` Custom ops of ``library`` with their bprops, as :func:`_uvu_ops` (the
-    convolution is multilinear in ``x``, ``a``, ``w`` as well); the edge indices get zero gradients."""
+    """The ``conv_forward``, ``conv_vjp`` and ``conv_vjp2`` Custom ops of ``library`` wired as in :func:`_uvu_ops`
+    (the convolution is multilinear in ``x``, ``a``, ``w`` as well); the edge indices get zero gradients."""
 
     def forward_bprop(x, a, w, src, dst, out, dout):
         dx, da, dw = vjp(x, a, w, src, dst, dout)
@@ -57,16 +56,15 @@ def _conv_ops(library, dim_out):
 
     def vjp_bprop(x, a, w, src, dst, g, out, dout):
         d1, d2, dw = dout
-        _, b1, w1 = vjp(d1, a, w, src, dst, g)
-        a2, _, w2 = vjp(x, d2, w, src, dst, g)
-        a3, b3, _ = vjp(x, a, dw, src, dst, g)
-        dg = forward(d1, a, w, src, dst) + forward(x, d2, w, src, dst) + forward(x, a, dw, src, dst)
-        return a2 + a3, b1 + b3, w1 + w2, _ZEROS_LIKE(src), _ZEROS_LIKE(dst), dg
+        gx, ga, gw, gg = vjp2(x, a, w, src, dst, g, d1, d2, dw)
+        return gx, ga, gw, _ZEROS_LIKE(src), _ZEROS_LIKE(dst), gg
 
     forward = ops.Custom(f"{library}:conv_forward", out_shape=lambda x, a, w, src, dst: (x[0], dim_out),
                          out_dtype=_first, func_type="aot", bprop=forward_bprop)
     vjp = ops.Custom(f"{library}:conv_vjp", out_shape=_vjp_shapes, out_dtype=_vjp_dtypes, func_type="aot",
                      bprop=vjp_bprop)
+    vjp2 = ops.Custom(f"{library}:conv_vjp2", out_shape=_conv_vjp2_shapes, out_dtype=_vjp2_dtypes,
+                      func_type="aot")
     return forward, vjp
 
 
@@ -76,6 +74,18 @@ def _vjp_shapes(x1, x2, w, *_):
 
 def _vjp_dtypes(x1, x2, w, *_):
     return x1, x1, x1
+
+
+def _vjp2_shapes(x1, x2, w, g, *_):
+    return x1, x2, w, g
+
+
+def _conv_vjp2_shapes(x, a, w, src, dst, g, *_):
+    return x, a, w, g
+
+
+def _vjp2_dtypes(x1, *_):
+    return x1, x1, x1, x1
 
 
 def _first(first, *_):

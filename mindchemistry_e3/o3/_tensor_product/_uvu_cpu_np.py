@@ -9,14 +9,17 @@ products, benchmark W2), row by row:
           A^p_{z, i k} = \alpha_p \sum_j C^p_{i j k}\, b_{z, j},
 
 with :math:`C^p` the Wigner 3j symbol of the path and :math:`\alpha_p` its normalisation (``path_weight``), in e3nn's
-layouts (inputs, outputs and the flat weights). Two entry points with MindSpore's AOT signature, float32 and
+layouts (inputs, outputs and the flat weights). Three entry points with MindSpore's AOT signature, float32 and
 float64:
 
 * ``tp_forward(x1 [Z, dim1], x2 [Z, dim2], w [Z, numel]) -> y [Z, dim_out]``;
 * ``tp_vjp(x1, x2, w, g [Z, dim_out]) -> (dx1, dx2, dw)``, the gradient of :math:`\sum g \cdot y`:
   :math:`\partial w_{pu} = \sum_k g_{uk} t_{uk}` (:math:`t = x A`), :math:`\partial x_{ui} \mathrel{+}=
   w_u \sum_k g_{uk} A_{ik}`, :math:`\partial b_j \mathrel{+}= \alpha_p \sum_{ik} C_{ijk} M_{ik}` with
-  :math:`M_{ik} = \sum_u x_{ui} w_u g_{uk}`.
+  :math:`M_{ik} = \sum_u x_{ui} w_u g_{uk}`;
+* ``tp_vjp2(x1, x2, w, g, d1, d2, dw) -> (gx1, gx2, gw, gg)``, the gradient of
+  :math:`\langle (d_1, d_2, d_w), \mathrm{vjp} \rangle` (second order): ``vjp`` and ``forward`` at arguments with
+  one of them swapped for its direction, summed, in one pass (:func:`_second_path`).
 
 The convolution (``uvu_source(..., conv=True, scale=c)``, :class:`~mindchemistry_e3.o3.TensorProductConv`) is the
 same product on the rows ``x[src]``, summed at ``dst`` and times ``c``: ``conv_forward`` and ``conv_vjp`` take
@@ -97,7 +100,8 @@ template <typename I>
 bool in_range(const I *idx, int64_t n, int64_t rows, const char *name) {
   for (int64_t e = 0; e < n; ++e)
     if (idx[e] < 0 || idx[e] >= rows) {
-      std::fprintf(stderr, "mindchemistry_e3 TensorProductConv: %%s[%%lld] = %%lld is not a node index in [0, %%lld)\\n",
+      std::fprintf(stderr,
+                   "mindchemistry_e3 TensorProductConv: %%s[%%lld] = %%lld is not a node index in [0, %%lld)\\n",
                    name, static_cast<long long>(e), static_cast<long long>(idx[e]), static_cast<long long>(rows));
       return false;
     }
@@ -254,12 +258,55 @@ extern "C" int conv_%(name)s(int nparam, void **params, int *ndims, int64_t **sh
 """
 
 
+def _second_path(p):
+    """One path of ``vjp2``: the derivative of ``<(d1, d2, dw), vjp(x1, x2, w, g)>`` with respect to ``(x1, x2, w,
+    g)`` (see :func:`uvu_source`), from the operators ``A`` of ``x2`` and ``B`` of ``d2``."""
+    pairs, a_lines = _operator(p)
+    b_lines = [line.replace("A[", "B[", 1).replace("xb[", "xd2[") for line in a_lines]
+    index = {ik: n for n, ik in enumerate(pairs)}
+    ks = sorted({k for _, k in pairs})
+    body = []
+    for k in ks:
+        terms_a = [(i, index[(i, kk)]) for i, kk in pairs if kk == k]
+        body.append(f"const T s{k} = " + _sum([f"d1u[{i} * V + v] * A[{n} * V + v]" for i, n in terms_a]
+                                              + [f"au[{i} * V + v] * B[{n} * V + v]" for i, n in terms_a]) + ";")
+        body.append(f"const T t{k} = " + _sum([f"au[{i} * V + v] * A[{n} * V + v]" for i, n in terms_a]) + ";")
+        body.append(f"ggu[{k} * V + v] += wu[v] * s{k} + dwu[v] * t{k};")
+    body.append("gwu[v] = " + _sum([f"gu[{k} * V + v] * s{k}" for k in ks]) + ";")
+    for k in ks:
+        body.append(f"const T wg{k} = wu[v] * gu[{k} * V + v], vg{k} = dwu[v] * gu[{k} * V + v];")
+    for i in sorted({i for i, _ in pairs}):
+        body.append(f"gau[{i} * V + v] += " + _sum([f"wg{k} * B[{index[(ii, k)]} * V + v] + vg{k} * "
+                                                    f"A[{index[(ii, k)]} * V + v]" for ii, k in pairs if ii == i])
+                    + ";")
+    for n, (i, k) in enumerate(pairs):
+        body.append(f"M[{n} * V + v] += d1u[{i} * V + v] * wg{k} + au[{i} * V + v] * vg{k};")
+    gb = {}
+    for i, j, k, c in p["nz"]:
+        gb.setdefault(j, []).append(f"{_lit(c)} * M[{index[(i, k)]} * V + v]")
+    gb_lines = [f"gb[{p['o2'] + j} * V + v] += {_sum(gb[j])};" for j in sorted(gb)]
+    return (f"    {{  // path: x1[{p['o1']}:] (mul {p['mul']}, d {p['d1']}) -> y[{p['oo']}:] (d {p['d3']})\n"
+            f"{_lane_loop(a_lines + b_lines, '      ')}\n"
+            f"      std::memset(M, 0, sizeof(T) * {len(pairs)} * V);\n"
+            f"      for (int64_t u = 0; u < {p['mul']}; ++u) {{\n"
+            f"        const T *au = xa + ({p['o1']} + u * {p['d1']}) * V;\n"
+            f"        const T *d1u = xd1 + ({p['o1']} + u * {p['d1']}) * V;\n"
+            f"        const T *wu = xw + ({p['ow']} + u) * V, *dwu = xdw + ({p['ow']} + u) * V;\n"
+            f"        const T *gu = xg + ({p['oo']} + u * {p['d3']}) * V;\n"
+            f"        T *gau = ga + ({p['o1']} + u * {p['d1']}) * V, *gwu = gw + ({p['ow']} + u) * V;\n"
+            f"        T *ggu = gg + ({p['oo']} + u * {p['d3']}) * V;\n"
+            f"{_lane_loop(body, '        ')}\n"
+            f"      }}\n"
+            f"{_lane_loop(gb_lines, '      ')}\n    }}\n")
+
+
 def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, scale=1.0):
     """The C++ source of the product's kernels for these normalised instructions (see the module doc):
     ``tp_forward`` and ``tp_vjp``, or with ``conv`` the convolution's ``conv_forward(x [N, dim1], a [E, dim2],
     w [E, numel], src, dst) -> y [N, dim_out]`` (``scale`` times the sum at ``dst`` of the product of ``x[src]``,
     ``a`` and ``w``; ``src``, ``dst`` int32 or int64 ``[E]``, refused with code 4 when out of ``[0, N)``) and
-    ``conv_vjp(x, a, w, src, dst, g [N, dim_out]) -> (dx, da, dw)``.
+    ``conv_vjp(x, a, w, src, dst, g [N, dim_out]) -> (dx, da, dw)``; and ``*_vjp2`` (second order, see the module
+    doc).
 
     Raises:
         ValueError: the kernels do not apply (:func:`uvu_kernel_support`).
@@ -281,12 +328,22 @@ def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, sca
         store_y, store_dx1 = "add_rows(xy, DIMO, dst, z0, n, y);", "add_rows(da, DIM1, src, z0, n, dx1);"
         zero_y = "  std::memset(y, 0, sizeof(T) * nodes * DIMO);\n"
         zero_dx1 = "  std::memset(dx1, 0, sizeof(T) * nodes * DIM1);\n"
+        vjp2_args = ("const T *x1, const T *x2, const T *w, const T *g, const T *d1, const T *d2, const T *dw_in, "
+                     "T *gx1, T *gx2, T *gw_out, T *gg_out, const I *src, const I *dst, int64_t nodes, int64_t z")
+        load_d1 = "load_rows(d1, DIM1, src, z0, n, xd1);"
+        store_ga, store_gg = "add_rows(ga, DIM1, src, z0, n, gx1);", "add_rows(gg, DIMO, dst, z0, n, gg_out);"
+        zero_ga = ("  std::memset(gx1, 0, sizeof(T) * nodes * DIM1);\n"
+                   "  std::memset(gg_out, 0, sizeof(T) * nodes * DIMO);\n")
     else:
         fwd_args = "const T *x1, const T *x2, const T *w, T *y, int64_t z"
         vjp_args = "const T *x1, const T *x2, const T *w, const T *g, T *dx1, T *dx2, T *dw_out, int64_t z"
         load_x1, load_g = "load(x1, DIM1, z0, n, xa);", "load(g, DIMO, z0, n, xg);"
         store_y, store_dx1 = "store(xy, DIMO, z0, n, y);", "store(da, DIM1, z0, n, dx1);"
-        zero_y = zero_dx1 = ""
+        zero_y = zero_dx1 = zero_ga = ""
+        vjp2_args = ("const T *x1, const T *x2, const T *w, const T *g, const T *d1, const T *d2, const T *dw_in, "
+                     "T *gx1, T *gx2, T *gw_out, T *gg_out, int64_t z")
+        load_d1 = "load(d1, DIM1, z0, n, xd1);"
+        store_ga, store_gg = "store(ga, DIM1, z0, n, gx1);", "store(gg, DIMO, z0, n, gg_out);"
     template = "template <typename T, typename I>" if conv else "template <typename T>"
     src += f"""
 {template}
@@ -321,11 +378,36 @@ void vjp({vjp_args}) {{
   }}
 }}
 
+{template}
+void vjp2({vjp2_args}) {{
+  std::vector<T> buf((2 * DIM1 + 2 * DIM2 + 2 * NUMEL + DIMO + 2 * DIM1 + 2 * DIM2 + 2 * NUMEL + DIMO
+                      + 3 * {max_pairs}) * V);
+  T *xa = buf.data(), *xb = xa + DIM1 * V, *xw = xb + DIM2 * V, *xg = xw + NUMEL * V, *xd1 = xg + DIMO * V;
+  T *xd2 = xd1 + DIM1 * V, *xdw = xd2 + DIM2 * V, *ga = xdw + NUMEL * V, *gb = ga + DIM1 * V, *gw = gb + DIM2 * V;
+  T *gg = gw + NUMEL * V, *A = gg + DIMO * V, *B = A + {max_pairs} * V, *M = B + {max_pairs} * V;
+{zero_ga}  for (int64_t z0 = 0; z0 < z; z0 += V) {{
+    const int64_t n = z - z0 < V ? z - z0 : V;
+    {load_x1}
+    load(x2, DIM2, z0, n, xb);
+    load(w, NUMEL, z0, n, xw);
+    {load_g}
+    {load_d1}
+    load(d2, DIM2, z0, n, xd2);
+    load(dw_in, NUMEL, z0, n, xdw);
+    std::memset(ga, 0, sizeof(T) * (DIM1 + DIM2) * V);
+    std::memset(gg, 0, sizeof(T) * DIMO * V);
+{"".join(_second_path(p) for p in paths)}    {store_ga}
+    store(gb, DIM2, z0, n, gx2);
+    store(gw, NUMEL, z0, n, gw_out);
+    {store_gg}
+  }}
+}}
+
 }}  // namespace
 """
-    for name, n_in, n_out in (("forward", 3, 1), ("vjp", 4, 3)):
-        if conv:  # params: x1, x2, w, src, dst, [g,] outputs; T and I are the template's
-            order = [0, 1, 2] + ([5] if n_in == 4 else []) + list(range(5 + n_in - 3, 5 + n_in - 3 + n_out))
+    for name, n_in, n_out in (("forward", 3, 1), ("vjp", 4, 3), ("vjp2", 7, 4)):
+        if conv:  # params: x1, x2, w, src, dst, then the other inputs and the outputs; T and I are the template's
+            order = [k for k in range(n_in + n_out + 2) if k not in (3, 4)]
             args = ", ".join(f"static_cast<{'const ' if k < n_in else ''}T *>(params[{order[k]}])"
                              for k in range(n_in + n_out))
             src += _CONV_ENTRY % {"name": name, "nparam": n_in + n_out + 2, "args": args}
