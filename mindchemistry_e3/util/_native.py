@@ -135,10 +135,11 @@ def build_library(source, name):
     return path
 
 
-def aot_entry(symbol, function, n_inputs, n_outputs):
+def aot_entry(symbol, function, n_inputs, n_outputs, scalars=("float", "double")):
     """The C++ of an AOT entry point ``symbol`` (MindSpore's signature) that checks the argument count and calls
-    ``function<float>`` or ``function<double>``, by the first input's dtype, with the inputs, the outputs and the
-    rows of the first input. Return codes: 1 a wrong argument count, 2 another dtype (MindSpore raises on both).
+    ``function<float>`` or ``function<double>`` (those of ``scalars``: each one instantiated costs compile time), by
+    the first input's dtype, with the inputs, the outputs and the rows of the first input. Return codes: 1 a wrong
+    argument count, 2 another dtype (MindSpore raises on both).
 
     >>> "int sh_forward(int nparam" in aot_entry("sh_forward", "forward", 1, 1)
     True
@@ -154,9 +155,12 @@ def aot_entry(symbol, function, n_inputs, n_outputs):
             f"const char **dtypes, void *stream, void *extra) {{\n"
             f"  (void)ndims; (void)stream; (void)extra;\n"
             f"  if (nparam != {count}) return 1;\n"
-            f'  if (std::strcmp(dtypes[0], "float32") == 0) {{ {call("float")} return 0; }}\n'
-            f'  if (std::strcmp(dtypes[0], "float64") == 0) {{ {call("double")} return 0; }}\n'
-            f"  return 2;\n}}\n")
+            + "".join(f'  if (std::strcmp(dtypes[0], "{_DTYPE_NAMES[t]}") == 0) {{ {call(t)} return 0; }}\n'
+                      for t in scalars)
+            + "  return 2;\n}\n")
+
+
+_DTYPE_NAMES = {"float": "float32", "double": "float64"}
 
 
 __all__ = ["build_library", "use_native_kernels", "native_kernels", "kernel_dir", "aot_entry"]

@@ -135,7 +135,8 @@ def test_source_computes_e3nns_formula():
 
     _skip_without_compiler()
     ins = normalize_instructions(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, INSTRUCTIONS)
-    lib = ctypes.CDLL(_native.build_library(uvu_source(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, ins), "uvu_test"))
+    lib = ctypes.CDLL(_native.build_library(uvu_source(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, ins, dtype="float64"),
+                                             "uvu_test"))
 
     def call(name, arrays):
         n = len(arrays)

@@ -158,8 +158,9 @@ def fused_uvu_product(irreps_in1, irreps_in2, irreps_out, instructions, dtype, c
         return None
     if uvu_kernel_support(irreps_in1, irreps_in2, irreps_out, instructions) is not None:
         return None
-    library = build_library(uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv, scale),
-                            "uvu_conv" if conv else "uvu_product")
+    source = uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv, scale,
+                        "float64" if dtype == ms.float64 else "float32")
+    library = build_library(source, "uvu_conv" if conv else "uvu_product")
     if library is None:
         return None
     return (FusedUvuConv if conv else FusedUvuProduct)(library, irreps_out.dim)

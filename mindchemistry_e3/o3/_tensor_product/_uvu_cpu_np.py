@@ -233,27 +233,31 @@ def _vjp_path(p):
 
 
 _CONV_ENTRY = """
-template <typename T, typename I>
-int %(name)s_rows(void **params, int64_t **shapes) {
-  const int64_t nodes = shapes[0][0], edges = shapes[1][0];
-  const I *src = static_cast<const I *>(params[3]), *dst = static_cast<const I *>(params[4]);
-  if (!in_range(src, edges, nodes, "edge_src") || !in_range(dst, edges, nodes, "edge_dst")) return 4;
-  %(name)s<T, I>(%(args)s, src, dst, nodes, edges);
-  return 0;
-}
-
 extern "C" int conv_%(name)s(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
                             void *stream, void *extra) {
   (void)ndims; (void)stream; (void)extra;
   if (nparam != %(nparam)d) return 1;
-  if (std::strcmp(dtypes[3], dtypes[4]) != 0) return 3;
-  const bool i32 = std::strcmp(dtypes[3], "int32") == 0, i64 = std::strcmp(dtypes[3], "int64") == 0;
-  if (!i32 && !i64) return 3;  // edge indices: int32 or int64
-  if (std::strcmp(dtypes[0], "float32") == 0)
-    return i32 ? %(name)s_rows<float, int32_t>(params, shapes) : %(name)s_rows<float, int64_t>(params, shapes);
-  if (std::strcmp(dtypes[0], "float64") == 0)
-    return i32 ? %(name)s_rows<double, int32_t>(params, shapes) : %(name)s_rows<double, int64_t>(params, shapes);
-  return 2;
+  if (std::strcmp(dtypes[0], "%(dtype)s") != 0) return 2;
+  const int64_t nodes = shapes[0][0], edges = shapes[1][0];
+  std::vector<int64_t> wide;  // int32 edge indices widened once: each kernel is instantiated for int64 only
+  const int64_t *idx[2];
+  for (int k = 0; k < 2; ++k) {
+    if (std::strcmp(dtypes[3 + k], "int64") == 0) {
+      idx[k] = static_cast<const int64_t *>(params[3 + k]);
+    } else if (std::strcmp(dtypes[3 + k], "int32") == 0) {
+      if (wide.empty()) wide.resize(2 * edges);
+      const int32_t *narrow = static_cast<const int32_t *>(params[3 + k]);
+      for (int64_t e = 0; e < edges; ++e) wide[k * edges + e] = narrow[e];
+      idx[k] = wide.data() + k * edges;
+    } else {
+      return 3;  // edge indices: int32 or int64
+    }
+  }
+  if (!in_range(idx[0], edges, nodes, "edge_src") || !in_range(idx[1], edges, nodes, "edge_dst")) return 4;
+  using T = %(scalar)s;
+  using I = int64_t;
+  %(name)s<T, I>(%(args)s, idx[0], idx[1], nodes, edges);
+  return 0;
 }
 """
 
@@ -300,7 +304,7 @@ def _second_path(p):
             f"{_lane_loop(gb_lines, '      ')}\n    }}\n")
 
 
-def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, scale=1.0):
+def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, scale=1.0, dtype="float32"):
     """The C++ source of the product's kernels for these normalised instructions (see the module doc):
     ``tp_forward`` and ``tp_vjp``, or with ``conv`` the convolution's ``conv_forward(x [N, dim1], a [E, dim2],
     w [E, numel], src, dst) -> y [N, dim_out]`` (``scale`` times the sum at ``dst`` of the product of ``x[src]``,
@@ -308,13 +312,19 @@ def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, sca
     ``conv_vjp(x, a, w, src, dst, g [N, dim_out]) -> (dx, da, dw)``; and ``*_vjp2`` (second order, see the module
     doc).
 
+    The kernels are instantiated for ``dtype`` (``"float32"`` or ``"float64"``) only: the generated code of a large
+    product (NequIP's paper model) takes g++ tens of seconds per instantiation.
+
     Raises:
-        ValueError: the kernels do not apply (:func:`uvu_kernel_support`).
+        ValueError: the kernels do not apply (:func:`uvu_kernel_support`), or another ``dtype``.
     """
     irreps_in1, irreps_in2, irreps_out = Irreps(irreps_in1), Irreps(irreps_in2), Irreps(irreps_out)
     why = uvu_kernel_support(irreps_in1, irreps_in2, irreps_out, instructions)
     if why is not None:
         raise ValueError(f"uvu_source: {why}")
+    scalar = {"float32": "float", "float64": "double"}.get(dtype)
+    if scalar is None:
+        raise ValueError(f"uvu_source: dtype must be 'float32' or 'float64', got {dtype!r}")
     paths, numel = _paths(irreps_in1, irreps_in2, irreps_out, instructions, float(scale))
     max_pairs = max(len({(i, k) for i, _, k, _ in p["nz"]}) for p in paths)
     src = _PRELUDE % {"lanes": LANES, "dim1": irreps_in1.dim, "dim2": irreps_in2.dim, "numel": numel,
@@ -410,9 +420,10 @@ void vjp2({vjp2_args}) {{
             order = [k for k in range(n_in + n_out + 2) if k not in (3, 4)]
             args = ", ".join(f"static_cast<{'const ' if k < n_in else ''}T *>(params[{order[k]}])"
                              for k in range(n_in + n_out))
-            src += _CONV_ENTRY % {"name": name, "nparam": n_in + n_out + 2, "args": args}
+            src += _CONV_ENTRY % {"name": name, "nparam": n_in + n_out + 2, "args": args, "dtype": dtype,
+                                  "scalar": scalar}
             continue
-        src += aot_entry(f"tp_{name}", name, n_in, n_out)
+        src += aot_entry(f"tp_{name}", name, n_in, n_out, (scalar,))
     return src
 
 
