@@ -198,6 +198,15 @@ def _forward_path(p):
             f"      }}\n    }}\n")
 
 
+def _second_input_lines(p, index, target):
+    """Lane-loop lines adding :math:`\\alpha_p \\sum_{ik} C_{ijk} M_{ik}` to the second input's gradient ``target``
+    (``M`` accumulated over ``u`` per nonzero ``(i, k)``)."""
+    terms = {}
+    for i, j, k, c in p["nz"]:
+        terms.setdefault(j, []).append(f"{_lit(c)} * M[{index[(i, k)]} * V + v]")
+    return [f"{target}[{p['o2'] + j} * V + v] += {_sum(terms[j])};" for j in sorted(terms)]
+
+
 def _vjp_path(p):
     pairs, a_lines = _operator(p)
     index = {ik: n for n, ik in enumerate(pairs)}
@@ -214,10 +223,7 @@ def _vjp_path(p):
                                                     for ii, k in pairs if ii == i]) + ";")
     for n, (i, k) in enumerate(pairs):
         body.append(f"M[{n} * V + v] += au[{i} * V + v] * wg{k};")
-    db = {}
-    for i, j, k, c in p["nz"]:
-        db.setdefault(j, []).append(f"{_lit(c)} * M[{index[(i, k)]} * V + v]")
-    db_lines = [f"db[{p['o2'] + j} * V + v] += {_sum(db[j])};" for j in sorted(db)]
+    db_lines = _second_input_lines(p, index, "db")
     return (f"    {{  // path: x1[{p['o1']}:] (mul {p['mul']}, d {p['d1']}) -> y[{p['oo']}:] (d {p['d3']})\n"
             f"{_lane_loop(a_lines, '      ')}\n"
             f"      std::memset(M, 0, sizeof(T) * {len(pairs)} * V);\n"
@@ -285,10 +291,7 @@ def _second_path(p):
                     + ";")
     for n, (i, k) in enumerate(pairs):
         body.append(f"M[{n} * V + v] += d1u[{i} * V + v] * wg{k} + au[{i} * V + v] * vg{k};")
-    gb = {}
-    for i, j, k, c in p["nz"]:
-        gb.setdefault(j, []).append(f"{_lit(c)} * M[{index[(i, k)]} * V + v]")
-    gb_lines = [f"gb[{p['o2'] + j} * V + v] += {_sum(gb[j])};" for j in sorted(gb)]
+    gb_lines = _second_input_lines(p, index, "gb")
     return (f"    {{  // path: x1[{p['o1']}:] (mul {p['mul']}, d {p['d1']}) -> y[{p['oo']}:] (d {p['d3']})\n"
             f"{_lane_loop(a_lines + b_lines, '      ')}\n"
             f"      std::memset(M, 0, sizeof(T) * {len(pairs)} * V);\n"
