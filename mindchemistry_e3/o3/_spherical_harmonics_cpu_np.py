@@ -24,9 +24,7 @@ True
 import numpy as np
 
 from ..util._native import aot_entry
-from ._spherical_harmonics_np import monomials
-
-EPS2 = 1e-24  # e3nn normalizes by max(|x|, 1e-12); as _spherical_harmonics_poly.EPS2
+from ._spherical_harmonics_np import EPS2, monomials
 
 _PRELUDE = """\
 #include <cmath>

@@ -27,6 +27,7 @@ import numpy as np
 from ._so3_np import wigner_3j
 
 NORMALIZATIONS = ("integral", "component", "norm")
+EPS2 = 1e-24  # e3nn normalizes by max(|x|, 1e-12): the clamp of |x|^2
 
 
 @functools.lru_cache(maxsize=None)

@@ -31,9 +31,8 @@ from mindspore import nn, ops
 
 from ..util.dtype import constant
 from ..util.precision import low_precision
-from ._spherical_harmonics_np import monomial_gradient, monomials
+from ._spherical_harmonics_np import EPS2, monomial_gradient, monomials
 
-EPS2 = 1e-24  # e3nn normalizes by max(|x|, 1e-12)
 
 # primitives: a custom bprop is differentiated again (second order) only when it calls primitives / Cells
 _ADDN = ops.AddN()

@@ -153,16 +153,17 @@ class TensorProduct(PlanCell):
         # per-sample weights on weighted uvu / uvw paths with multiplicity-1 second inputs (NequIP's product):
         # the convolution's plan without its gather and sum -- one MatMul and one BatchMatMul per input
         # multiplicity, the weights of all uvu paths in one multiply (much less data movement than the groups)
-        self._paired = None
-        if not self.shared_weights and conv_plan_support(self.irreps_in1, self.irreps_in2, self.irreps_out,
-                                                         plan.instructions) is None:
-            self._paired = plan_tensors(build_conv_plan(self.irreps_in1, self.irreps_in2, self.irreps_out,
-                                                        plan.instructions), self.dtype)
-        # the same product on CPU, weighted uvu paths only: two generated C++ kernels (forward, gradient) instead
+        # on CPU, weighted uvu paths only: two generated C++ kernels (forward, gradient) in e3nn's layouts
         self.native = None
         if not self.shared_weights and self.compute_dtype is None:
             self.native = fused_uvu_product(self.irreps_in1, self.irreps_in2, self.irreps_out, plan.instructions,
                                             self.dtype)
+        # otherwise the paired plan where it applies (the kernels run on exactly the rows it would)
+        self._paired = None
+        if (self.native is None and not self.shared_weights
+                and conv_plan_support(self.irreps_in1, self.irreps_in2, self.irreps_out, plan.instructions) is None):
+            self._paired = plan_tensors(build_conv_plan(self.irreps_in1, self.irreps_in2, self.irreps_out,
+                                                        plan.instructions), self.dtype)
 
     # ------------------------------------------------------------------------------------------------------
     def __repr__(self):

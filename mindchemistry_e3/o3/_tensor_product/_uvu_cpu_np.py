@@ -40,8 +40,8 @@ True
 import numpy as np
 
 from .._irreps import Irreps
-from .._so3_np import wigner_3j
 from ...util._native import aot_entry
+from ._conv_plan import _cg
 
 LANES = 16  # rows per block: one AVX-512 vector of float32, two of float64
 
@@ -158,7 +158,7 @@ def _paths(irreps_in1, irreps_in2, irreps_out, instructions, scale):
     paths, w_off = [], 0
     for ins in instructions:
         (mul, ir1), ir2, ir3 = irreps_in1[ins.i_in1], irreps_in2[ins.i_in2].ir, irreps_out[ins.i_out].ir
-        c = np.asarray(wigner_3j(ir1.l, ir2.l, ir3.l), np.float64) * (ins.path_weight * scale)
+        c = np.asarray(_cg(irreps_in1, irreps_in2, irreps_out, ins), np.float64) * scale
         nz = [(i, j, k, c[i, j, k]) for i, j, k in zip(*np.nonzero(np.abs(c) > 1e-15))]
         paths.append({"mul": mul, "d1": ir1.dim, "d3": ir3.dim, "o1": s1[ins.i_in1].start,
                       "o2": s2[ins.i_in2].start, "oo": so[ins.i_out].start, "ow": w_off, "nz": nz})
