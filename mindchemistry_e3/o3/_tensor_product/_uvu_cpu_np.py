@@ -40,7 +40,7 @@ True
 import numpy as np
 
 from .._irreps import Irreps
-from ...util._native import aot_entry
+from ...util._native import LANE_BUFFERS, aot_entry
 from ._conv_plan import _cg
 
 LANES = 16  # rows per block: one AVX-512 vector of float32, two of float64
@@ -56,21 +56,7 @@ namespace {
 constexpr int64_t V = %(lanes)d;
 constexpr int64_t DIM1 = %(dim1)d, DIM2 = %(dim2)d, NUMEL = %(numel)d, DIMO = %(dimo)d;
 
-// rows z0 .. z0 + n - 1 of src [Z, dim] -> buf [dim * V] (row-minor), lanes n .. V - 1 zero. A full block
-// runs lanes innermost (strided loads the compiler vectorizes: 2.5x faster than row by row)
-template <typename T>
-void load(const T *src, int64_t dim, int64_t z0, int64_t n, T *buf) {
-  const T *base = src + z0 * dim;
-  if (n == V) {
-    for (int64_t c = 0; c < dim; ++c)
-      for (int64_t v = 0; v < V; ++v) buf[c * V + v] = base[v * dim + c];
-    return;
-  }
-  std::memset(buf, 0, sizeof(T) * dim * V);
-  for (int64_t v = 0; v < n; ++v)
-    for (int64_t c = 0; c < dim; ++c) buf[c * V + v] = base[v * dim + c];
-}
-
+%(lane_buffers)s
 // rows idx[z0 .. z0 + n - 1] of src [*, dim] -> buf (a gather: the convolution's source nodes)
 template <typename T, typename I>
 void load_rows(const T *src, int64_t dim, const I *idx, int64_t z0, int64_t n, T *buf) {
@@ -108,18 +94,6 @@ bool in_range(const I *idx, int64_t n, int64_t rows, const char *name) {
   return true;
 }
 
-// buf [dim * V] -> rows z0 .. z0 + n - 1 of dst [Z, dim]
-template <typename T>
-void store(const T *buf, int64_t dim, int64_t z0, int64_t n, T *dst) {
-  T *base = dst + z0 * dim;
-  if (n == V) {
-    for (int64_t c = 0; c < dim; ++c)
-      for (int64_t v = 0; v < V; ++v) base[v * dim + c] = buf[c * V + v];
-    return;
-  }
-  for (int64_t v = 0; v < n; ++v)
-    for (int64_t c = 0; c < dim; ++c) base[v * dim + c] = buf[c * V + v];
-}
 """
 
 def uvu_kernel_support(irreps_in1, irreps_in2, irreps_out, instructions):
@@ -330,8 +304,8 @@ def uvu_source(irreps_in1, irreps_in2, irreps_out, instructions, conv=False, sca
         raise ValueError(f"uvu_source: dtype must be 'float32' or 'float64', got {dtype!r}")
     paths, numel = _paths(irreps_in1, irreps_in2, irreps_out, instructions, float(scale))
     max_pairs = max(len({(i, k) for i, _, k, _ in p["nz"]}) for p in paths)
-    src = _PRELUDE % {"lanes": LANES, "dim1": irreps_in1.dim, "dim2": irreps_in2.dim, "numel": numel,
-                      "dimo": irreps_out.dim}
+    src = _PRELUDE % {"lane_buffers": LANE_BUFFERS, "lanes": LANES, "dim1": irreps_in1.dim, "dim2": irreps_in2.dim,
+                      "numel": numel, "dimo": irreps_out.dim}
     if conv:  # x1 rows gathered at src, the output summed at dst; the gradient: g gathered at dst, dx summed at src
         fwd_args, vjp_args = ("const T *x1, const T *x2, const T *w, T *y, const I *src, const I *dst, "
                               "int64_t nodes, int64_t z"), (
