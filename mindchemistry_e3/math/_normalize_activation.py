@@ -15,6 +15,7 @@ from mindspore import mint, nn, ops
 
 from ..util.dtype import check_float_dtype, constant
 from ..util.second_order import SecondOrderGuard
+from ._activation_cpu import fused_activation
 from ._normalize_activation_np import (NUMPY_ACTIVATIONS, SAMPLE_SIZE, second_moment_constant,
                                        torch_randn_float64)
 
@@ -164,8 +165,12 @@ class normalize2mom(SecondOrderGuard, nn.Cell):  # pylint: disable=invalid-name 
         self.cst = _second_moment_constant(f, f_numpy)
         self._is_id = abs(self.cst - 1) < 1e-4
         self.cst_tensor = constant(np.array(self.cst), dtype)
+        # c f(x) and its derivatives as three fused kernels on CPU (silu, sigmoid, tanh), else None
+        self.fused = fused_activation(f, 1.0 if self._is_id else self.cst)
 
     def construct(self, x):
+        if self.fused is not None:
+            return self.fused(x)
         if self._is_id:
             return self.f(x)
         return self.f(x) * self.cst_tensor

@@ -26,6 +26,7 @@ from mindspore import nn, ops, Parameter
 from mindspore.common.initializer import Normal, initializer
 
 from ..math import normalize2mom
+from ..math._activation_cpu import fused_activation
 from ..util._cell import GuardedCell
 from ..util.dtype import check_float_dtype, constant
 from ..util.precision import RefuseAmpRewrite, check_compute_dtype, low_precision
@@ -60,6 +61,7 @@ class _Layer(RefuseAmpRewrite, nn.Cell):
         self._has_act = act is not None
         self._scale_out = act is not None and var_out != 1
         self._raw_act = False  # the activation's output factor moved into the next layer's weight scale
+        self._raw_fused = None  # the bare activation as fused CPU kernels, when it is raw and they apply
 
     def output_factor(self):
         """The constant the activated output is multiplied by (normalisation of the activation times
@@ -77,6 +79,7 @@ class _Layer(RefuseAmpRewrite, nn.Cell):
             nxt._w_scale_value *= factor
             nxt._w_scale = constant(nxt._w_scale_value, nxt._dtype)
             self._raw_act = True
+            self._raw_fused = fused_activation(self.act.f)
 
     def __repr__(self):
         act = self.act
@@ -114,7 +117,7 @@ class _Layer(RefuseAmpRewrite, nn.Cell):
     def activate(self, x):
         """The layer's elementwise tail on its pre-activations ``x`` (activation and output scale, if any)."""
         if self._raw_act:
-            return self.act.f(x)
+            return self.act.f(x) if self._raw_fused is None else self._raw_fused(x)
         if self._has_act:
             x = self.act(x)
             if self._scale_out:

@@ -13,6 +13,7 @@ from mindchemistry_e3.o3._tensor_product._plan import naive_tensor_product, norm
 from mindchemistry_e3.o3._tensor_product._uvu_cpu import FusedUvuProduct
 from mindchemistry_e3.o3._tensor_product._uvu_cpu_np import LANES, uvu_kernel_support, uvu_source
 from mindchemistry_e3.util import _native, native_kernels
+from tests import native_calls
 from tests.plan_isolation import imports_mindspore
 
 # two paths into the same output (2x1o), an l = 2 input with an l = 3 edge irrep, a 0e output from two inputs
@@ -131,21 +132,11 @@ def test_kernels_are_chosen_only_where_they_apply():
 def test_source_computes_e3nns_formula():
     """The generated kernels, compiled and called directly (ctypes), against naive_tensor_product (e3nn's
     einsums) and its finite differences, float64, 37 rows."""
-    import ctypes
-
-    _skip_without_compiler()
     ins = normalize_instructions(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, INSTRUCTIONS)
-    lib = ctypes.CDLL(_native.build_library(uvu_source(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, ins, dtype="float64"),
-                                             "uvu_test"))
+    lib = native_calls.load(uvu_source(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, ins, dtype="float64"), "uvu_test")
 
     def call(name, arrays):
-        n = len(arrays)
-        shapes = [(ctypes.c_int64 * a.ndim)(*a.shape) for a in arrays]
-        return getattr(lib, name)(n, (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays]),
-                                  (ctypes.c_int * n)(*[a.ndim for a in arrays]),
-                                  (ctypes.POINTER(ctypes.c_int64) * n)(*[ctypes.cast(s, ctypes.POINTER(
-                                      ctypes.c_int64)) for s in shapes]),
-                                  (ctypes.c_char_p * n)(*[b"float64"] * n), None, None)
+        return native_calls.call(lib, name, arrays, "float64")
 
     rng = np.random.default_rng(7)
     numel = sum(int(np.prod(i.path_shape)) for i in ins)
