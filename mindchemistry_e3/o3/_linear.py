@@ -17,7 +17,7 @@ from ..util._cell import PlanCell, broadcast_shape, plan_tensors, prod as _prod
 from ..util.dtype import constant
 from ._irreps import Irreps
 from ._linear_plan import linear_plan, linear_stack_terms, linear_stacked_plan
-from ._stacked import STACKED_MAX_SIZE, stacked_matmul
+from ._stacked import STACKED_MAX_SIZE, stacked_matmul, stacked_native
 
 
 _STACKED_MAX_SIZE = STACKED_MAX_SIZE  # (a module global: tests lower it)
@@ -161,10 +161,12 @@ class Linear(PlanCell):
         self._bmm_ta = self.product(ops.BatchMatMul(transpose_a=True))
         # shared weights without channels: one BatchMatMul over the output components
         self._stacked = None
+        self._stacked_native = None  # its fused CPU kernels, where they apply
         if f_in is None and self.shared_weights and self.weight_numel > 0:
             stacked = linear_stacked_plan(plan)
             if stacked is not None:
                 self._stacked = plan_tensors(stacked, dtype)
+                self._stacked_native = stacked_native(stacked, self.dtype, self.compute_dtype, [self.weight_numel])
 
         if self.internal_weights and self.weight_numel > 0:
             self.weight = ms.Parameter(initializer(Normal(sigma=1.0), self._weight_shape, dtype), name="weight")
@@ -211,7 +213,8 @@ class Linear(PlanCell):
         if b == 0:
             return ops.zeros(batch + (self._dim_out,), features.dtype)
         y = stacked_matmul(features if len(batch) == 1 else features.reshape(b, self._dim_in),
-                           self.weight if weight is None else weight, self._stacked, self._matmul, self._bmm_ta)
+                           self.weight if weight is None else weight, self._stacked, self._matmul, self._bmm_ta,
+                           self._stacked_native)
         if self._has_bias:
             y = y + self._bias_full(self.bias if bias is None else bias)
         return y if len(batch) == 1 else y.reshape(batch + (self._dim_out,))

@@ -16,9 +16,10 @@ from mindspore import ops
 
 from ..util._cell import PlanCell, plan_tensors
 from ..util._column_map import take_columns, take_rows
+from ._stacked_cpu import fused_stacked
 from ._stacked_np import stacked_sum_plan
 
-__all__ = ["stacked_matmul", "stacked_blocks", "StackedSum", "STACKED_MAX_SIZE"]
+__all__ = ["stacked_matmul", "stacked_blocks", "stacked_native", "StackedSum", "STACKED_MAX_SIZE"]
 
 # Inputs up to this many elements take the one-BatchMatMul lowering (fewer ops: a faster compile and fewer kernel
 # launches, which dominate at node-level sizes); larger ones the per-irrep MatMuls, whose slices and transposes move
@@ -26,11 +27,24 @@ __all__ = ["stacked_matmul", "stacked_blocks", "StackedSum", "STACKED_MAX_SIZE"]
 # paper-size NequIP's Lin_2 + self-connection, 128 x 19,000 features, 17 % slower per train step when stacked).
 STACKED_MAX_SIZE = 1 << 20
 
-def stacked_matmul(features, weight, plan, matmul, bmm_ta):
+def stacked_native(plan, dtype, compute_dtype, numel, weights=None):
+    """The fused CPU kernels of the numpy ``plan`` on flat weights of sizes ``numel``
+    (:class:`._stacked_cpu.FusedStacked`; ``weights`` the maps' ``(weight_index, weight_coef)`` of a sum), or None
+    where the plain ops run: no native kernels, a ``compute_dtype`` (the precision policy's low-precision products),
+    or a plan that is one plain MatMul (one component, no column maps)."""
+    if plan is None or compute_dtype is not None or (
+            plan.components == 1 and plan.in_map is None and plan.out_map is None):
+        return None
+    return fused_stacked(plan, dtype, numel, weights)
+
+
+def stacked_matmul(features, weight, plan, matmul, bmm_ta, native=None):
     """``features [Z, n_features]`` and the flat ``weight`` through ``plan`` -> ``[Z, dim_out]``; ``matmul`` and
     ``bmm_ta`` are the module's products: ``ops.MatMul()`` and ``ops.BatchMatMul(transpose_a=True)`` (primitives:
     their backward is transposed-operand products, faster on CPU), possibly in a compute dtype
-    (:mod:`mindchemistry_e3.util.precision`)."""
+    (:mod:`mindchemistry_e3.util.precision`); ``native`` the plan's :func:`stacked_native` (None: plain ops)."""
+    if native is not None:  # the weight blocks, the column maps and the product in one kernel (CPU)
+        return native(features, (weight,))
     # ops.gather, not util.graph.gather_rows: a Parameter fed straight into a custom-bprop Cell comes out rounded to
     # float32 when a graph differentiates w.r.t. inputs and Parameters (MindSpore 2.10)
     return stacked_blocks(features, ops.gather(weight, plan.weight_index, 0) * plan.weight_coef, plan, matmul, bmm_ta)
@@ -128,6 +142,8 @@ class StackedSum(PlanCell):
         self.dim_out = self.irreps_out.dim if output_map is None else int(output_map.index.shape[-1])
         self._plan = plan_tensors(plan, self.dtype)
         self._bmm_ta = self.product(ops.BatchMatMul(transpose_a=True))
+        self.native = stacked_native(plan.stacked, self.dtype, self.compute_dtype, self._weight_numel,
+                                     list(zip(plan.weight_index, plan.weight_coef)))
 
     def fits(self, z):
         """Whether ``z`` rows stay within the size of the one-BatchMatMul lowering (:data:`STACKED_MAX_SIZE`, as
@@ -150,9 +166,11 @@ class StackedSum(PlanCell):
             self.check_dtype(features[i], weights[i])
         if z == 0:
             return ops.zeros((0, self.dim_out), self.dtype)
+        f = features[0] if n == 1 else ops.concat(features, 1)
+        if self.native is not None:
+            return self.native(f, weights)
         plan = self._plan
         w = ops.gather(weights[0], plan.weight_index[0], 0) * plan.weight_coef[0]
         for i in range(1, n):
             w = w + ops.gather(weights[i], plan.weight_index[i], 0) * plan.weight_coef[i]
-        f = features[0] if n == 1 else ops.concat(features, 1)
         return stacked_blocks(f, w, plan.stacked, self._matmul, self._bmm_ta)

@@ -14,6 +14,14 @@ from mindchemistry_e3.util import native_kernels
 from tests.o3.test_linear import irreps_D
 from tests.plan_isolation import imports_mindspore
 
+
+@pytest.fixture(autouse=True, params=["native", "plan"])
+def lowering_on_cpu(request):
+    """Every test twice: with the native CPU kernels of the stacked product (o3._stacked_cpu) and without."""
+    with native_kernels(request.param == "native"):
+        yield request.param
+
+
 F64 = ms.float64
 # NequIP's Lin_2(h) + SC(x, z) with multiplicities that do not share a chunk (padding slots), and a scalar-only case
 CASES = [("4x0e + 3x1o + 2x1e", "2x0e + 1x1o", "3x0e", "4x0e + 2x1o"),

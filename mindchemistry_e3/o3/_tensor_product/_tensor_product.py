@@ -47,7 +47,7 @@ from mindspore.common.initializer import Normal, initializer
 from .._irreps import Irreps
 from ...util._cell import PlanCell, broadcast_shape, plan_tensors, prod
 from ...util.dtype import constant
-from .._stacked import stacked_matmul
+from .._stacked import stacked_matmul, stacked_native
 from ._conv_run import run_conv_plan
 from ._conv_plan import build_conv_plan, conv_plan_support
 from ._plan import build_plan, execution_plan, scalar_stack_terms, scalar_stacked_plan
@@ -149,6 +149,7 @@ class TensorProduct(PlanCell):
         # map of the outer product x1 (x) x2, one BatchMatMul over the output components
         scalar = scalar_stacked_plan(plan)
         self._scalar = None if scalar is None else plan_tensors(scalar, self.dtype)
+        self._scalar_native = stacked_native(scalar, self.dtype, self.compute_dtype, [self.weight_numel])
         self._bmm_ta = self.product(ops.BatchMatMul(transpose_a=True))
         # per-sample weights on weighted uvu / uvw paths with multiplicity-1 second inputs (NequIP's product):
         # the convolution's plan without its gather and sum -- one MatMul and one BatchMatMul per input
@@ -329,7 +330,7 @@ class TensorProduct(PlanCell):
                 and ((weight is None and self.internal_weights) or (weight is not None and weight.shape == (
                     self.weight_numel,)))):
             return stacked_matmul(self.stack_features(x, y), self.weight if weight is None else weight, self._scalar,
-                                  self._matmul, self._bmm_ta)
+                                  self._matmul, self._bmm_ta, self._scalar_native)
         if (self.native is not None and paired and x.shape[0] > 0 and weight is not None
                 and weight.shape == (x.shape[0], self.weight_numel)):
             return self.native(x, y, weight)
