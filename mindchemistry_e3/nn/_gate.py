@@ -34,6 +34,7 @@ from ..util._column_map import take_columns
 from ..util._column_map_np import column_map, is_identity
 from ._activation import Activation
 from ._extract import extract_plan
+from ._gate_cpu import fused_gate
 
 
 def gate_layout(irreps_scalars, irreps_gates, irreps_gated):
@@ -223,6 +224,8 @@ class Gate(PlanCell):
         self.input_map = plan.in_map  # numpy: a producer folds it into its own output map (in_layout=True)
         self.plan = plan_tensors(plan, dtype)
         self.run_acts = nn.CellList([by_key[k] for k in keys] or [nn.Identity()])
+        # the activations and the gating in one kernel per derivative order on CPU (None: the plain ops)
+        self.native = fused_gate(plan, [by_key[k] for k in keys]) if len(plan.runs) > 0 else None
 
     @property
     def irreps_in(self):
@@ -257,6 +260,8 @@ class Gate(PlanCell):
     def _gate(self, x, features):
         """The activations and gating of ``x [Z, dim_in]`` in the working layout (``features`` is returned when
         nothing is activated)."""
+        if self.native is not None and x.shape[0] > 0 and x.dtype in (ms.float32, ms.float64):
+            return self.native(x)
         plan = self.plan
         pieces = self.split(x, plan.sizes, 1)
         activated = ()
