@@ -48,6 +48,7 @@ from .._irreps import Irreps
 from ...util._cell import PlanCell, broadcast_shape, plan_tensors, prod
 from ...util.dtype import constant
 from .._stacked import stacked_matmul, stacked_native
+from ._outer_cpu import fused_outer
 from ._conv_run import run_conv_plan
 from ._conv_plan import build_conv_plan, conv_plan_support
 from ._plan import build_plan, execution_plan, scalar_stack_terms, scalar_stacked_plan
@@ -150,6 +151,9 @@ class TensorProduct(PlanCell):
         scalar = scalar_stacked_plan(plan)
         self._scalar = None if scalar is None else plan_tensors(scalar, self.dtype)
         self._scalar_native = stacked_native(scalar, self.dtype, self.compute_dtype, [self.weight_numel])
+        # and its features (the outer product of the inputs) as CPU kernels too, where the product's apply
+        self._outer_native = (None if self._scalar_native is None
+                              else fused_outer(self.irreps_in1.dim, self.irreps_in2.dim))
         self._bmm_ta = self.product(ops.BatchMatMul(transpose_a=True))
         # per-sample weights on weighted uvu / uvw paths with multiplicity-1 second inputs (NequIP's product):
         # the convolution's plan without its gather and sum -- one MatMul and one BatchMatMul per input
@@ -353,6 +357,8 @@ class TensorProduct(PlanCell):
         """The outer product of paired rows ``x [Z, irreps_in1.dim]``, ``y [Z, irreps_in2.dim]`` flattened to
         ``[Z, irreps_in1.dim * irreps_in2.dim]``: the features of :meth:`stack_terms` (one BatchMatMul)."""
         z = x.shape[0]
+        if self._outer_native is not None and z > 0 and x.dtype in (ms.float32, ms.float64):
+            return self._outer_native(x, y)
         return self._bmm(x.reshape(z, self._in1_dim, 1), y.reshape(z, 1, self._in2_dim)).reshape(
             z, self._in1_dim * self._in2_dim)
 
