@@ -17,7 +17,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..util._native import build_library
-from ._stacked_cpu_np import stacked_kernel_support, stacked_source, stacked_widths
+from ._stacked_cpu_np import stacked_source, stacked_widths
 
 
 def _first(x, *_):
@@ -101,10 +101,11 @@ def fused_stacked(plan, dtype, numel, weights=None):
     (:func:`._stacked_cpu_np.stacked_kernel_support`), or no native kernels (:mod:`mindchemistry_e3.util._native`)."""
     if plan is None or ms.get_context("device_target") != "CPU" or dtype not in (ms.float32, ms.float64):
         return None
-    if stacked_kernel_support(plan, numel, weights) is not None:
+    try:
+        source = stacked_source(plan, numel, "float32" if dtype == ms.float32 else "float64", weights)
+    except ValueError:  # a plan the kernels do not take (stacked_kernel_support says why)
         return None
-    name = "float32" if dtype == ms.float32 else "float64"
-    library = build_library(stacked_source(plan, numel, name, weights), "stacked")
+    library = build_library(source, "stacked")
     if library is None:
         return None
     return FusedStacked(plan, len(numel), library)

@@ -325,23 +325,24 @@ def weight_rows(plan, weights=None):
     """
     weights = [(plan.weight_index, plan.weight_coef)] if weights is None else list(weights)
     c, x, m = plan.weight_coef.shape
-    rows = np.zeros((c * x, 3), np.int64)
-    coefs = np.zeros(c * x)
-    for r in range(c * x):
-        found = [(k, np.asarray(index).reshape(c * x, m)[r], np.asarray(coef).reshape(c * x, m)[r])
-                 for k, (index, coef) in enumerate(weights) if np.any(np.asarray(coef).reshape(c * x, m)[r] != 0)]
-        if not found:
-            continue
-        if len(found) > 1:
-            raise ValueError(f"block-weight row {r} reads {len(found)} maps")
-        k, index, coef = found[0]
-        count = int(np.count_nonzero(coef))
-        if (np.any(coef[count:] != 0) or np.any(coef[:count] != coef[0])
-                or np.any(index[:count] != index[0] + np.arange(count))):
-            raise ValueError(f"block-weight row {r} is not one coefficient times consecutive weights")
-        rows[r] = (k, index[0], count)
-        coefs[r] = coef[0]
-    return rows, coefs
+    n_rows, rows_range, lanes = c * x, np.arange(c * x), np.arange(m)
+    index = np.stack([np.asarray(i).reshape(n_rows, m) for i, _ in weights])
+    coef = np.stack([np.asarray(k, dtype=np.float64).reshape(n_rows, m) for _, k in weights])
+    reads = (coef != 0).any(axis=2)  # [maps, rows]
+    several = np.flatnonzero(reads.sum(axis=0) > 1)
+    if len(several):
+        raise ValueError(f"block-weight row {several[0]} reads {int(reads[:, several[0]].sum())} maps")
+    active = reads.any(axis=0)
+    which = reads.argmax(axis=0)
+    index, coef = index[which, rows_range], coef[which, rows_range]  # [rows, m] of the map each row reads
+    count = (coef != 0).sum(axis=1)
+    prefix = lanes[None, :] < count[:, None]
+    bad = ((coef != 0) != prefix) | (prefix & (coef != coef[:, :1])) | (prefix & (index != index[:, :1] + lanes))
+    if bad.any():
+        raise ValueError(f"block-weight row {int(np.flatnonzero(bad.any(axis=1))[0])} is not one coefficient times "
+                         f"consecutive weights")
+    rows = np.stack([which * active, index[:, 0] * active, count], axis=1).astype(np.int64)
+    return rows, np.where(active, coef[:, 0], 0.0)
 
 
 def _row_tables(plan, weights, numel):
@@ -402,9 +403,12 @@ def stacked_source(plan, numel, dtype="float32", weights=None):
     scalar = {"float32": "float", "float64": "double"}.get(dtype)
     if scalar is None:
         raise ValueError(f"stacked_source: dtype must be 'float32' or 'float64', got {dtype!r}")
-    why = stacked_kernel_support(plan, numel, weights)
-    if why is not None:
-        raise ValueError(f"stacked_source: {why}")
+    if not 1 <= len(numel) <= 3:
+        raise ValueError(f"stacked_source: {len(numel)} maps (the kernels take one to three)")
+    try:
+        rows = _row_tables(plan, weights, numel)
+    except ValueError as err:
+        raise ValueError(f"stacked_source: {err}") from None
     c, x, m = int(plan.components), int(plan.slots), int(plan.chunk)
     n_in, n_out = stacked_widths(plan)
     in_map, out_map = plan.in_map, plan.out_map
@@ -413,7 +417,7 @@ def stacked_source(plan, numel, dtype="float32", weights=None):
         _table("IN_ADJOINT", None if in_map is None else in_map.adjoint, c * x, n_in),
         _table("OUT_MAP", None if out_map is None else out_map.index, c * m, n_out),
         _table("OUT_ADJOINT", None if out_map is None else out_map.adjoint, n_out, c * m),
-        _row_tables(plan, weights, numel)])
+        rows])
     src = _PRELUDE % {"lanes": LANES, "n_in": n_in, "n_out": n_out, "c": c, "x": x, "m": m,
                       "lane_buffers": LANE_BUFFERS, "tables": tables, "entries": _entries(len(numel))}
     nw = len(numel)

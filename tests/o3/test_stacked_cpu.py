@@ -11,7 +11,7 @@ from mindchemistry_e3 import o3
 from mindchemistry_e3 import nn as e3nn
 from mindchemistry_e3.o3._linear_plan import linear_plan, linear_stacked_plan
 from mindchemistry_e3.o3._stacked import stacked_native
-from mindchemistry_e3.o3._stacked_cpu_np import stacked_kernel_support, stacked_source, stacked_widths
+from mindchemistry_e3.o3._stacked_cpu_np import stacked_kernel_support, stacked_source, stacked_widths, weight_rows
 from mindchemistry_e3.o3._stacked_np import apply_stacked_plan, apply_stacked_sum_plan, stacked_sum_plan
 from mindchemistry_e3.util import native_kernels
 from tests import native_calls
@@ -186,3 +186,22 @@ def test_source_module_imports_no_mindspore():
     plan, numel, _, _ = _cases()["linear"]
     with pytest.raises(ValueError, match="dtype must be"):
         stacked_source(plan, numel, "float16")
+
+
+def test_weight_rows_refuse_rows_the_kernels_cannot_assemble():
+    """A row is one coefficient times consecutive weights of one map, then zeros; anything else is refused."""
+    class Plan:  # the two fields weight_rows reads
+        weight_index = np.array([[[4, 5, 6], [0, 0, 0]]])
+        weight_coef = np.array([[[0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]])
+
+    rows, coefs = weight_rows(Plan)
+    assert rows.tolist() == [[0, 4, 2], [0, 0, 0]] and coefs.tolist() == [0.5, 0.0]
+    for index, coef, why in (([[[4, 6, 7], [0, 0, 0]]], [[[0.5, 0.5, 0], [0, 0, 0]]], "consecutive"),
+                             ([[[4, 5, 6], [0, 0, 0]]], [[[0.5, 0.0, 0.5], [0, 0, 0]]], "consecutive"),
+                             ([[[4, 5, 6], [0, 0, 0]]], [[[0.5, 0.25, 0], [0, 0, 0]]], "consecutive")):
+        Plan.weight_index, Plan.weight_coef = np.array(index), np.array(coef, dtype=float)
+        with pytest.raises(ValueError, match=why):
+            weight_rows(Plan)
+    Plan.weight_index, Plan.weight_coef = np.array([[[4, 5, 6], [0, 0, 0]]]), np.array([[[0.5, 0.5, 0], [0, 0, 0]]])
+    with pytest.raises(ValueError, match="reads 2 maps"):
+        weight_rows(Plan, [(Plan.weight_index, Plan.weight_coef)] * 2)
