@@ -11,7 +11,7 @@ first setting of the process (changing it later has no effect). So this module
   cache off again, so nothing else is ever cached;
 * uses a folder named by a hash of everything that enters those graphs: the graph settings the caller passes
   (model config, statistics, dtype, loss and optimizer settings, ...), the plan (which Cell, input shapes and
-  dtypes, in order), the device, the versions of MindSpore, numpy and Python, and a hash of the source of
+  dtypes, in order, and the native CPU kernel libraries each graph calls), the device, the versions of MindSpore, numpy and Python, and a hash of the source of
   ``mindchemistry_e3`` and ``applications.nequip`` — two processes share a folder only when they compile the
   same graphs in the same order;
 * caches at most one plan per process (a second plan compiles uncached), locks the folder while it writes, and
@@ -88,8 +88,12 @@ class PlanItem:
         self.label, self.cell, self.inputs = label, cell, tuple(inputs)
 
     def signature(self):
-        """The Cell's class and the shapes and dtypes of the inputs (what selects a compiled graph)."""
-        return [type(self.cell).__name__] + [f"{tuple(t.shape)}:{t.dtype}" for t in self.inputs]
+        """The Cell's class, the shapes and dtypes of the inputs (what selects a compiled graph) and the native
+        kernel libraries its graph calls (none when built with ``native_kernels(False)``)."""
+        from mindchemistry_e3.util._native import native_libraries
+
+        return ([type(self.cell).__name__] + [f"{tuple(t.shape)}:{t.dtype}" for t in self.inputs]
+                + [f"native:{path}" for path in native_libraries(self.cell)])
 
 
 def cache_key(graph_settings, plan, device):

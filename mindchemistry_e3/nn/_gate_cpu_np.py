@@ -17,7 +17,7 @@ Three entry points with MindSpore's AOT signature, float32 and float64:
 
 The activations' formulas are :mod:`mindchemistry_e3.math._activation_cpu_np`'s (silu, sigmoid, tanh).
 
->>> src = gate_source(4, [(0, 2, "silu", 1.5), (2, 3, None, 1.0)], [0, 1, 2, 2, 2], 3)
+>>> src = gate_source(5, [(0, 2, "silu", 1.5), (2, 3, None, 1.0)], [0, 1, 2, 2], 2)  # 2 scalars, 2 gated
 >>> all(f"int gate_{k}(int nparam" in src for k in ("forward", "vjp", "vjp2"))
 True
 """

@@ -23,7 +23,8 @@ _native.LANE_BUFFERS`); the column maps are tables compiled into the source, eve
 adjoint maps too: ``ColumnMap.adjoint``), and the product skips the zero (padding) weights.
 
 >>> from ._linear_plan import linear_plan, linear_stacked_plan
->>> "stk_vjp2" in stacked_source(linear_stacked_plan(linear_plan("4x0e + 2x1o", "3x0e + 2x1o")))
+>>> lp = linear_plan("4x0e + 2x1o", "3x0e + 2x1o")
+>>> "stk_vjp2" in stacked_source(linear_stacked_plan(lp), [lp.weight_numel])
 True
 """
 import numpy as np

@@ -205,4 +205,23 @@ def aot_entry(symbol, function, n_inputs, n_outputs, scalars=("float", "double")
 _DTYPE_NAMES = {"float": "float32", "double": "float64"}
 
 
-__all__ = ["build_library", "use_native_kernels", "native_kernels", "kernel_dir", "aot_entry", "LANE_BUFFERS"]
+def native_libraries(cell):
+    """The sorted paths of the native kernel libraries that the AOT Custom ops of a Cell tree call.
+
+    A compiled graph names these files, so a cache of compiled graphs must key on them: a graph compiled with the
+    kernels is not the graph of the same Cells built without them (``native_kernels(False)``), nor of another
+    version of a kernel (the file names hold a hash of the source).
+    """
+    found = set()
+    if not hasattr(cell, "cells_and_names"):
+        return []
+    for _, sub in cell.cells_and_names():
+        for value in vars(sub).values():
+            func = getattr(value, "func", None)
+            if getattr(value, "func_type", None) == "aot" and isinstance(func, str):
+                found.add(func.rsplit(":", 1)[0])
+    return sorted(found)
+
+
+__all__ = ["build_library", "use_native_kernels", "native_kernels", "kernel_dir", "aot_entry", "native_libraries",
+           "LANE_BUFFERS"]

@@ -47,6 +47,24 @@ def test_key_changes_with_everything_that_enters_the_graphs():
     assert key not in keys and len(set(keys)) == len(keys)
 
 
+def test_key_tells_graphs_with_native_kernels_from_graphs_without():
+    """The same Cell built with and without the native CPU kernels compiles to different graphs (one calls the
+    kernels' libraries): their keys differ, so neither loads the other's cached graph."""
+    import mindspore as ms
+    from mindchemistry_e3 import o3
+    from mindchemistry_e3.util import native_kernels
+    from tests.native_calls import skip_without_compiler
+
+    skip_without_compiler()
+    inputs = [ms.Tensor(np.zeros((8, 10), np.float32))]
+    fused = PlanItem("linear", o3.Linear("4x0e + 2x1o", "3x0e + 1x1o"), inputs)
+    with native_kernels(False):
+        plain = PlanItem("linear", o3.Linear("4x0e + 2x1o", "3x0e + 1x1o"), inputs)
+    assert any(entry.startswith("native:") and entry.endswith(".so") for entry in fused.signature())
+    assert not any(entry.startswith("native:") for entry in plain.signature())
+    assert cache_key({}, [fused], "CPU")[0] != cache_key({}, [plain], "CPU")[0]
+
+
 @pytest.mark.slow
 @needs_model
 def test_processes_with_different_models_and_buckets_share_a_cache_safely(tmp_path):

@@ -1,5 +1,5 @@
 """MindIR deployment: ``deploy`` exports the buckets a dataset needs (or the ones named), ``evaluate`` / ``predict`` /
-``md`` / the ASE calculator take the export and give the checkpoint's numbers (float32, <= 1e-6 relative), and a
+``md`` / the ASE calculator take the export and give the checkpoint's numbers (float32, <= 5e-6 relative), and a
 structure that fits no exported bucket is refused with the command that adds one."""
 import os
 
@@ -12,6 +12,7 @@ import mindspore as ms  # noqa: E402
 from applications.nequip import cli  # noqa: E402
 from applications.nequip.deploy import dataset_buckets, parse_bucket  # noqa: E402
 from applications.nequip.inference import Predictor, read_export_meta  # noqa: E402
+from mindchemistry_e3.util import native_kernels  # noqa: E402
 from tests.applications.nequip.conftest import TINY, needs_model, strict_json, tiny_frames  # noqa: E402
 
 pytestmark = needs_model
@@ -20,17 +21,22 @@ pytestmark = needs_model
 @pytest.fixture(scope="module")
 def exported(trained_run, tmp_path_factory):
     """The tiny trained run's best checkpoint exported for the tiny set, one structure per batch (with stress),
-    and the checkpoint's own predictor for the same batches."""
+    and the checkpoint's own predictor for the same batches -- built, as ``deploy`` builds the exported graphs,
+    without the native CPU kernels (which agree with the plain ops to float32 rounding, ~1e-6 relative, not
+    bit for bit; tests/o3/test_*_cpu.py compare them)."""
     trainer, _ = trained_run
     out = tmp_path_factory.mktemp("export") / "tiny1"
     assert cli.main(["deploy", "--checkpoint", trainer.best_path, "--out", str(out), "--data", TINY,
                      "--batch-size", "1"]) == 0
-    return trainer, str(out), Predictor.from_checkpoint(trainer.best_path, batch_size=1)
+    with native_kernels(False):
+        return trainer, str(out), Predictor.from_checkpoint(trainer.best_path, batch_size=1)
 
 
 def _close(a, b, what):
+    """Within a few float32 roundings of sums of ~100 terms (the MindIR runs the graph MindSpore loads, not the one it
+    compiled in this process: measured up to 1.2e-6 of the largest force)."""
     scale = np.abs(a).max() + 1e-30
-    assert np.abs(a - b).max() <= 1e-6 * scale, (what, np.abs(a - b).max(), scale)
+    assert np.abs(a - b).max() <= 5e-6 * scale, (what, np.abs(a - b).max(), scale)
 
 
 @pytest.mark.slow
