@@ -20,13 +20,13 @@ def load(source, name):
     return ctypes.CDLL(path)
 
 
-def call(lib, name, arrays, dtype):
-    """``lib.name`` on numpy ``arrays`` (inputs then outputs, C-contiguous), all of ``dtype`` ("float32" /
-    "float64"); returns the kernel's return code (0: done)."""
+def call(lib, name, arrays):
+    """``lib.name`` on numpy ``arrays`` (inputs then outputs, C-contiguous; each array's dtype is passed by its
+    MindSpore name, e.g. ``float32`` or ``int32``); returns the kernel's return code (0: done)."""
     n = len(arrays)
     shapes = [(ctypes.c_int64 * a.ndim)(*a.shape) for a in arrays]
     return getattr(lib, name)(n, (ctypes.c_void_p * n)(*[a.ctypes.data for a in arrays]),
                               (ctypes.c_int * n)(*[a.ndim for a in arrays]),
                               (ctypes.POINTER(ctypes.c_int64) * n)(*[ctypes.cast(s, ctypes.POINTER(ctypes.c_int64))
                                                                      for s in shapes]),
-                              (ctypes.c_char_p * n)(*[dtype.encode()] * n), None, None)
+                              (ctypes.c_char_p * n)(*[a.dtype.name.encode() for a in arrays]), None, None)

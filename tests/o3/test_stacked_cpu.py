@@ -43,7 +43,7 @@ def test_kernels_compute_the_plan(key):
     lib = native_calls.load(stacked_source(plan, numel, "float64", weights), "stacked_test")
 
     def call(name, arrays):
-        return native_calls.call(lib, name, arrays, "float64")
+        return native_calls.call(lib, name, arrays)
 
     def y(f, ws):
         return reference(f, ws)

@@ -136,7 +136,7 @@ def test_source_computes_e3nns_formula():
     lib = native_calls.load(uvu_source(IRREPS_IN1, IRREPS_IN2, IRREPS_OUT, ins, dtype="float64"), "uvu_test")
 
     def call(name, arrays):
-        return native_calls.call(lib, name, arrays, "float64")
+        return native_calls.call(lib, name, arrays)
 
     rng = np.random.default_rng(7)
     numel = sum(int(np.prod(i.path_shape)) for i in ins)

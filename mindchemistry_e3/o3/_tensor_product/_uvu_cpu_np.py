@@ -72,12 +72,26 @@ void load_rows(const T *src, int64_t dim, const I *idx, int64_t z0, int64_t n, T
     for (int64_t c = 0; c < dim; ++c) buf[c * V + v] = src[off[v] + c];
 }
 
-// dst[idx[z0 + v]] += buf lane v (a scatter-sum: lanes may share a row, so one lane at a time)
+// dst[idx[z0 + v]] += buf lane v (a scatter-sum). Lanes with one index in a run (sorted indices: a node's edges)
+// are summed in the buffer first, where they are contiguous, then added to their row once
 template <typename T, typename I>
 void add_rows(const T *buf, int64_t dim, const I *idx, int64_t z0, int64_t n, T *dst) {
-  for (int64_t v = 0; v < n; ++v) {
-    T *row = dst + int64_t(idx[z0 + v]) * dim;
-    for (int64_t c = 0; c < dim; ++c) row[c] += buf[c * V + v];
+  int64_t v = 0;
+  while (v < n) {
+    const I target = idx[z0 + v];
+    int64_t end = v + 1;
+    while (end < n && idx[z0 + end] == target) ++end;
+    T *row = dst + int64_t(target) * dim;
+    if (end == v + 1) {
+      for (int64_t c = 0; c < dim; ++c) row[c] += buf[c * V + v];
+    } else {
+      for (int64_t c = 0; c < dim; ++c) {
+        T sum = T(0);
+        for (int64_t u = v; u < end; ++u) sum += buf[c * V + u];
+        row[c] += sum;
+      }
+    }
+    v = end;
   }
 }
 

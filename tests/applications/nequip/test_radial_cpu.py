@@ -35,7 +35,7 @@ def test_kernels_against_numpy_and_finite_differences():
     w = np.arange(1, K + 1) * np.pi + rng.normal(size=K) * 0.1
 
     def call(name, arrays):
-        assert native_calls.call(lib, name, arrays, "float64") == 0
+        assert native_calls.call(lib, name, arrays) == 0
 
     def vjp(r_, w_, g_):
         out = [np.empty_like(r_), np.empty_like(w_), np.empty_like(mask)]
@@ -79,7 +79,7 @@ def test_float32_kernel_is_accurate():
     w = np.arange(1, K + 1) * np.pi
     out = np.empty((len(r), K), np.float32)
     assert native_calls.call(lib, "radial_forward", [r.astype(np.float32), w.astype(np.float32),
-                                                     np.ones_like(r, np.float32), out], "float32") == 0
+                                                     np.ones_like(r, np.float32), out]) == 0
     ref = _numpy(r.astype(np.float32).astype(np.float64), w.astype(np.float32).astype(np.float64), np.ones_like(r))
     assert np.abs(out - ref).max() <= 1e-6 * np.abs(ref).max()
 
