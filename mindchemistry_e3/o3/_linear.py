@@ -4,7 +4,8 @@ The maths and the lowering live in numpy plans (:mod:`._linear_plan`, :mod:`._st
 without channels (the common case) run as **one** BatchMatMul over the output components
 (:func:`~mindchemistry_e3.o3._linear_plan.linear_stacked_plan`): a column gather and a transpose in, the product
 with the block weights gathered from the flat weight, a transpose and a column gather out -- a fixed handful of
-ops whatever the number of irreps, which keeps MindSpore's compile short. Channels (``f_in``/``f_out``) and
+ops whatever the number of irreps, which keeps MindSpore's compile short (on CPU: one native kernel per derivative
+order, :mod:`._stacked_cpu`). Channels (``f_in``/``f_out``) and
 per-sample weights run the per-irrep lowering: one MatMul per irrep, a 2-D ``(B*d, K) @ (K, M)`` for shared
 weights and a ``BatchMatMul`` for per-sample weights.
 """

@@ -2,7 +2,8 @@
 tensor products whose second input holds only scalars and :class:`StackedSum`, a sum of such maps): on the transposed features ``[n, Z]``, one row gather
 into the components' slots, one BatchMatMul ``[C, X, M]^T @ [C, X, Z]`` against the block weights gathered from the
 flat weight, one row gather into e3nn's output order, and a transpose back (rows are contiguous copies: picking
-them is 2-5x faster on CPU than picking columns).
+them is 2-5x faster on CPU than picking columns). On a CPU target the same plan runs as fused native kernels, weight
+blocks and column maps included (:func:`stacked_native`, :mod:`._stacked_cpu`).
 
 >>> import numpy as np, mindspore as ms
 >>> from mindchemistry_e3.util._cell import plan_tensors

@@ -169,7 +169,8 @@ class RadialEmbedding(nn.Cell):
     Zero-length (padded) edges give exactly zero, with finite gradients of every order. Computed fused: the
     envelope in Horner form (:math:`x^p` by squaring) with the Bessel prefactor :math:`2 / r_c` and the division by
     ``r`` folded into it on ``[E, 1]``, then one ``sin`` of ``r w_n / r_c`` on ``[E, num_basis]`` times it
-    (the two sub-Cells ``basis`` and ``cutoff`` hold the parameters and constants).
+    (the two sub-Cells ``basis`` and ``cutoff`` hold the parameters and constants). On CPU the same numbers and
+    their first two derivatives come from fused kernels (``native``, :mod:`.radial_cpu`).
 
     Args:
         r_max (float): cutoff radius (Å).
