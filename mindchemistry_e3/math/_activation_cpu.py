@@ -7,8 +7,8 @@ plain ops launch about twenty. Third order is not supported (``act_d2`` has no `
 
 :func:`fused_activation` returns the Cell only on a CPU target with native kernels available
 (:mod:`mindchemistry_e3.util._native`) and an activation it knows (:data:`._activation_cpu_np.NATIVE_ACTIVATIONS`);
-otherwise None, and the caller keeps its plain ops. Inputs other than float32 / float64 (float16 under a precision
-policy) and empty ones go through the plain function given at construction.
+otherwise None, and the caller keeps its plain ops -- which also run inputs the kernels do not take (float16 under a
+precision policy, empty ones: :func:`~mindchemistry_e3.util._cell.kernel_takes`).
 """
 import mindspore as ms
 from mindspore import nn, ops
@@ -47,11 +47,10 @@ class FusedActivation(nn.Cell):
     Args:
         name (str): the activation, one of ``silu``, ``sigmoid``, ``tanh``.
         scale (float): the factor :math:`c`.
-        plain (Callable): :math:`c f` in MindSpore ops, for inputs the kernels do not take (float16, empty).
         library (str): the compiled :func:`._activation_cpu_np.activation_source` of ``name`` and ``scale``.
 
     Inputs:
-        - **x** (Tensor) - any shape.
+        - **x** (Tensor) - any shape, float32 or float64, not empty.
 
     Outputs:
         Tensor of the shape and dtype of ``x``.
@@ -66,33 +65,17 @@ class FusedActivation(nn.Cell):
         True
     """
 
-    def __init__(self, name, scale, plain, library):
+    def __init__(self, name, scale, library):
         super().__init__()
         self.name = name
         self.scale = float(scale)
-        self.plain = plain
         self.forward = _activation_ops(library)
 
     def extend_repr(self):
         return f"{self.name}, scale={self.scale!r}"
 
     def construct(self, x):
-        if x.dtype not in (ms.float32, ms.float64) or x.size == 0:
-            return self.plain(x)
         return self.forward(x)
-
-
-class _Scaled(nn.Cell):
-    """``f(x) * scale`` in plain ops (the fallback of :class:`FusedActivation`)."""
-
-    def __init__(self, f, scale):
-        super().__init__()
-        self.f = f
-        self.scale = float(scale)
-
-    def construct(self, x):
-        y = self.f(x)
-        return y if self.scale == 1.0 else y * self.scale
 
 
 def fused_activation(f, scale=1.0):
@@ -106,7 +89,7 @@ def fused_activation(f, scale=1.0):
     library = build_library(activation_source(name, scale), f"activation_{name}")
     if library is None:
         return None
-    return FusedActivation(name, scale, _Scaled(f, scale), library)
+    return FusedActivation(name, scale, library)
 
 
 __all__ = ["FusedActivation", "fused_activation"]

@@ -13,6 +13,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import mint, nn, ops
 
+from ..util._cell import kernel_takes
 from ..util.dtype import check_float_dtype, constant
 from ..util.second_order import SecondOrderGuard
 from ._activation_cpu import fused_activation
@@ -170,7 +171,7 @@ class normalize2mom(SecondOrderGuard, nn.Cell):  # pylint: disable=invalid-name 
         self.fused = fused_activation(f, 1.0 if self._is_id else self.cst)
 
     def construct(self, x):
-        if self.fused is not None:
+        if self.fused is not None and kernel_takes(x):
             return self.fused(x)
         if self._is_id:
             return self.f(x)

@@ -27,7 +27,7 @@ from mindspore.common.initializer import Normal, initializer
 
 from ..math import normalize2mom
 from ..math._activation_cpu import fused_activation
-from ..util._cell import GuardedCell
+from ..util._cell import GuardedCell, kernel_takes
 from ..util.dtype import check_float_dtype, constant
 from ..util.precision import RefuseAmpRewrite, check_compute_dtype, low_precision
 
@@ -117,7 +117,7 @@ class _Layer(RefuseAmpRewrite, nn.Cell):
     def activate(self, x):
         """The layer's elementwise tail on its pre-activations ``x`` (activation and output scale, if any)."""
         if self._raw_act:
-            return self.act.f(x) if self._raw_fused is None else self._raw_fused(x)
+            return self._raw_fused(x) if self._raw_fused is not None and kernel_takes(x) else self.act.f(x)
         if self._has_act:
             x = self.act(x)
             if self._scale_out:

@@ -31,7 +31,7 @@ from mindspore import nn, ops
 
 from ..o3._irreps import Irreps
 from ..o3._tensor_product._sub import align_multiplicities
-from ..util._cell import PlanCell, plan_tensors
+from ..util._cell import PlanCell, kernel_takes, plan_tensors
 from ..util._column_map import take_columns
 from ..util._column_map_np import column_map, is_identity
 from ._activation import Activation
@@ -262,7 +262,7 @@ class Gate(PlanCell):
     def _gate(self, x, features):
         """The activations and gating of ``x [Z, dim_in]`` in the working layout (``features`` is returned when
         nothing is activated)."""
-        if self.native is not None and x.shape[0] > 0 and x.dtype in (ms.float32, ms.float64):
+        if self.native is not None and kernel_takes(x):
             return self.native(x)
         plan = self.plan
         pieces = self.split(x, plan.sizes, 1)

@@ -29,7 +29,7 @@ from .precision import RefuseAmpRewrite, check_compute_dtype, compute_dtype_hint
 from .second_order import SecondOrderGuard
 from .split import split as _split_pieces
 
-__all__ = ["PlanCell", "GuardedCell", "plan_tensors", "broadcast_shape", "prod", "as_tensor"]
+__all__ = ["PlanCell", "GuardedCell", "plan_tensors", "broadcast_shape", "prod", "as_tensor", "kernel_takes"]
 
 
 def plan_tensors(plan, dtype):
@@ -67,6 +67,16 @@ def broadcast_shape(a, b, name):
             raise ValueError(f"{name}: leading shapes {a} and {b} do not broadcast")
         out = out + (max(a[i], b[i]),)
     return out
+
+
+def kernel_takes(x):
+    """Whether the native CPU kernels (:mod:`mindchemistry_e3.util._native`) take ``x``: float32 or float64 and not
+    empty (static in graph mode). Cells with a kernel run their plain ops on anything else (e.g. float16).
+
+    >>> kernel_takes(ms.Tensor(np.ones((2, 3), np.float32))), kernel_takes(ms.Tensor(np.ones((0, 3), np.float32)))
+    (True, False)
+    """
+    return x.dtype in (ms.float32, ms.float64) and x.size > 0
 
 
 def as_tensor(value):

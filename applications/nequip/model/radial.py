@@ -22,6 +22,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops, Parameter
 
+from mindchemistry_e3.util._cell import kernel_takes
 from mindchemistry_e3.util.dtype import constant, check_float_dtype
 from .radial_cpu import fused_radial
 
@@ -211,7 +212,7 @@ class RadialEmbedding(nn.Cell):
         self.native = fused_radial(self.basis.r_max, self.cutoff.p, self.num_basis)
 
     def construct(self, r, edge_mask):
-        if self.native is not None and r.shape[0] > 0 and r.dtype in (ms.float32, ms.float64):
+        if self.native is not None and kernel_takes(r):
             return self.native(r, self.basis.bessel_weights, edge_mask)
         x = r * self.cutoff.inv_r_max
         xp = x

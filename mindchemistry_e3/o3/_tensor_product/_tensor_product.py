@@ -45,7 +45,7 @@ from mindspore import ops
 from mindspore.common.initializer import Normal, initializer
 
 from .._irreps import Irreps
-from ...util._cell import PlanCell, broadcast_shape, plan_tensors, prod
+from ...util._cell import PlanCell, broadcast_shape, kernel_takes, plan_tensors, prod
 from ...util.dtype import constant
 from .._stacked import stacked_matmul, stacked_native
 from ._outer_cpu import fused_outer
@@ -357,7 +357,7 @@ class TensorProduct(PlanCell):
         """The outer product of paired rows ``x [Z, irreps_in1.dim]``, ``y [Z, irreps_in2.dim]`` flattened to
         ``[Z, irreps_in1.dim * irreps_in2.dim]``: the features of :meth:`stack_terms` (one BatchMatMul)."""
         z = x.shape[0]
-        if self._outer_native is not None and z > 0 and x.dtype in (ms.float32, ms.float64):
+        if self._outer_native is not None and kernel_takes(x):
             return self._outer_native(x, y)
         return self._bmm(x.reshape(z, self._in1_dim, 1), y.reshape(z, 1, self._in2_dim)).reshape(
             z, self._in1_dim * self._in2_dim)
