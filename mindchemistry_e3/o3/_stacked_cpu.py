@@ -87,7 +87,7 @@ class FusedStacked(nn.Cell):
 
     def __init__(self, plan, n_maps, library):
         super().__init__()
-        self.n_in, self.n_out = stacked_widths(plan)
+        self.n_out = stacked_widths(plan)[1]
         self.forward = _stacked_ops(library, self.n_out, n_maps)
 
     def construct(self, features, weights):

@@ -349,6 +349,8 @@ def weight_rows(plan, weights=None):
 def _row_tables(plan, weights, numel):
     """C++ of :func:`weight_rows`, the flat weights' sizes ``numel`` and the active slots of each component (rows
     with weights; the rest is padding): ``ACTIVE[ACTIVE_START[c] .. ACTIVE_START[c + 1])``."""
+    if not 1 <= len(numel) <= 3:
+        raise ValueError(f"{len(numel)} maps (the kernels take one to three)")
     rows, coefs = weight_rows(plan, weights)
     numel = [int(n) for n in numel]
     for k, n in enumerate(numel):
@@ -386,8 +388,6 @@ def stacked_kernel_support(plan, numel, weights=None):
     >>> stacked_kernel_support(linear_stacked_plan(lp), [lp.weight_numel]) is None
     True
     """
-    if not 1 <= len(numel) <= 3:
-        return f"{len(numel)} maps (the kernels take one to three)"
     try:
         _row_tables(plan, weights, numel)
     except ValueError as err:
@@ -404,8 +404,6 @@ def stacked_source(plan, numel, dtype="float32", weights=None):
     scalar = {"float32": "float", "float64": "double"}.get(dtype)
     if scalar is None:
         raise ValueError(f"stacked_source: dtype must be 'float32' or 'float64', got {dtype!r}")
-    if not 1 <= len(numel) <= 3:
-        raise ValueError(f"stacked_source: {len(numel)} maps (the kernels take one to three)")
     try:
         rows = _row_tables(plan, weights, numel)
     except ValueError as err:

@@ -56,21 +56,19 @@ def test_kernels_against_numpy_and_finite_differences():
     np.testing.assert_allclose((dw * d).sum(), ((_numpy(r, w + eps * d, mask) - _numpy(r, w - eps * d, mask)) * g)
                                .sum() / (2 * eps), rtol=1e-7)
     hr, hw = rng.normal(size=r.shape) * smooth, rng.normal(size=K)
-    got = [np.empty_like(r), np.empty_like(w), np.empty_like(mask), np.empty_like(g)]
-    call("radial_vjp2", [r, w, mask, g, hr, hw, np.zeros_like(mask)] + got)
+    gr, gw, gm, gg = np.empty_like(r), np.empty_like(w), np.empty_like(mask), np.empty_like(g)
+    call("radial_vjp2", [r, w, mask, g, hr, hw, np.zeros_like(mask), gr, gw, gm, gg])
 
-    def s(r_, w_, g_):
-        a, b, _ = vjp(r_, w_, g_)
+    def s(args):  # <(h_r, h_w), vjp(r, w, g)>, whose gradient vjp2 returns
+        a, b, _ = vjp(*args)
         return (a * hr).sum() + (b * hw).sum()
 
-    for k, (arg, shape) in enumerate(((0, r.shape), (1, (K,)), (3, g.shape))):
-        direction = rng.normal(size=shape) * (smooth if k == 0 else 1)
-        args = [r, w, g]
-        plus, minus = list(args), list(args)
-        pos = (0, 1, None, 2)[arg]
-        plus[pos], minus[pos] = args[pos] + eps * direction, args[pos] - eps * direction
-        np.testing.assert_allclose((got[arg] * direction).sum(), (s(*plus) - s(*minus)) / (2 * eps), rtol=1e-6)
-    assert np.all(got[2] == 0)
+    for k, (grad, direction) in enumerate(((gr, rng.normal(size=r.shape) * smooth), (gw, rng.normal(size=K)),
+                                           (gg, rng.normal(size=g.shape)))):
+        plus, minus = [r, w, g], [r, w, g]
+        plus[k], minus[k] = plus[k] + eps * direction, minus[k] - eps * direction
+        np.testing.assert_allclose((grad * direction).sum(), (s(plus) - s(minus)) / (2 * eps), rtol=1e-6)
+    assert np.all(gm == 0)
 
 
 def test_float32_kernel_is_accurate():
