@@ -20,8 +20,10 @@ print("mindspore" in sys.modules)
 """
 
 
-def imports_mindspore(module):
-    """Whether importing ``module`` (a dotted name) pulls in MindSpore, the package ``__init__`` files bypassed."""
-    out = subprocess.run([sys.executable, "-c", _CODE, ROOT, module, ",".join(PACKAGES)], capture_output=True,
+def imports_mindspore(module, packages=()):
+    """Whether importing ``module`` (a dotted name) pulls in MindSpore, the package ``__init__`` files (and those of
+    ``packages``) bypassed."""
+    out = subprocess.run([sys.executable, "-c", _CODE, ROOT, module, ",".join(PACKAGES + tuple(packages))],
+                         capture_output=True,
                          text=True, check=True, env=dict(os.environ, PYTHONPATH=ROOT))
     return out.stdout.strip() == "True"

@@ -99,6 +99,11 @@ class StackedPlan(NamedTuple):
     padding: float
 
 
+def _size(block):
+    """Columns of an output block ``(start, mul, d)``."""
+    return int(block[1]) * int(block[2])
+
+
 def _chunk(muls):
     """The chunk size: the largest common divisor of the multiplicities when it is not small, else their maximum."""
     g = 0
@@ -124,9 +129,11 @@ class StackedSumPlan(NamedTuple):
     n_features: tuple
 
 
-def stacked_plan(n_features, out_blocks, terms):
+def stacked_plan(n_features, out_blocks, terms, live=None):
     """Plan a linear map from ``n_features`` feature columns to output blocks ``(start, mul, d)`` (e3nn layout,
-    in order) as the sum of :class:`StackTerm` s (blocks without a term are zero).
+    in order) as the sum of :class:`StackTerm` s (blocks without a term are zero). ``live`` (a set of output
+    columns, None: all) restricts the work to the components that write one of them: the other output columns
+    come out zero (a consumer that reads a few of the outputs pays for those only).
 
     Returns:
         StackedPlan, or None when no output block has a term (the map is zero).
@@ -134,16 +141,21 @@ def stacked_plan(n_features, out_blocks, terms):
     terms = [t._replace(feature_index=np.asarray(t.feature_index, dtype=np.int64).reshape(-1, t.d),
                         weight_index=np.asarray(t.weight_index, dtype=np.int64)) for t in terms]
     terms = [t for t in terms if t.feature_index.size > 0 and t.weight_index.size > 0]
-    live = sorted({t.out for t in terms})
-    if not live:
+    if live is not None:  # blocks none of whose columns is read write nothing
+        live = {int(c) for c in live}
+        terms = [t for t in terms
+                 if any(c in live for c in range(out_blocks[t.out][0], out_blocks[t.out][0] + _size(out_blocks[t.out])))]
+    written = sorted({t.out for t in terms})
+    if not written:
         return None
-    m = _chunk([out_blocks[o][1] for o in live])
+    m = _chunk([out_blocks[o][1] for o in written])
     comps = []  # (o, j, k)
-    for o in live:
+    for o in written:
         start, mul, d = out_blocks[o]
-        comps += [(o, j, k) for j in range(-(-mul // m)) for k in range(d)]
+        comps += [(o, j, k) for j in range(-(-mul // m)) for k in range(d)
+                  if live is None or any(start + w * d + k in live for w in range(j * m, min(mul, (j + 1) * m)))]
     position = {comp: ci for ci, comp in enumerate(comps)}
-    slots = {o: sum(t.feature_index.shape[0] for t in terms if t.out == o) for o in live}
+    slots = {o: sum(t.feature_index.shape[0] for t in terms if t.out == o) for o in written}
     x = max(slots.values())
     c = len(comps)
     sources = [None] * (c * x)  # padding slots: any column (their weights are zero)
@@ -169,11 +181,8 @@ def stacked_plan(n_features, out_blocks, terms):
     for o, (start, mul, d) in enumerate(out_blocks):
         for w in range(mul):
             for k in range(d):
-                if o in slots:
-                    ci = position[(o, w // m, k)]
-                    out_sources.append([ci * m + w % m])
-                else:
-                    out_sources.append([])
+                ci = position.get((o, w // m, k))
+                out_sources.append([] if ci is None else [ci * m + w % m])
     in_map = column_map(sources, n_features)
     out_map = column_map(out_sources, c * m)
     return StackedPlan(None if is_identity(in_map, n_features) else in_map, w_index, w_coef, c, x, m,
@@ -190,7 +199,7 @@ def stacked_sum_plan(maps, input_maps=None, output_map=None):
     ``input_maps`` (one ColumnMap or None per map) take each map's features in another layout -- ``features_i =
     raw_i @ M_i``, e.g. the unmapped results of a convolution -- and ``output_map`` sends the sum on to the layout of
     its consumer (e.g. a Gate's); both are folded into the product's own column maps, so they cost nothing at run
-    time.
+    time. Only the components whose outputs ``output_map`` reads are computed.
 
     >>> a = StackTerms(2, 2, ((0, 1, 1),), (StackTerm(0, 1, [[0], [1]], [[0], [1]], 1.0),))
     >>> b = StackTerms(1, 1, ((0, 1, 1),), (StackTerm(0, 1, [[0]], [[0]], 2.0),))
@@ -222,7 +231,9 @@ def stacked_sum_plan(maps, input_maps=None, output_map=None):
                              weight_index=np.asarray(t.weight_index, dtype=np.int64) + weight_numel) for t in m.terms]
         n_features += m.n_features
         weight_numel += m.weight_numel
-    plan = stacked_plan(n_features, blocks, terms)
+    # only the components whose outputs the output map reads are computed (a consumer reading some outputs)
+    live = None if output_map is None else {c for src in column_sources(output_map)[0] if src for c in src}
+    plan = stacked_plan(n_features, blocks, terms, live)
     if plan is None:
         return None
     if any(cmap is not None for cmap in input_maps) or output_map is not None:

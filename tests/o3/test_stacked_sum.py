@@ -85,6 +85,25 @@ def test_sum_plan_folds_input_and_output_maps():
         stacked_sum_plan([lt, st], [column_map([[0]], 3), None])
 
 
+@pytest.mark.parametrize("picked", [[0, 1], [3, 2], [2, 4, 7]], ids=["scalars", "one-vector", "across-blocks"])
+def test_sum_plan_computes_only_what_the_output_map_reads(picked):
+    """An output map reading some of the sum's columns: those columns' values, and only the components that write
+    them in the BatchMatMul (the others are not computed)."""
+    lt = linear_stack_terms(linear_plan("3x0e + 2x1o", "2x0e + 2x1o"))
+    st = linear_stack_terms(linear_plan("2x0e + 1x1o", "2x0e + 2x1o"))
+    dim_out = o3.Irreps("2x0e + 2x1o").dim
+    out = column_map([[c] for c in picked], dim_out)
+    full, part = stacked_sum_plan([lt, st]), stacked_sum_plan([lt, st], None, out)
+    rng = np.random.default_rng(3)
+    f = rng.standard_normal((4, lt.n_features + st.n_features))
+    w = [rng.standard_normal(lt.weight_numel), rng.standard_normal(st.weight_numel)]
+    np.testing.assert_allclose(apply_stacked_sum_plan(part, f, w), apply_stacked_sum_plan(full, f, w)[:, picked],
+                               rtol=1e-12, atol=1e-12)
+    # components: (block, chunk, component); the scalars block has 1 component, each vector component 1
+    written = {0 if c < 2 else 1 + (c - 2) % 3 for c in picked}
+    assert part.stacked.components == len(written) < full.stacked.components
+
+
 def test_sum_plan_refuses_other_output_blocks():
     with pytest.raises(ValueError, match="output blocks differ"):
         stacked_sum_plan([linear_stack_terms(linear_plan("2x0e", "2x0e")),

@@ -25,7 +25,13 @@ from mindspore import nn, ops
 from mindchemistry_e3 import o3
 from mindchemistry_e3 import nn as e3nn
 from mindchemistry_e3.nn.models.gate_points_2102 import tp_path_exists  # e3nn's helper, re-exported
+from mindchemistry_e3.nn._gate import gate_layout
+from mindchemistry_e3.util._cell import plan_tensors
+from mindchemistry_e3.util._column_map import take_columns
+from mindchemistry_e3.util._column_map_np import column_map, compose
 from mindchemistry_e3.util.dtype import check_float_dtype
+
+from .readout_np import product_part, scalar_columns, segment_columns
 
 __all__ = ["InteractionBlock", "ConvLayer", "ACTIVATIONS", "activation", "radial_mlps_stackable", "tp_path_exists"]
 
@@ -136,6 +142,7 @@ class InteractionBlock(nn.Cell):
             raise ValueError(f"InteractionBlock: no tensor-product path from {self.irreps_in} x "
                              f"{self.irreps_edge_attr} reaches any irrep of {self.irreps_out}")
         self.irreps_mid = irreps_mid
+        self.instructions = instructions  # the product's uvu paths (tuples), for a restricted twin
 
         aan = 1.0 if avg_num_neighbors is None else float(avg_num_neighbors)
         if not aan > 0:
@@ -209,6 +216,12 @@ class ConvLayer(nn.Cell):
     ``nonlinearity_gates``. The block's ``Lin_2 + SC`` writes the gate's working layout directly (``gated_tail``,
     the gate's input map folded in).
 
+    With ``irreps_read`` (scalars: what the consumer reads, e.g. ``"0e"`` before NequIP's readout) the layer
+    computes only those outputs -- the product paths into them, their radial-weight columns, the components of
+    ``Lin_1`` and of ``Lin_2 + SC`` they need, their activations -- from the Parameters of the full layer: its
+    Parameters (names, shapes, layout) are the full layer's, its outputs the full layer's outputs of those irreps,
+    and the weights of the other outputs get zero gradients, as in the full layer whose other outputs nobody reads.
+
     Args:
         irreps_in (Irreps): node features in.
         feature_irreps_hidden (Irreps): candidate output irreps.
@@ -217,6 +230,7 @@ class ConvLayer(nn.Cell):
         resnet (bool): add the input to the output when the irreps agree. Default False.
         nonlinearity_scalars (dict): ``{"e": name, "o": name}``. Default ``{"e": "silu", "o": "tanh"}``.
         nonlinearity_gates (dict): ``{"e": name, "o": name}``. Default ``{"e": "silu", "o": "tanh"}``.
+        irreps_read (Irreps, optional): keep only the scalar outputs of these irreps. Default None: every output.
         dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
         **interaction_kwargs: passed to :class:`InteractionBlock`.
 
@@ -226,6 +240,9 @@ class ConvLayer(nn.Cell):
     Outputs:
         Tensor ``[N, irreps_out.dim]``.
 
+    Raises:
+        ValueError: no reachable output irrep, or ``irreps_read`` with an ``l > 0`` irrep or no output of its irreps.
+
     Supported Platforms:
         ``Ascend`` ``CPU``
 
@@ -234,10 +251,15 @@ class ConvLayer(nn.Cell):
         ...                   radial_mlp_neurons=8)
         >>> str(layer.irreps_out)
         '4x0e+4x1o'
+        >>> last = ConvLayer("4x0e + 4x1o", "4x0e + 4x1o", "0e + 1o", num_types=2, num_basis=8, radial_mlp_layers=1,
+        ...                  radial_mlp_neurons=8, irreps_read="0e")
+        >>> str(last.irreps_out), last.conv.tp.weight_numel, last.read_product.weight_numel
+        ('4x0e', 16, 8)
     """
 
     def __init__(self, irreps_in, feature_irreps_hidden, irreps_edge_attr, num_types, resnet=False,
-                 nonlinearity_scalars=None, nonlinearity_gates=None, *, dtype=ms.float32, **interaction_kwargs):
+                 nonlinearity_scalars=None, nonlinearity_gates=None, irreps_read=None, *, dtype=ms.float32,
+                 **interaction_kwargs):
         super().__init__()
         self.dtype = check_float_dtype(dtype)
         nonlinearity_scalars = {"e": "silu", "o": "tanh", **(nonlinearity_scalars or {})}
@@ -266,16 +288,86 @@ class ConvLayer(nn.Cell):
                                      dtype=dtype, **interaction_kwargs)
         self.irreps_out = self.gate.irreps_out
         self.resnet = bool(resnet) and self.irreps_in == self.irreps_out
-        # the block's stacked Lin_2 + SC writes the gate's working layout (the gate's input map folded in)
         self.gated_tail = None
-        if self.conv.linear_sum is not None:
+        self.restricted = irreps_read is not None
+        if self.restricted:
+            self._restrict(o3.Irreps(irreps_read), irreps_scalars, irreps_gates, irreps_gated,
+                           by_parity, nonlinearity_scalars, interaction_kwargs.get("compute_dtype"))
+        elif self.conv.linear_sum is not None:
+            # the block's stacked Lin_2 + SC writes the gate's working layout (the gate's input map folded in)
             self.gated_tail = self.conv.stacked_tail(self.gate.input_map)
 
+    def _restrict(self, irreps_read, irreps_scalars, irreps_gates, irreps_gated, by_parity, names, compute_dtype):
+        """Rebuild the layer's execution for the scalar outputs of ``irreps_read`` (see the class docstring)."""
+        read = {ir for _, ir in irreps_read}
+        if any(ir.l > 0 for ir in read):
+            raise ValueError(f"ConvLayer: irreps_read must hold scalars only, got {irreps_read}")
+        full_gate, conv = self.gate, self.conv
+        # the scalar segments whose activated irrep is read (an even activation makes 0o inputs 0e)
+        keep = [k for k, (_, ir) in enumerate(full_gate.act_scalars.irreps_out) if ir in read]
+        if not keep:
+            raise ValueError(f"ConvLayer: no output of {self.irreps_out} has an irrep of {irreps_read}")
+        scalars = o3.Irreps([irreps_scalars[k] for k in keep])
+        self.gate = e3nn.Gate(scalars, by_parity(scalars, names), "", [], "", dtype=self.dtype)
+        full_out = self.irreps_out
+        self.irreps_out = self.gate.irreps_out
+
+        # columns: the read gate inputs in the full gate's input layout, the read outputs in the full output's
+        full_cols = scalar_columns(irreps_scalars, gate_layout(irreps_scalars, irreps_gates, irreps_gated)[1][0])
+        read_cols = scalar_columns(scalars, gate_layout(scalars, o3.Irreps(""), o3.Irreps(""))[1][0])
+        sources = [None] * self.gate.irreps_in.dim
+        for j, k in enumerate(keep):
+            for a, b in zip(read_cols[j], full_cols[k]):
+                sources[a] = [b]
+        gate_columns = column_map(sources, full_gate.irreps_in.dim)  # full gate input -> the read gate's input
+        out_cols = segment_columns(full_out)
+        self._read_out = plan_tensors(column_map([[c] for k in keep for c in out_cols[k]], full_out.dim), self.dtype)
+
+        # the product paths into the read scalars, fed by the components of Lin_1 they read
+        part = product_part(self.irreps_in, conv.irreps_edge_attr, conv.irreps_mid, conv.instructions,
+                            {ir for _, ir in scalars})
+        low = {"dtype": self.dtype, "compute_dtype": compute_dtype}
+        self.read_product = o3.TensorProductConv(part.irreps_in, conv.irreps_edge_attr, part.irreps_mid,
+                                                 part.instructions, scale=1.0 / math.sqrt(conv.avg_num_neighbors),
+                                                 permuted_weights=True, **low)
+        perm = self.read_product.weight_permutation
+        self._read_columns = ms.Tensor((part.weight_columns if perm is None else part.weight_columns[perm])
+                                       .astype("int32"))
+        self._read_in = None
+        if conv.linear_1.stack_terms() is not None:
+            self._read_in = o3.StackedSum([conv.linear_1], output_map=part.in_map)
+        self._in_columns = plan_tensors(part.in_map, self.dtype)
+        # Lin_2 + SC: the components of the read gate inputs, reading the paths' results (the rest read as zero)
+        self._mid_columns = plan_tensors(part.mid_map, self.dtype)
+        self._gate_columns = plan_tensors(gate_columns, self.dtype)
+        self._read_tail = None
+        if conv.linear_sum is not None:
+            self._read_tail = o3.StackedSum([conv.linear_2, conv.self_connection],
+                                            input_maps=[compose(self.read_product.result_map, part.mid_map), None],
+                                            output_map=compose(gate_columns, self.gate.input_map))
+
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
-        return self.with_weight(x, node_attr, edge_attr, self.conv.radial_weight(edge_embedding), edge_src, edge_dst)
+        return self.with_weight(x, node_attr, edge_attr, self.radial_weight(edge_embedding), edge_src, edge_dst)
+
+    def radial_weight(self, edge_embedding):
+        """The per-edge weights of the layer's product ``[E, n]`` (its column order) from the radial MLP."""
+        if self.restricted:
+            return self.conv.radial_mlp.output_columns(edge_embedding, self._read_columns)
+        return self.conv.radial_weight(edge_embedding)
+
+    def last_radial_weight(self):
+        """The applied weight of the radial MLP's last layer, the columns the layer's product takes (``[h, n]``)."""
+        if self.restricted:
+            return self.conv.radial_mlp.last_weight(self._read_columns)
+        return self.conv.last_radial_weight()
 
     def with_weight(self, x, node_attr, edge_attr, weight, edge_src, edge_dst):
-        """The layer with the convolution's per-edge weights given (:meth:`InteractionBlock.radial_weight`)."""
+        """The layer with its product's per-edge weights given (:meth:`radial_weight`)."""
+        if self.restricted:
+            h = self._read(x, node_attr, edge_attr, weight, edge_src, edge_dst)
+            if self.resnet:
+                h = take_columns(x, self._read_out) + h
+            return h
         if self.gated_tail is not None and self.gated_tail.fits(x.shape[0]):
             h = self.gate(self.conv.tail(self.gated_tail, x, node_attr, edge_attr, weight, edge_src, edge_dst), True)
         else:
@@ -283,3 +375,20 @@ class ConvLayer(nn.Cell):
         if self.resnet:
             h = x + h
         return h
+
+    def _read(self, x, node_attr, edge_attr, weight, edge_src, edge_dst):
+        """The read scalars: Lin_1's components the kept paths read -> those paths -> the read gate inputs of
+        Lin_2 + SC -> their activations."""
+        conv = self.conv
+        if self._read_in is not None and self._read_in.fits(x.shape[0]):
+            h = self._read_in((x,), (conv.linear_1.weight,))
+        else:
+            h = take_columns(conv.linear_1(x), self._in_columns)
+        if self._read_tail is not None and self._read_tail.fits(x.shape[0]):
+            h = self.read_product(h, edge_attr, weight, edge_src, edge_dst, None, False)  # before its result_map
+            return self.gate(self._read_tail((h, conv.self_connection.stack_features(x, node_attr)),
+                                             (conv.linear_2.weight, conv.self_connection.weight)), True)
+        h = conv.linear_2(take_columns(self.read_product(h, edge_attr, weight, edge_src, edge_dst), self._mid_columns))
+        if conv.self_connection is not None:
+            h = h + conv.self_connection(x, node_attr)
+        return self.gate(take_columns(h, self._gate_columns))

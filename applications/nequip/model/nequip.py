@@ -76,6 +76,10 @@ class NequIP(nn.Cell):
         per_species_scale (array-like): ``[num_types]`` scales :math:`\sigma_z` (eV). Default 1.
         per_species_shift (array-like): ``[num_types]`` shifts :math:`\mu_z` (eV). Default 0.
         scale_shift_trainable (bool): train scales and shifts. Default False.
+        scalar_last_layer (bool): the last layer computes only the ``0e`` features the readout reads (NequIP
+            0.19's scalar-only last layer, here with the Parameters of the full one: the same checkpoints and, up
+            to rounding, the same energies, forces and gradients; about a fifth of the small model's train step
+            saved). Keyword only. Default True.
         dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
         compute_dtype (mindspore.dtype, optional): ``mindspore.float16`` or ``mindspore.bfloat16``: the operands of
             the MatMuls of the harmonics, linears, convolutions, radial MLPs and self-connections in that dtype
@@ -114,7 +118,7 @@ class NequIP(nn.Cell):
                  trainable_bessel=True, cutoff_p=6, radial_mlp_layers=2, radial_mlp_neurons=64, resnet=False,
                  nonlinearity_scalars=None, nonlinearity_gates=None, avg_num_neighbors=None,
                  per_species_scale=None, per_species_shift=None, scale_shift_trainable=False, *,
-                 dtype=ms.float32, compute_dtype=None):
+                 scalar_last_layer=True, dtype=ms.float32, compute_dtype=None):
         super().__init__()
         self.dtype = check_float_dtype(dtype)
         self.num_types = _positive_int(num_types, "num_types")
@@ -136,10 +140,12 @@ class NequIP(nn.Cell):
         self.sh = o3.SphericalHarmonics(list(range(l_max + 1)), normalize=False, normalization="component", **low)
         layers = []
         irreps = self.embedding.irreps_out
-        for _ in range(num_layers):
+        for k in range(num_layers):
+            # the readout reads the last layer's 0e features only
+            read = "0e" if scalar_last_layer and k == num_layers - 1 else None
             layer = ConvLayer(irreps, feature_irreps_hidden, self.irreps_edge_sh, self.num_types, resnet=resnet,
                               nonlinearity_scalars=nonlinearity_scalars, nonlinearity_gates=nonlinearity_gates,
-                              num_basis=num_basis, radial_mlp_layers=radial_mlp_layers,
+                              irreps_read=read, num_basis=num_basis, radial_mlp_layers=radial_mlp_layers,
                               radial_mlp_neurons=radial_mlp_neurons, avg_num_neighbors=avg_num_neighbors, **low)
             layers.append(layer)
             irreps = layer.irreps_out
@@ -203,8 +209,8 @@ class NequIP(nn.Cell):
         hidden = ops.unstack(h)
         out = ()
         for k in range(num):
-            conv = self.layers[k].conv
-            out = out + (conv.radial_mlp[depth - 1].forward_with(hidden[k], conv.last_radial_weight()),)
+            layer = self.layers[k]
+            out = out + (layer.conv.radial_mlp[depth - 1].forward_with(hidden[k], layer.last_radial_weight()),)
         return out
 
     def construct(self, edge_vec, node_type, edge_src, edge_dst, edge_mask, atom_mask, batch, graph_mask):

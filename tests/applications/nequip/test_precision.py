@@ -108,10 +108,10 @@ def test_bfloat16_model_builds_and_trains_on_cpu(graph_mode, batch):
 @needs_model
 def test_amp_o1_on_the_model_stops_inside_mindspore(graph_mode, tmp_path, monkeypatch):
     """Before it reaches the library's Cells (which refuse it naming compute_dtype, tests/util/test_precision.py)
-    MindSpore's O1 rewrite fails on the network's module-level Cells (segment sum, SiLU) and on the wrapper's stored
+    MindSpore's O1 rewrite fails on the network's module-level Cells (segment sum, SiLU, row gather) and on the wrapper's stored
     ms.value_and_grad (the README says so): an error, never a silently rewritten model."""
     monkeypatch.chdir(tmp_path)  # O1 writes rewritten_network/ here
-    with pytest.raises(TypeError, match="got (_SiLU|_SegmentSum)"):
+    with pytest.raises(TypeError, match="got (_SiLU|_SegmentSum|_GatherRows)"):
         amp.auto_mixed_precision(small_net(dtype=ms.float32), "O1")
     with pytest.raises(NameError, match="jit"):
         amp.auto_mixed_precision(EnergyForceModel(small_net(dtype=ms.float32)), "O1")

@@ -1,6 +1,6 @@
 """The one-Cell train step's moving average (kept flat, updated after the optimizer), the radial MLPs of all
-layers evaluated together and each block's Lin_2 + self-connection as one o3.StackedSum (same energies, forces and
-second-order weight gradients as evaluated apart)."""
+layers evaluated together, each block's Lin_2 + self-connection as one o3.StackedSum and the last layer restricted
+to the scalars the readout reads (same energies, forces and second-order weight gradients as evaluated apart)."""
 import numpy as np
 import pytest
 import mindspore as ms
@@ -12,6 +12,7 @@ from applications.nequip.model.interaction import radial_mlps_stackable
 from applications.nequip.train import batch_inputs
 from applications.nequip.training.state import checkpoint_arrays, restore_arrays
 from mindchemistry_e3 import nn as e3nn
+from mindchemistry_e3.o3 import Irrep
 from tests.applications.nequip.conftest import molecules, needs_model, small_net
 
 F64 = ms.float64
@@ -107,13 +108,55 @@ def test_linear_and_self_connection_summed_equal_apart(graph_mode, batch):
     apart = small_net(num_layers=2)
     for p, q in zip(summed.get_parameters(), apart.get_parameters()):
         q.set_data(p.data.copy())
-    assert all(layer.conv.linear_sum is not None and layer.gated_tail is not None for layer in summed.layers)
+    assert all(layer.conv.linear_sum is not None for layer in summed.layers)
+    assert all((layer._read_tail if layer.restricted else layer.gated_tail) is not None for layer in summed.layers)
+    assert summed.layers[-1].restricted and not summed.layers[0].restricted
     for layer in apart.layers:
         layer.conv.linear_sum = None
         layer.gated_tail = None
-    assert all(layer.conv.linear_sum is None and layer.gated_tail is None for layer in apart.layers)
+        if layer.restricted:
+            layer._read_tail = None
     assert [p.name for p in summed.trainable_params()] == [p.name for p in apart.trainable_params()]
     _assert_same_training_numbers(summed, apart, batch, every_weight=True)
+
+
+@needs_model
+@pytest.mark.parametrize("overrides", [{}, {"l_max": 2, "resnet": True}, {"parity": False}],
+                         ids=["small", "l2-resnet", "se3"])
+def test_scalar_last_layer_equals_the_full_one(graph_mode, batch, overrides):
+    """The last layer restricted to the 0e features the readout reads (its product paths into 0e, their radial
+    columns, the components of Lin_1 and Lin_2 + SC they need) gives the full last layer's energies, forces, loss and
+    second-order weight gradients with the same Parameters -- exactly zero where the full layer's unread outputs
+    leave them zero -- and fewer product paths."""
+    ms.set_seed(0)
+    scalar = small_net(num_layers=2, **overrides)
+    full = small_net(num_layers=2, scalar_last_layer=False, **overrides)
+    assert [(p.name, p.shape) for p in scalar.get_parameters()] == [(p.name, p.shape) for p in full.get_parameters()]
+    for p, q in zip(scalar.get_parameters(), full.get_parameters()):
+        q.set_data(p.data.copy())
+    last = scalar.layers[-1]
+    assert last.restricted and not full.layers[-1].restricted
+    assert {ir for _, ir in last.irreps_out} == {Irrep("0e")} != {ir for _, ir in full.layers[-1].irreps_out}
+    assert last.read_product.weight_numel < last.conv.tp.weight_numel
+    assert last._read_in is not None and last._read_tail is not None
+    grads = _assert_same_training_numbers(scalar, full, batch)
+    # the unread outputs' weights: zero gradient in both (the last layer's Lin_2 has some)
+    index = [p.name for p in scalar.trainable_params()].index(last.conv.linear_2.weight.name)
+    assert np.any(grads[index] == 0) and np.any(grads[index] != 0)
+
+
+@needs_model
+def test_scalar_last_layer_without_its_stacked_maps(graph_mode, batch):
+    """The restricted layer's fallback (Lin_1 and Lin_2 + SC evaluated whole, their read columns picked: the path
+    of inputs too large for the stacked maps) equals the stacked path."""
+    ms.set_seed(0)
+    stacked = small_net(num_layers=2)
+    apart = small_net(num_layers=2)
+    for p, q in zip(stacked.get_parameters(), apart.get_parameters()):
+        q.set_data(p.data.copy())
+    apart.layers[-1]._read_in = None
+    apart.layers[-1]._read_tail = None
+    _assert_same_training_numbers(stacked, apart, batch)
 
 
 def _assert_same_training_numbers(net, other, batch, every_weight=False):
@@ -134,3 +177,4 @@ def _assert_same_training_numbers(net, other, batch, every_weight=False):
     assert len(g1) == len(g2) and (all if every_weight else any)(np.abs(g).max() > 0 for g in g1)
     for a, b in zip(g1, g2):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    return g1
