@@ -226,15 +226,16 @@ def collate(frames, type_mapper, n_pad=None, e_pad=None, num_graphs=None, atom_b
     return b
 
 
-def max_bucket(frames, batch_size, multiple=32):
-    """Worst-case ``(n_pad, e_pad)`` over any batch of ``batch_size`` frames, rounded up to ``multiple``:
-    padding every batch to it gives a single compiled graph.
+def max_bucket(frames, batch_size, multiple=16):
+    """Worst-case ``(n_pad, e_pad)`` over any batch of ``batch_size`` frames, rounded up to ``multiple`` (16:
+    the row tile of Ascend's cube units; aspirin in fives pads 106 atoms to 112, not 128): padding every batch to it
+    gives a single compiled graph.
 
     Examples:
         >>> from applications.nequip.data import AtomicData, build_neighbors
         >>> fr = build_neighbors([AtomicData(pos=[[0, 0, 0], [0, 0, 1.0]], atomic_numbers=[1, 1])] * 3, 2.0)
         >>> max_bucket(fr, 2)
-        (32, 32)
+        (16, 16)
     """
     k = min(int(batch_size), len(frames))
     atoms = np.sort([f.num_atoms for f in frames])[::-1][:k].sum() + 1

@@ -190,17 +190,16 @@ class NequIP(nn.Cell):
 
     def _radial_weights(self, edge_embedding):
         """Every layer's per-edge product weights (a tuple), the radial MLPs evaluated together: they share their
-        input, so their first layers are one MatMul (weights side by side), each hidden layer one BatchMatMul
-        over the layers (``[layers, E, width]``) and one activation pass, instead of one chain per layer."""
+        input, so each hidden layer is one BatchMatMul over the layers (``[layers, E, width]``, the first on the
+        input repeated for every layer) and one activation pass, instead of one chain per layer."""
         num = len(self.layers)
         mlp = self.layers[0].conv.radial_mlp
         depth = len(mlp.hs) - 1
-        width = mlp.hs[1]
         first = ()
         for k in range(num):
             first = first + (self.layers[k].conv.radial_mlp[0].scaled_weight(),)
-        h = mlp[0].forward_with(edge_embedding, ops.concat(first, 1))
-        h = ops.transpose(h.reshape((-1, num, width)), (1, 0, 2))
+        h = mlp[0].activate(self._radial_bmm(ops.tile(edge_embedding.reshape((1,) + edge_embedding.shape), (num, 1, 1)),
+                                             ops.stack(first)))
         for i in range(1, depth - 1):
             w = ()
             for k in range(num):
