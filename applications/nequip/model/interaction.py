@@ -31,7 +31,7 @@ from mindchemistry_e3.util._column_map import take_columns
 from mindchemistry_e3.util._column_map_np import column_map, compose
 from mindchemistry_e3.util.dtype import check_float_dtype
 
-from .readout_np import product_part, scalar_columns, segment_columns
+from .readout_np import product_part, segment_columns, segment_columns_in
 
 __all__ = ["InteractionBlock", "ConvLayer", "ACTIVATIONS", "activation", "radial_mlps_stackable", "tp_path_exists"]
 
@@ -72,6 +72,11 @@ def radial_mlps_stackable(mlps):
     if len(mlps) < 2 or len(mlps[0].hs) < 3 or any(layer.kind()[1] for layer in mlps[0]):
         return False
     return all(mlps[0].same_hidden_layers(mlp) for mlp in mlps[1:])
+
+
+def _by_parity(irreps, names):
+    """The activation of every scalar segment of ``irreps``: ``names["e"]`` for even ones, ``names["o"]`` for odd."""
+    return [activation(names["e"] if ir.p == 1 else names["o"]) for _, ir in irreps]
 
 
 class InteractionBlock(nn.Cell):
@@ -216,11 +221,12 @@ class ConvLayer(nn.Cell):
     ``nonlinearity_gates``. The block's ``Lin_2 + SC`` writes the gate's working layout directly (``gated_tail``,
     the gate's input map folded in).
 
-    With ``irreps_read`` (scalars: what the consumer reads, e.g. ``"0e"`` before NequIP's readout) the layer
-    computes only those outputs -- the product paths into them, their radial-weight columns, the components of
-    ``Lin_1`` and of ``Lin_2 + SC`` they need, their activations -- from the Parameters of the full layer: its
-    Parameters (names, shapes, layout) are the full layer's, its outputs the full layer's outputs of those irreps,
-    and the weights of the other outputs get zero gradients, as in the full layer whose other outputs nobody reads.
+    With ``irreps_read`` (what the consumer reads, e.g. ``"0e"`` before NequIP's readout; or later,
+    :meth:`restrict`) the layer computes only those outputs -- the product paths into the gate inputs they need,
+    those paths' radial-weight columns, the components of ``Lin_1`` and of ``Lin_2 + SC`` they read, their
+    activations and gates -- from the Parameters of the full layer: its Parameters (names, shapes, layout) are the
+    full layer's, its outputs the full layer's outputs of those irreps, and the weights of the other outputs get
+    zero gradients, as in the full layer whose other outputs nobody reads.
 
     Args:
         irreps_in (Irreps): node features in.
@@ -230,7 +236,8 @@ class ConvLayer(nn.Cell):
         resnet (bool): add the input to the output when the irreps agree. Default False.
         nonlinearity_scalars (dict): ``{"e": name, "o": name}``. Default ``{"e": "silu", "o": "tanh"}``.
         nonlinearity_gates (dict): ``{"e": name, "o": name}``. Default ``{"e": "silu", "o": "tanh"}``.
-        irreps_read (Irreps, optional): keep only the scalar outputs of these irreps. Default None: every output.
+        irreps_read (Irreps, optional): compute only the outputs of these irreps (``irreps_out`` becomes them).
+            Default None: every output.
         dtype (mindspore.dtype): float dtype. Default ``mindspore.float32``.
         **interaction_kwargs: passed to :class:`InteractionBlock`.
 
@@ -241,7 +248,7 @@ class ConvLayer(nn.Cell):
         Tensor ``[N, irreps_out.dim]``.
 
     Raises:
-        ValueError: no reachable output irrep, or ``irreps_read`` with an ``l > 0`` irrep or no output of its irreps.
+        ValueError: no reachable output irrep, or ``irreps_read`` with no output of its irreps.
 
     Supported Platforms:
         ``Ascend`` ``CPU``
@@ -278,55 +285,90 @@ class ConvLayer(nn.Cell):
         gate_ir = "0e" if tp_path_exists(self.irreps_in, irreps_edge_attr, "0e") else "0o"
         irreps_gates = o3.Irreps([(mul, gate_ir) for mul, _ in irreps_gated])
 
-        def by_parity(irreps, names):
-            return [activation(names["e"] if ir.p == 1 else names["o"]) for _, ir in irreps]
-
-        self.gate = e3nn.Gate(irreps_scalars, by_parity(irreps_scalars, nonlinearity_scalars),
-                              irreps_gates, by_parity(irreps_gates, nonlinearity_gates), irreps_gated,
+        self.gate = e3nn.Gate(irreps_scalars, _by_parity(irreps_scalars, nonlinearity_scalars),
+                              irreps_gates, _by_parity(irreps_gates, nonlinearity_gates), irreps_gated,
                               dtype=dtype)
         self.conv = InteractionBlock(self.irreps_in, self.gate.irreps_in, irreps_edge_attr, num_types,
                                      dtype=dtype, **interaction_kwargs)
         self.irreps_out = self.gate.irreps_out
         self.resnet = bool(resnet) and self.irreps_in == self.irreps_out
         self.gated_tail = None
-        self.restricted = irreps_read is not None
-        if self.restricted:
-            self._restrict(o3.Irreps(irreps_read), irreps_scalars, irreps_gates, irreps_gated,
-                           by_parity, nonlinearity_scalars, interaction_kwargs.get("compute_dtype"))
-        elif self.conv.linear_sum is not None:
+        self._groups = (irreps_scalars, irreps_gates, irreps_gated)
+        self._nonlinearities = (nonlinearity_scalars, nonlinearity_gates)
+        self._compute_dtype = interaction_kwargs.get("compute_dtype")
+        self.restricted = False
+        self.keeps_layout = False
+        self.input_read = o3.Irreps([(1, ir) for ir in sorted({ir for _, ir in self.irreps_in})])
+        if irreps_read is not None:
+            self.restrict(irreps_read)
+        if not self.restricted and self.conv.linear_sum is not None:
             # the block's stacked Lin_2 + SC writes the gate's working layout (the gate's input map folded in)
             self.gated_tail = self.conv.stacked_tail(self.gate.input_map)
 
-    def _restrict(self, irreps_read, irreps_scalars, irreps_gates, irreps_gated, by_parity, names, compute_dtype):
-        """Rebuild the layer's execution for the scalar outputs of ``irreps_read`` (see the class docstring)."""
-        read = {ir for _, ir in irreps_read}
-        if any(ir.l > 0 for ir in read):
-            raise ValueError(f"ConvLayer: irreps_read must hold scalars only, got {irreps_read}")
+    def restrict(self, irreps_read, keep_layout=False):
+        """Compute only the outputs of the irreps in ``irreps_read`` from now on (see the class docstring), from
+        the same Parameters: the product paths into the gate inputs they need (scalars, gated irreps and their gates),
+        those paths' radial columns, the components of ``Lin_1`` and ``Lin_2 + SC`` they read.
+
+        Args:
+            irreps_read (Irreps): the irreps a consumer reads.
+            keep_layout (bool): write the read outputs in the full output layout (zeros elsewhere), for a consumer
+                built on the full irreps (a following layer); else ``irreps_out`` becomes the read segments.
+
+        Returns:
+            bool: whether anything was left out (when every output is read, the layer stays as it is). Afterwards
+            ``input_read`` holds the irreps of the input the layer reads.
+        """
+        read = {ir for _, ir in o3.Irreps(irreps_read)}
         full_gate, conv = self.gate, self.conv
-        # the scalar segments whose activated irrep is read (an even activation makes 0o inputs 0e)
-        keep = [k for k, (_, ir) in enumerate(full_gate.act_scalars.irreps_out) if ir in read]
-        if not keep:
+        irreps_scalars, irreps_gates, irreps_gated = self._groups
+        gated_out = full_gate.irreps_out[len(full_gate.act_scalars.irreps_out):]
+        if len(gated_out) != len(irreps_gated) or len(irreps_gates) != len(irreps_gated):
+            raise ValueError(f"ConvLayer: cannot restrict a gate whose gated irreps {irreps_gated} do not map one to "
+                             f"one onto its outputs {gated_out}")
+        # the segments whose output irrep is read (an even activation makes 0o inputs 0e; a 0o gate flips parity)
+        keep_s = [k for k, (_, ir) in enumerate(full_gate.act_scalars.irreps_out) if ir in read]
+        keep_g = [k for k, (_, ir) in enumerate(gated_out) if ir in read]
+        if not keep_s and not keep_g:
             raise ValueError(f"ConvLayer: no output of {self.irreps_out} has an irrep of {irreps_read}")
-        scalars = o3.Irreps([irreps_scalars[k] for k in keep])
-        self.gate = e3nn.Gate(scalars, by_parity(scalars, names), "", [], "", dtype=self.dtype)
+        if len(keep_s) == len(irreps_scalars) and len(keep_g) == len(irreps_gated):
+            return False
+        groups = (o3.Irreps([irreps_scalars[k] for k in keep_s]), o3.Irreps([irreps_gates[k] for k in keep_g]),
+                  o3.Irreps([irreps_gated[k] for k in keep_g]))
+        self.gate = e3nn.Gate(groups[0], _by_parity(groups[0], self._nonlinearities[0]), groups[1],
+                              _by_parity(groups[1], self._nonlinearities[1]), groups[2], dtype=self.dtype)
+        self.gated_tail = None
+        self.restricted = True
+        self.keeps_layout = bool(keep_layout)
         full_out = self.irreps_out
-        self.irreps_out = self.gate.irreps_out
 
-        # columns: the read gate inputs in the full gate's input layout, the read outputs in the full output's
-        full_cols = scalar_columns(irreps_scalars, gate_layout(irreps_scalars, irreps_gates, irreps_gated)[1][0])
-        read_cols = scalar_columns(scalars, gate_layout(scalars, o3.Irreps(""), o3.Irreps(""))[1][0])
+        # columns: the kept gate inputs in the full gate's input layout, group by group
+        full_ranges = gate_layout(irreps_scalars, irreps_gates, irreps_gated)[1]
+        read_ranges = gate_layout(*groups)[1]
         sources = [None] * self.gate.irreps_in.dim
-        for j, k in enumerate(keep):
-            for a, b in zip(read_cols[j], full_cols[k]):
-                sources[a] = [b]
-        gate_columns = column_map(sources, full_gate.irreps_in.dim)  # full gate input -> the read gate's input
+        for full, kept, keep, ranges_f, ranges_r in zip(self._groups, groups, (keep_s, keep_g, keep_g), full_ranges,
+                                                         read_ranges):
+            full_cols, read_cols = segment_columns_in(full, ranges_f), segment_columns_in(kept, ranges_r)
+            for j, k in enumerate(keep):
+                for a, b in zip(read_cols[j], full_cols[k]):
+                    sources[a] = [b]
+        gate_columns = column_map(sources, full_gate.irreps_in.dim)  # full gate input -> the kept gate's input
+        # the kept outputs in the full output layout (scalars first, then the gated irreps, segment by segment)
         out_cols = segment_columns(full_out)
-        self._read_out = plan_tensors(column_map([[c] for k in keep for c in out_cols[k]], full_out.dim), self.dtype)
+        kept_out = [c for k in keep_s for c in out_cols[k]] + \
+                   [c for k in keep_g for c in out_cols[len(irreps_scalars) + k]]
+        self._read_out = plan_tensors(column_map([[c] for c in kept_out], full_out.dim), self.dtype)
+        back = [[] for _ in range(full_out.dim)]
+        for j, c in enumerate(kept_out):
+            back[c] = [j]
+        self._write_out = plan_tensors(column_map(back, len(kept_out)), self.dtype)
+        if not self.keeps_layout:
+            self.irreps_out = self.gate.irreps_out
 
-        # the product paths into the read scalars, fed by the components of Lin_1 they read
-        part = product_part(self.irreps_in, conv.irreps_edge_attr, conv.irreps_mid, conv.instructions,
-                            {ir for _, ir in scalars})
-        low = {"dtype": self.dtype, "compute_dtype": compute_dtype}
+        # the product paths into the kept gate inputs, fed by the components of Lin_1 they read
+        needed = {ir for _, ir in self.gate.irreps_in}
+        part = product_part(self.irreps_in, conv.irreps_edge_attr, conv.irreps_mid, conv.instructions, needed)
+        low = {"dtype": self.dtype, "compute_dtype": self._compute_dtype}
         self.read_product = o3.TensorProductConv(part.irreps_in, conv.irreps_edge_attr, part.irreps_mid,
                                                  part.instructions, scale=1.0 / math.sqrt(conv.avg_num_neighbors),
                                                  permuted_weights=True, **low)
@@ -337,7 +379,7 @@ class ConvLayer(nn.Cell):
         if conv.linear_1.stack_terms() is not None:
             self._read_in = o3.StackedSum([conv.linear_1], output_map=part.in_map)
         self._in_columns = plan_tensors(part.in_map, self.dtype)
-        # Lin_2 + SC: the components of the read gate inputs, reading the paths' results (the rest read as zero)
+        # Lin_2 + SC: the components of the kept gate inputs, reading the paths' results (the rest read as zero)
         self._mid_columns = plan_tensors(part.mid_map, self.dtype)
         self._gate_columns = plan_tensors(gate_columns, self.dtype)
         self._read_tail = None
@@ -345,6 +387,15 @@ class ConvLayer(nn.Cell):
             self._read_tail = o3.StackedSum([conv.linear_2, conv.self_connection],
                                             input_maps=[compose(self.read_product.result_map, part.mid_map), None],
                                             output_map=compose(gate_columns, self.gate.input_map))
+        # what the layer reads of its input: the paths' inputs, the self-connection's, the resnet's
+        reads = {ir for _, ir in part.irreps_in}
+        if conv.self_connection is not None:
+            sc = conv.self_connection
+            reads |= {sc.irreps_in1[ins.i_in1].ir for ins in sc.instructions if sc.irreps_out[ins.i_out].ir in needed}
+        if self.resnet:
+            reads |= {ir for _, ir in self.gate.irreps_out}
+        self.input_read = o3.Irreps([(1, ir) for ir in sorted(reads)])
+        return True
 
     def construct(self, x, node_attr, edge_attr, edge_embedding, edge_src, edge_dst):
         return self.with_weight(x, node_attr, edge_attr, self.radial_weight(edge_embedding), edge_src, edge_dst)
@@ -365,9 +416,10 @@ class ConvLayer(nn.Cell):
         """The layer with its product's per-edge weights given (:meth:`radial_weight`)."""
         if self.restricted:
             h = self._read(x, node_attr, edge_attr, weight, edge_src, edge_dst)
-            if self.resnet:
-                h = take_columns(x, self._read_out) + h
-            return h
+            if self.keeps_layout:
+                h = take_columns(h, self._write_out)
+                return x + h if self.resnet else h
+            return take_columns(x, self._read_out) + h if self.resnet else h
         if self.gated_tail is not None and self.gated_tail.fits(x.shape[0]):
             h = self.gate(self.conv.tail(self.gated_tail, x, node_attr, edge_attr, weight, edge_src, edge_dst), True)
         else:

@@ -21,7 +21,7 @@ import numpy as np
 from mindchemistry_e3.o3._irreps import Irreps
 from mindchemistry_e3.util._column_map_np import column_map
 
-__all__ = ["ProductPart", "product_part", "segment_columns", "scalar_columns"]
+__all__ = ["ProductPart", "product_part", "segment_columns", "segment_columns_in"]
 
 
 class ProductPart(NamedTuple):
@@ -94,15 +94,16 @@ def product_part(irreps_in, irreps_edge_attr, irreps_mid, instructions, irs):
     )
 
 
-def scalar_columns(irreps_scalars, ranges):
-    """The columns of every scalar segment of ``irreps_scalars`` (as given to a Gate) in the Gate's input layout,
-    from the column ``ranges`` of its simplified segments there (:func:`~mindchemistry_e3.nn._gate.gate_layout`):
-    consecutive segments of one irrep share a simplified segment, in order.
+def segment_columns_in(irreps, ranges):
+    """The columns of every segment of ``irreps`` (as given to a Gate: its scalars, gates or gated irreps) in the
+    Gate's input layout, from the column ``ranges`` of their simplified segments there
+    (:func:`~mindchemistry_e3.nn._gate.gate_layout`): consecutive segments of one irrep share a simplified segment,
+    in order.
 
-    >>> scalar_columns("2x0e + 1x0e + 3x0o", ((4, 7), (0, 3)))
+    >>> segment_columns_in("2x0e + 1x0e + 3x0o", ((4, 7), (0, 3)))
     [[4, 5], [6], [0, 1, 2]]
     """
-    segments = list(Irreps(irreps_scalars))
+    segments = list(Irreps(irreps))
     out, k = [], 0
     for start, stop in ranges:
         column = start
@@ -112,7 +113,7 @@ def scalar_columns(irreps_scalars, ranges):
             column += mul * ir.dim
             k += 1
         if column != stop:
-            raise ValueError(f"scalar_columns: segments of {irreps_scalars} do not fill the ranges {ranges}")
+            raise ValueError(f"segment_columns_in: segments of {irreps} do not fill the ranges {ranges}")
     if k != len(segments):
-        raise ValueError(f"scalar_columns: {len(ranges)} ranges for the segments of {irreps_scalars}")
+        raise ValueError(f"segment_columns_in: {len(ranges)} ranges for the segments of {irreps}")
     return out

@@ -5,7 +5,7 @@ import mindspore as ms
 import pytest
 
 from applications.nequip.model.interaction import ConvLayer
-from applications.nequip.model.readout_np import product_part, scalar_columns
+from applications.nequip.model.readout_np import product_part, segment_columns_in
 from mindchemistry_e3 import o3
 from mindchemistry_e3.util._column_map_np import apply_column_map
 from tests.plan_isolation import imports_mindspore
@@ -62,17 +62,21 @@ def test_product_part_refuses_unreachable_irreps():
         product_part("2x0e", "0e", mid, ins, {o3.Irrep("0o")})
 
 
-def test_scalar_columns_follow_the_simplified_ranges():
-    assert scalar_columns("2x0e + 1x0e + 3x0o", ((4, 7), (0, 3))) == [[4, 5], [6], [0, 1, 2]]
+def test_segment_columns_in_follow_the_simplified_ranges():
+    assert segment_columns_in("2x0e + 1x0e + 3x0o", ((4, 7), (0, 3))) == [[4, 5], [6], [0, 1, 2]]
     with pytest.raises(ValueError, match="do not fill"):
-        scalar_columns("2x0e", ((0, 3),))
+        segment_columns_in("2x0e", ((0, 3),))
 
 
-def test_conv_layer_reads_scalars_only():
+def test_conv_layer_restricted_to_the_irreps_read():
+    """The kept outputs, what the layer then reads of its input, and the refusal of irreps it has no output of."""
     kw = dict(num_types=2, num_basis=8, radial_mlp_layers=1, radial_mlp_neurons=8)
-    with pytest.raises(ValueError, match="scalars only"):
-        ConvLayer("4x0e + 4x1o", "4x0e + 4x1o", "0e + 1o", irreps_read="1o", **kw)
     with pytest.raises(ValueError, match="no output"):
         ConvLayer("4x0e + 4x1o", "4x0e + 4x1o", "0e + 1o", irreps_read="0o", **kw)
     layer = ConvLayer("4x0e + 4x1o + 4x1e", "4x0e + 4x0o + 4x1o", "0e + 1o", irreps_read="0e + 0o", **kw)
-    assert str(layer.irreps_out) == "4x0e+4x0o"
+    assert layer.restricted and str(layer.irreps_out) == "4x0e+4x0o"
+    assert str(layer.input_read) == "1x0e+1x1o+1x1e"    # 0e: 0e x 0e, 1o x 1o; 0o: 1e x 1o
+    layer = ConvLayer("4x0e + 4x1o + 4x1e", "4x0e + 4x1o + 4x1e", "0e + 1o", irreps_read="1o", **kw)
+    assert str(layer.irreps_out) == "4x1o" and str(layer.gate.irreps_in) == "4x0e+4x1o"   # its gates kept
+    full = ConvLayer("4x0e + 4x1o", "4x0e + 4x1o", "0e + 1o", **kw)
+    assert not full.restrict("0e + 1o + 1e") and not full.restricted    # every output read: unchanged

@@ -121,21 +121,25 @@ def test_linear_and_self_connection_summed_equal_apart(graph_mode, batch):
 
 
 @needs_model
-@pytest.mark.parametrize("overrides", [{}, {"l_max": 2, "resnet": True}, {"parity": False}],
-                         ids=["small", "l2-resnet", "se3"])
+@pytest.mark.parametrize("overrides", [{"num_layers": 2}, {"num_layers": 3}, {"l_max": 2, "resnet": True},
+                                       {"parity": False}], ids=["small", "three-layers", "l2-resnet", "se3"])
 def test_scalar_last_layer_equals_the_full_one(graph_mode, batch, overrides):
-    """The last layer restricted to the 0e features the readout reads (its product paths into 0e, their radial
-    columns, the components of Lin_1 and Lin_2 + SC they need) gives the full last layer's energies, forces, loss and
-    second-order weight gradients with the same Parameters -- exactly zero where the full layer's unread outputs
-    leave them zero -- and fewer product paths."""
+    """The last layer restricted to the 0e features the readout reads and each layer before to what the next reads
+    (their product paths into the kept gate inputs, those paths' radial columns, the components of Lin_1 and Lin_2 +
+    SC they need) give the full network's energies, forces, loss and second-order weight gradients with the same
+    Parameters -- exactly zero where the full network's unread outputs leave them zero -- with fewer product paths."""
     ms.set_seed(0)
-    scalar = small_net(num_layers=2, **overrides)
-    full = small_net(num_layers=2, scalar_last_layer=False, **overrides)
+    overrides = {"num_layers": 3, **overrides}
+    scalar = small_net(**overrides)
+    full = small_net(scalar_last_layer=False, **overrides)
     assert [(p.name, p.shape) for p in scalar.get_parameters()] == [(p.name, p.shape) for p in full.get_parameters()]
     for p, q in zip(scalar.get_parameters(), full.get_parameters()):
         q.set_data(p.data.copy())
     last = scalar.layers[-1]
-    assert last.restricted and not full.layers[-1].restricted
+    assert last.restricted and not any(layer.restricted for layer in full.layers)
+    if overrides["num_layers"] == 3 and overrides.get("parity", True) and not overrides.get("resnet"):
+        # the middle layer leaves out what the last does not read (1e, 0o)
+        assert scalar.layers[1].restricted and scalar.layers[1].keeps_layout
     assert {ir for _, ir in last.irreps_out} == {Irrep("0e")} != {ir for _, ir in full.layers[-1].irreps_out}
     assert last.read_product.weight_numel < last.conv.tp.weight_numel
     assert last._read_in is not None and last._read_tail is not None
@@ -147,15 +151,17 @@ def test_scalar_last_layer_equals_the_full_one(graph_mode, batch, overrides):
 
 @needs_model
 def test_scalar_last_layer_without_its_stacked_maps(graph_mode, batch):
-    """The restricted layer's fallback (Lin_1 and Lin_2 + SC evaluated whole, their read columns picked: the path
-    of inputs too large for the stacked maps) equals the stacked path."""
+    """The restricted layers' fallback (Lin_1 and Lin_2 + SC evaluated whole, their read columns picked: the path
+    of inputs too large for the stacked maps) equals the stacked path, in the last layer and in one before it."""
     ms.set_seed(0)
-    stacked = small_net(num_layers=2)
-    apart = small_net(num_layers=2)
+    stacked = small_net(num_layers=3)
+    apart = small_net(num_layers=3)
     for p, q in zip(stacked.get_parameters(), apart.get_parameters()):
         q.set_data(p.data.copy())
-    apart.layers[-1]._read_in = None
-    apart.layers[-1]._read_tail = None
+    assert [layer.restricted for layer in apart.layers] == [False, True, True]
+    for layer in apart.layers[1:]:
+        layer._read_in = None
+        layer._read_tail = None
     _assert_same_training_numbers(stacked, apart, batch)
 
 
