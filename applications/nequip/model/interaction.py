@@ -319,6 +319,8 @@ class ConvLayer(nn.Cell):
             bool: whether anything was left out (when every output is read, the layer stays as it is). Afterwards
             ``input_read`` holds the irreps of the input the layer reads.
         """
+        if self.restricted:
+            raise ValueError("ConvLayer: the layer is restricted already; restrict the full layer once")
         read = {ir for _, ir in o3.Irreps(irreps_read)}
         full_gate, conv = self.gate, self.conv
         irreps_scalars, irreps_gates, irreps_gated = self._groups
@@ -429,8 +431,8 @@ class ConvLayer(nn.Cell):
         return h
 
     def _read(self, x, node_attr, edge_attr, weight, edge_src, edge_dst):
-        """The read scalars: Lin_1's components the kept paths read -> those paths -> the read gate inputs of
-        Lin_2 + SC -> their activations."""
+        """The read outputs: the components of Lin_1 the kept paths read -> those paths -> the kept gate inputs of
+        Lin_2 + SC -> the kept gate."""
         conv = self.conv
         if self._read_in is not None and self._read_in.fits(x.shape[0]):
             h = self._read_in((x,), (conv.linear_1.weight,))

@@ -78,5 +78,7 @@ def test_conv_layer_restricted_to_the_irreps_read():
     assert str(layer.input_read) == "1x0e+1x1o+1x1e"    # 0e: 0e x 0e, 1o x 1o; 0o: 1e x 1o
     layer = ConvLayer("4x0e + 4x1o + 4x1e", "4x0e + 4x1o + 4x1e", "0e + 1o", irreps_read="1o", **kw)
     assert str(layer.irreps_out) == "4x1o" and str(layer.gate.irreps_in) == "4x0e+4x1o"   # its gates kept
+    with pytest.raises(ValueError, match="restricted already"):
+        layer.restrict("1o")
     full = ConvLayer("4x0e + 4x1o", "4x0e + 4x1o", "0e + 1o", **kw)
     assert not full.restrict("0e + 1o + 1e") and not full.restricted    # every output read: unchanged
