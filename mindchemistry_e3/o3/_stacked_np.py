@@ -99,9 +99,10 @@ class StackedPlan(NamedTuple):
     padding: float
 
 
-def _size(block):
-    """Columns of an output block ``(start, mul, d)``."""
-    return int(block[1]) * int(block[2])
+def _read(block, live):
+    """Whether some column of the output block ``(start, mul, d)`` is in ``live``."""
+    start, mul, d = (int(v) for v in block)
+    return any(c in live for c in range(start, start + mul * d))
 
 
 def _chunk(muls):
@@ -143,8 +144,7 @@ def stacked_plan(n_features, out_blocks, terms, live=None):
     terms = [t for t in terms if t.feature_index.size > 0 and t.weight_index.size > 0]
     if live is not None:  # blocks none of whose columns is read write nothing
         live = {int(c) for c in live}
-        terms = [t for t in terms
-                 if any(c in live for c in range(out_blocks[t.out][0], out_blocks[t.out][0] + _size(out_blocks[t.out])))]
+        terms = [t for t in terms if _read(out_blocks[t.out], live)]
     written = sorted({t.out for t in terms})
     if not written:
         return None

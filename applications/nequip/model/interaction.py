@@ -28,10 +28,10 @@ from mindchemistry_e3.nn.models.gate_points_2102 import tp_path_exists  # e3nn's
 from mindchemistry_e3.nn._gate import gate_layout
 from mindchemistry_e3.util._cell import plan_tensors
 from mindchemistry_e3.util._column_map import take_columns
-from mindchemistry_e3.util._column_map_np import column_map, compose
+from mindchemistry_e3.util._column_map_np import column_map, compose, transpose
 from mindchemistry_e3.util.dtype import check_float_dtype
 
-from .readout_np import product_part, segment_columns, segment_columns_in
+from .readout_np import product_part, segment_columns_in
 
 __all__ = ["InteractionBlock", "ConvLayer", "ACTIVATIONS", "activation", "radial_mlps_stackable", "tp_path_exists"]
 
@@ -356,14 +356,12 @@ class ConvLayer(nn.Cell):
                     sources[a] = [b]
         gate_columns = column_map(sources, full_gate.irreps_in.dim)  # full gate input -> the kept gate's input
         # the kept outputs in the full output layout (scalars first, then the gated irreps, segment by segment)
-        out_cols = segment_columns(full_out)
-        kept_out = [c for k in keep_s for c in out_cols[k]] + \
-                   [c for k in keep_g for c in out_cols[len(irreps_scalars) + k]]
-        self._read_out = plan_tensors(column_map([[c] for c in kept_out], full_out.dim), self.dtype)
-        back = [[] for _ in range(full_out.dim)]
-        for j, c in enumerate(kept_out):
-            back[c] = [j]
-        self._write_out = plan_tensors(column_map(back, len(kept_out)), self.dtype)
+        columns, out_cols = range(full_out.dim), full_out.slices()
+        kept_out = [c for k in keep_s for c in columns[out_cols[k]]] + \
+                   [c for k in keep_g for c in columns[out_cols[len(irreps_scalars) + k]]]
+        read_out = column_map([[c] for c in kept_out], full_out.dim)
+        self._read_out = plan_tensors(read_out, self.dtype)
+        self._write_out = plan_tensors(transpose(read_out), self.dtype)  # the kept columns back, zeros elsewhere
         if not self.keeps_layout:
             self.irreps_out = self.gate.irreps_out
 

@@ -1,12 +1,12 @@
-r"""What of a NequIP layer reaches the scalars its consumer reads (numpy plan, imports no MindSpore).
+r"""What of a NequIP layer reaches the irreps its consumer reads (numpy plan, imports no MindSpore).
 
 The readout after NequIP's last layer reads only its ``0e`` outputs: the gated ``l > 0`` features, the odd scalars,
 the product paths into them, the gates and their radial weights do not change the energy (their weights get zero
-gradients). These functions list the part that does -- the product paths into the read scalars, the input irreps
-those paths read, the radial-network columns they take, the gate-input columns of the read scalars -- and where its
-columns sit in the full layer's layouts, so that :class:`~applications.nequip.model.interaction.ConvLayer` computes
-the read scalars alone from the full layer's Parameters (NequIP 0.19's scalar-only last layer, with the weights
-and numbers of the full one).
+gradients); a layer before reads only some irreps of the one it follows. These functions list the part that does
+-- the product paths into the read irreps, the input irreps those paths read, the radial-network columns they take,
+the gate-input columns of the read segments -- and where its columns sit in the full layer's layouts, so that
+:class:`~applications.nequip.model.interaction.ConvLayer` computes the read outputs alone from the full layer's
+Parameters (NequIP 0.19's scalar-only last layer, with the weights and numbers of the full one).
 
 >>> from mindchemistry_e3.o3 import Irreps, uvu_instructions
 >>> mid, ins = uvu_instructions("2x0e + 2x1o", "0e + 1o", "2x0e + 2x1o")
@@ -21,7 +21,7 @@ import numpy as np
 from mindchemistry_e3.o3._irreps import Irreps
 from mindchemistry_e3.util._column_map_np import column_map
 
-__all__ = ["ProductPart", "product_part", "segment_columns", "segment_columns_in"]
+__all__ = ["ProductPart", "product_part", "segment_columns_in"]
 
 
 class ProductPart(NamedTuple):
@@ -42,19 +42,6 @@ class ProductPart(NamedTuple):
     instructions: list
     weight_columns: np.ndarray
     mid_map: object
-
-
-def segment_columns(irreps):
-    """The columns of every segment of ``irreps`` (a list of lists).
-
-    >>> segment_columns("2x0e + 1o")
-    [[0, 1], [2, 3, 4]]
-    """
-    out, start = [], 0
-    for mul, ir in Irreps(irreps):
-        out.append(list(range(start, start + mul * ir.dim)))
-        start += mul * ir.dim
-    return out
 
 
 def product_part(irreps_in, irreps_edge_attr, irreps_mid, instructions, irs):
@@ -78,14 +65,14 @@ def product_part(irreps_in, irreps_edge_attr, irreps_mid, instructions, irs):
              for i_1, i_2, _, _, weighted in instructions]
     starts = np.cumsum([0] + sizes)
     weight_columns = np.concatenate([np.arange(starts[k], starts[k] + sizes[k]) for k in kept] + [np.zeros(0)])
-    in_cols, mid_cols = segment_columns(irreps_in), segment_columns(irreps_mid)
-    kept_mid = [c for s in mid_segments for c in mid_cols[s]]
+    in_cols, mid_cols = irreps_in.slices(), irreps_mid.slices()
+    kept_mid = [c for s in mid_segments for c in range(irreps_mid.dim)[mid_cols[s]]]
     sources = [None] * irreps_mid.dim
     for j, c in enumerate(kept_mid):
         sources[c] = [j]
     return ProductPart(
         irreps_in=Irreps([irreps_in[s] for s in in_segments]),
-        in_map=column_map([[c] for s in in_segments for c in in_cols[s]], irreps_in.dim),
+        in_map=column_map([[c] for s in in_segments for c in range(irreps_in.dim)[in_cols[s]]], irreps_in.dim),
         irreps_mid=Irreps([irreps_mid[s] for s in mid_segments]),
         instructions=[(in_pos[instructions[k][0]], instructions[k][1], mid_pos[instructions[k][2]]) +
                       tuple(instructions[k][3:]) for k in kept],
