@@ -26,6 +26,19 @@ import warnings
 # no errno: loops with sqrt vectorize; no trapping math: float -> int conversions vectorize
 # (the exp of mindchemistry_e3.math._activation_cpu_np)
 FLAGS = ("-std=c++17", "-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC")
+#: C++ defining ``V``, the rows a kernel holds in one vector register: a float32 vector of the machine the kernel is
+#: compiled for (``-march=native``): 16 with AVX-512, 8 with AVX / AVX2, 4 otherwise (SSE, NEON). A GCC vector type
+#: wider than the hardware's registers is split by the compiler through the stack: with 16 lanes on an AVX2 core the
+#: stacked linear kernels spilled every register block and took half of the NequIP train step.
+NATIVE_LANES = """\
+#if defined(__AVX512F__)
+constexpr int64_t V = 16;
+#elif defined(__AVX__)
+constexpr int64_t V = 8;
+#else
+constexpr int64_t V = 4;
+#endif
+"""
 #: C++ of the two helpers of kernels that take rows ``V`` at a time into row-minor buffers
 #: (``buf[column * V + lane]``, every statement then one loop over the lanes): ``load`` and ``store``. The
 #: including source defines ``constexpr int64_t V`` before it and includes ``<cstring>``.
@@ -224,4 +237,4 @@ def native_libraries(cell):
 
 
 __all__ = ["build_library", "use_native_kernels", "native_kernels", "kernel_dir", "aot_entry", "native_libraries",
-           "LANE_BUFFERS"]
+           "LANE_BUFFERS", "NATIVE_LANES"]
