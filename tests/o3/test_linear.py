@@ -333,7 +333,8 @@ def test_empty_batch_and_numpy_input(kwargs, mode):
 
 @pytest.mark.parametrize("biases", [False, True])
 def test_large_inputs_take_the_per_irrep_lowering(biases, mode, monkeypatch):
-    """Above a size the shared-weight Linear runs one MatMul per irrep: the same numbers and gradients."""
+    """Above a size (the plain-op stacked lowering's; the native kernels' is lowered too) the shared-weight Linear
+    runs one MatMul per irrep: the same numbers and gradients."""
     from mindchemistry_e3.o3 import _linear
 
     rng = np.random.default_rng(11)
@@ -343,6 +344,7 @@ def test_large_inputs_take_the_per_irrep_lowering(biases, mode, monkeypatch):
     outs = []
     for limit in (1 << 20, 0):
         monkeypatch.setattr(_linear, "_STACKED_MAX_SIZE", limit)
+        monkeypatch.setattr(_linear, "_NATIVE_MAX_SIZE", limit)
         lin = o3.Linear("3x0e + 2x1o + 1x2e + 2x0e", "2x0e + 2x1o + 1x2e", biases=biases, dtype=ms.float64)
         lin.weight.set_data(ms.Tensor(w0))
         if biases:
