@@ -41,13 +41,14 @@ of paths; per path there remain only a reshape/transpose (and its weight multipl
 """
 import mindspore as ms
 import numpy as np
-from mindspore import ops
+from mindspore import nn, ops
 from mindspore.common.initializer import Normal, initializer
 
 from .._irreps import Irreps
 from ...util._cell import PlanCell, broadcast_shape, kernel_takes, plan_tensors, prod
 from ...util.dtype import constant
 from .._stacked import stacked_matmul, stacked_native
+from ._contract_cpu import fused_contract
 from ._outer_cpu import fused_outer
 from ._conv_run import run_conv_plan
 from ._conv_plan import build_conv_plan, conv_plan_support
@@ -154,6 +155,13 @@ class TensorProduct(PlanCell):
         # and its features (the outer product of the inputs) as CPU kernels too, where the product's apply
         self._outer_native = (None if self._scalar_native is None
                               else fused_outer(self.irreps_in1.dim, self.irreps_in2.dim))
+        # the output-stationary contractions (a BatchMatMul of Z tiny matrices and a transpose per output irrep) as
+        # CPU kernels writing e3nn's layout, where they apply to every output (W3 on CPU, see _contract_cpu_np)
+        self._contract_native = None
+        if plan.ostat is not None and self.compute_dtype is None and self.dtype in (ms.float32, ms.float64):
+            cells = [fused_contract(d3, n, mul_out) for _, n, d3, mul_out, _ in plan.ostat.outs]
+            if all(cell is not None for cell in cells):
+                self._contract_native = nn.CellList(cells)
         self._bmm_ta = self.product(ops.BatchMatMul(transpose_a=True))
         # per-sample weights on weighted uvu / uvw paths with multiplicity-1 second inputs (NequIP's product):
         # the convolution's plan without its gather and sum -- one MatMul and one BatchMatMul per input
@@ -288,8 +296,12 @@ class TensorProduct(PlanCell):
             for b, p in pieces:
                 yl = yl + (ys[b][p],)
             yo = ops.concat(yl, 1) if len(yl) > 1 else yl[0]
-            r = self._bmm(ts[oi].reshape(z, d3, n), yo)  # [Z, d3, w]
-            results = results + ((ops.transpose(r, (0, 2, 1)) if d3 > 1 else r.reshape(z, -1, 1)),)
+            if self._contract_native is not None and z > 0:  # [Z, w, d3] in one kernel
+                r = self._contract_native[oi](ts[oi], yo)
+            else:
+                r = self._bmm(ts[oi].reshape(z, d3, n), yo)  # [Z, d3, w]
+                r = ops.transpose(r, (0, 2, 1)) if d3 > 1 else r.reshape(z, -1, 1)
+            results = results + (r,)
         return results
 
     def _forward(self, x1, x2, w, z):
