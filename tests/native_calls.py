@@ -1,6 +1,8 @@
 """Test helper: call a generated native kernel directly (ctypes), with MindSpore's AOT signature."""
 import ctypes
 
+import numpy as np
+
 import pytest
 
 from mindchemistry_e3.util import _native
@@ -30,3 +32,24 @@ def call(lib, name, arrays):
                               (ctypes.POINTER(ctypes.c_int64) * n)(*[ctypes.cast(s, ctypes.POINTER(ctypes.c_int64))
                                                                      for s in shapes]),
                               (ctypes.c_char_p * n)(*[a.dtype.name.encode() for a in arrays]), None, None)
+
+
+def check_bilinear(lib, name, f, a, b, g, rng, atol=1e-13, rtol=1e-12):
+    """Check the kernels ``{name}_forward``, ``{name}_vjp`` and ``{name}_vjp2`` of a bilinear map against its numpy
+    ``f(a, b)`` at float64 ``a``, ``b`` and an output cotangent ``g``: the values, the vjp by the identity
+    ``<da, d_a> = <g, f(d_a, b)>`` (and for ``b``), and the second order, the gradient of
+    ``S = <a_a, da> + <a_b, db> = <g, f(a_a, b)> + <g, f(a, a_b)>``."""
+    out = np.empty_like(g)
+    assert call(lib, f"{name}_forward", [a, b, out]) == 0
+    np.testing.assert_allclose(out, f(a, b), rtol=0, atol=atol)
+    da, db = np.empty_like(a), np.empty_like(b)
+    assert call(lib, f"{name}_vjp", [a, b, g, da, db]) == 0
+    d_a, d_b = rng.normal(size=a.shape), rng.normal(size=b.shape)
+    np.testing.assert_allclose((da * d_a).sum(), (g * f(d_a, b)).sum(), rtol=rtol)
+    np.testing.assert_allclose((db * d_b).sum(), (g * f(a, d_b)).sum(), rtol=rtol)
+    a_a, a_b = rng.normal(size=a.shape), rng.normal(size=b.shape)
+    ga, gb, gg = np.empty_like(a), np.empty_like(b), np.empty_like(g)
+    assert call(lib, f"{name}_vjp2", [a, b, g, a_a, a_b, ga, gb, gg]) == 0
+    np.testing.assert_allclose((ga * d_a).sum(), (g * f(d_a, a_b)).sum(), rtol=rtol)
+    np.testing.assert_allclose((gb * d_b).sum(), (g * f(a_a, d_b)).sum(), rtol=rtol)
+    np.testing.assert_allclose(gg, f(a_a, b) + f(a, a_b), rtol=0, atol=atol)

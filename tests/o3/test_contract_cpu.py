@@ -23,21 +23,7 @@ def test_kernels_compute_the_contraction(k, n, w):
     def contract(a, b):
         return np.einsum("zkn,znw->zwk", a.reshape(z, k, n), b)
 
-    out = np.empty((z, w, k))
-    assert native_calls.call(lib, "contract_forward", [t, y, out]) == 0
-    np.testing.assert_allclose(out, contract(t, y), rtol=0, atol=1e-13)
-    dt, dy = np.empty_like(t), np.empty_like(y)
-    assert native_calls.call(lib, "contract_vjp", [t, y, g, dt, dy]) == 0
-    d_t, d_y = rng.normal(size=t.shape), rng.normal(size=y.shape)
-    np.testing.assert_allclose((dt * d_t).sum(), (g * contract(d_t, y)).sum(), rtol=1e-12)
-    np.testing.assert_allclose((dy * d_y).sum(), (g * contract(t, d_y)).sum(), rtol=1e-12)
-    a_t, a_y = rng.normal(size=t.shape), rng.normal(size=y.shape)
-    gt, gy, gg = np.empty_like(t), np.empty_like(y), np.empty_like(g)
-    assert native_calls.call(lib, "contract_vjp2", [t, y, g, a_t, a_y, gt, gy, gg]) == 0
-    # S(t, y, g) = <a_t, dt> + <a_y, dy> = <g, o(a_t, y)> + <g, o(t, a_y)>
-    np.testing.assert_allclose((gt * d_t).sum(), (g * contract(d_t, a_y)).sum(), rtol=1e-12)
-    np.testing.assert_allclose((gy * d_y).sum(), (g * contract(a_t, d_y)).sum(), rtol=1e-12)
-    np.testing.assert_allclose(gg, contract(a_t, y) + contract(t, a_y), rtol=0, atol=1e-13)
+    native_calls.check_bilinear(lib, "contract", contract, t, y, g, rng)
 
 
 class _Out(ms.nn.Cell):

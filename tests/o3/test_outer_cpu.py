@@ -21,21 +21,7 @@ def test_kernels_compute_the_outer_product():
     def outer(a, b):
         return (a[:, :, None] * b[:, None, :]).reshape(len(a), -1)
 
-    out = np.empty((19, 15))
-    assert native_calls.call(lib, "outer_forward", [x, y, out]) == 0
-    np.testing.assert_allclose(out, outer(x, y), rtol=0, atol=1e-15)
-    dx, dy = np.empty_like(x), np.empty_like(y)
-    assert native_calls.call(lib, "outer_vjp", [x, y, g, dx, dy]) == 0
-    d_x, d_y = rng.normal(size=x.shape), rng.normal(size=y.shape)
-    np.testing.assert_allclose((dx * d_x).sum(), (g * outer(d_x, y)).sum(), rtol=1e-13)
-    np.testing.assert_allclose((dy * d_y).sum(), (g * outer(x, d_y)).sum(), rtol=1e-13)
-    a_x, a_y = rng.normal(size=x.shape), rng.normal(size=y.shape)
-    gx, gy, gg = np.empty_like(x), np.empty_like(y), np.empty_like(g)
-    assert native_calls.call(lib, "outer_vjp2", [x, y, g, a_x, a_y, gx, gy, gg]) == 0
-    # S(x, y, g) = <a_x, dx> + <a_y, dy> = <g, a_x (x) y> + <g, x (x) a_y>
-    np.testing.assert_allclose((gx * d_x).sum(), (g * outer(d_x, a_y)).sum(), rtol=1e-13)
-    np.testing.assert_allclose((gy * d_y).sum(), (g * outer(a_x, d_y)).sum(), rtol=1e-13)
-    np.testing.assert_allclose(gg, outer(a_x, y) + outer(x, a_y), rtol=0, atol=1e-14)
+    native_calls.check_bilinear(lib, "outer", outer, x, y, g, rng, atol=1e-14, rtol=1e-13)
 
 
 @pytest.mark.parametrize("dtype,npdt", [(ms.float64, np.float64), (ms.float32, np.float32)])

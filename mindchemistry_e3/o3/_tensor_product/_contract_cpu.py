@@ -2,33 +2,17 @@ r"""The output-stationary contraction ``t [Z, K N], y [Z, N, W] -> [Z, W, K]`` a
 :class:`FusedContract` (the last step of a fully connected tensor product with a spherical-harmonics-like second
 input, :class:`~mindchemistry_e3.o3._tensor_product._plan.OutputStationary`, on CPU).
 
-The kernels of :mod:`._contract_cpu_np` as MindSpore AOT custom ops: ``contract_forward``, whose ``bprop`` is
+The kernels of :mod:`._contract_cpu_np` as MindSpore AOT custom ops (:func:`._bilinear_cpu.bilinear_ops`):
+``contract_forward``, whose ``bprop`` is
 ``contract_vjp``, whose ``bprop`` is ``contract_vjp2`` (the contraction is bilinear: its second order is the
 contraction and its gradient at arguments swapped for their directions). Third order is not supported.
 """
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import nn
 
 from ...util._native import build_library
+from ._bilinear_cpu import bilinear_ops
 from ._contract_cpu_np import contract_source, contract_support
-
-
-def _contract_ops(library, k, w):
-    """The ``contract_forward`` Custom op of ``library``, its gradient chain wired through the ``bprop``\\ s."""
-    vjp2 = ops.Custom(f"{library}:contract_vjp2", out_shape=lambda t, y, g, at, ay: (t, y, g),
-                      out_dtype=lambda t, *_: (t, t, t), func_type="aot")
-
-    def vjp_bprop(t, y, g, out, dout):
-        return vjp2(t, y, g, dout[0], dout[1])
-
-    vjp = ops.Custom(f"{library}:contract_vjp", out_shape=lambda t, y, g: (t, y), out_dtype=lambda t, *_: (t, t),
-                     func_type="aot", bprop=vjp_bprop)
-
-    def forward_bprop(t, y, out, dout):
-        return vjp(t, y, dout)
-
-    return ops.Custom(f"{library}:contract_forward", out_shape=lambda t, y: (t[0], w, k), out_dtype=lambda t, _: t,
-                      func_type="aot", bprop=forward_bprop)
 
 
 class FusedContract(nn.Cell):
@@ -62,7 +46,8 @@ class FusedContract(nn.Cell):
     def __init__(self, k, n, w, library):
         super().__init__()
         self.k, self.n, self.w = int(k), int(n), int(w)
-        self.forward = _contract_ops(library, self.k, self.w)
+        k, w = self.k, self.w
+        self.forward = bilinear_ops(library, "contract", lambda t, y: (t[0], w, k))
 
     def construct(self, t, y):
         return self.forward(t, y)

@@ -1,33 +1,17 @@
 r"""The row-wise outer product ``[Z, A] x [Z, B] -> [Z, A B]`` as fused CPU kernels: :class:`FusedOuter` (the
 features of :meth:`~mindchemistry_e3.o3.TensorProduct.stack_features` on CPU).
 
-The kernels of :mod:`._outer_cpu_np` as MindSpore AOT custom ops: ``outer_forward``, whose ``bprop`` is
-``outer_vjp``, whose ``bprop`` is ``outer_vjp2`` (the product is bilinear: its second order is the product and its
-gradient at arguments swapped for their directions). Third order is not supported.
+The kernels of :mod:`._outer_cpu_np` as MindSpore AOT custom ops (:func:`._bilinear_cpu.bilinear_ops`):
+``outer_forward``, whose ``bprop`` is ``outer_vjp``, whose ``bprop`` is ``outer_vjp2`` (the product is bilinear: its
+second order is the product and its gradient at arguments swapped for their directions). Third order is not
+supported.
 """
 import mindspore as ms
-from mindspore import nn, ops
+from mindspore import nn
 
 from ...util._native import build_library
+from ._bilinear_cpu import bilinear_ops
 from ._outer_cpu_np import outer_source
-
-
-def _outer_ops(library, width):
-    """The ``outer_forward`` Custom op of ``library``, its gradient chain wired through the ``bprop``\\ s."""
-    vjp2 = ops.Custom(f"{library}:outer_vjp2", out_shape=lambda x, y, g, ax, ay: (x, y, g),
-                      out_dtype=lambda x, *_: (x, x, x), func_type="aot")
-
-    def vjp_bprop(x, y, g, out, dout):
-        return vjp2(x, y, g, dout[0], dout[1])
-
-    vjp = ops.Custom(f"{library}:outer_vjp", out_shape=lambda x, y, g: (x, y), out_dtype=lambda x, *_: (x, x),
-                     func_type="aot", bprop=vjp_bprop)
-
-    def forward_bprop(x, y, out, dout):
-        return vjp(x, y, dout)
-
-    return ops.Custom(f"{library}:outer_forward", out_shape=lambda x, y: (x[0], width), out_dtype=lambda x, _: x,
-                      func_type="aot", bprop=forward_bprop)
 
 
 class FusedOuter(nn.Cell):
@@ -59,7 +43,8 @@ class FusedOuter(nn.Cell):
     def __init__(self, a, b, library):
         super().__init__()
         self.a, self.b = int(a), int(b)
-        self.forward = _outer_ops(library, self.a * self.b)
+        width = self.a * self.b
+        self.forward = bilinear_ops(library, "outer", lambda x, y: (x[0], width))
 
     def construct(self, x, y):
         return self.forward(x, y)
