@@ -19,7 +19,9 @@ How it is lowered (the numpy plan in ``_plan.py`` decides everything once; ``con
    output-stationary**: the weights meet ``x1`` first, ``y_p = x1^T[Z*d1, mul1] @ W_p[mul1, w]`` (a big 2-D
    MatMul per path), then each output irrep is **one BatchMatMul** ``T_o[Z, d3, sum d1] @ Y_o[Z, sum d1, w]``
    whose contraction runs over all its paths at once (so path sums cost nothing), with
-   ``T = x2 @ Cbig`` one 2-D MatMul against the stacked, path-weight-scaled CG blocks of every output.
+   ``T = x2 @ Cbig`` one 2-D MatMul against the stacked, path-weight-scaled CG blocks of every output. On CPU that
+   BatchMatMul of ``Z`` tiny matrices and its transpose to e3nn's layout are one generated kernel per output
+   (``_contract_cpu.py``).
 3. **All other paths are grouped** by input-1 irrep, multiplicity pattern (``(u, v)`` or ``u == v``) and input-2
    source (all multiplicity-1 input-2 irreps together, i.e. the whole ``x2``; else one block). Per group:
    one 2-D MatMul ``T = x2[Z*mul2, d2] @ Cbig[d2, d1*K]`` contracts input 2 with every path's CG block
