@@ -1,6 +1,6 @@
 r"""MindSpore AOT custom ops of a bilinear map ``f(a, b)`` whose generated library has the three entry points
 ``{name}_forward(a, b)``, ``{name}_vjp(a, b, g) -> (da, db)`` and ``{name}_vjp2(a, b, g, d_a, d_b) -> (ga, gb, gg)``
-(:mod:`._outer_cpu_np`, :mod:`._contract_cpu_np`): the forward op, whose ``bprop`` is the vjp, whose ``bprop`` is
+(written by :mod:`._bilinear_cpu_np`): the forward op, whose ``bprop`` is the vjp, whose ``bprop`` is
 the vjp2. A bilinear map's second order is the map and its gradient at arguments swapped for their directions, so
 these three kernels carry any first- and second-order gradient; third order is not supported.
 """

@@ -2,10 +2,8 @@ r"""The output-stationary contraction ``t [Z, K N], y [Z, N, W] -> [Z, W, K]`` a
 :class:`FusedContract` (the last step of a fully connected tensor product with a spherical-harmonics-like second
 input, :class:`~mindchemistry_e3.o3._tensor_product._plan.OutputStationary`, on CPU).
 
-The kernels of :mod:`._contract_cpu_np` as MindSpore AOT custom ops (:func:`._bilinear_cpu.bilinear_ops`):
-``contract_forward``, whose ``bprop`` is
-``contract_vjp``, whose ``bprop`` is ``contract_vjp2`` (the contraction is bilinear: its second order is the
-contraction and its gradient at arguments swapped for their directions). Third order is not supported.
+The kernels of :mod:`._contract_cpu_np` as MindSpore AOT custom ops, their gradient chain wired by
+:func:`._bilinear_cpu.bilinear_ops` (first and second order).
 """
 import mindspore as ms
 from mindspore import nn

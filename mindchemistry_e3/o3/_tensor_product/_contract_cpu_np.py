@@ -12,14 +12,14 @@ for. Three entry points with MindSpore's AOT signature, float32 and float64:
 * ``contract_vjp(t, y, g) -> (dt, dy)``: :math:`dt_{kn} = \sum_w g_{wk} y_{nw}`, :math:`dy_{nw} = \sum_k t_{kn} g_{wk}`;
 * ``contract_vjp2(t, y, g, a_t, a_y) -> (gt, gy, gg)``, the gradient of :math:`\langle (a_t, a_y), \mathrm{vjp}
   \rangle` (second order): the map is bilinear, so ``dt`` at ``a_y`` for ``y``, ``dy`` at ``a_t`` for ``t``, and
-  ``o(a_t, y) + o(t, a_y)``.
+  ``o(a_t, y) + o(t, a_y)`` (:mod:`._bilinear_cpu_np`).
 
 Per sample the ``K x W`` accumulators stay on the stack and the loops over ``w`` are unit-stride (vectorized).
 
 >>> "contract_vjp2" in contract_source(5, 14, 32)
 True
 """
-from ...util._native import aot_entry
+from ._bilinear_cpu_np import BILINEAR_DERIVATIVES, bilinear_entries
 
 #: the largest ``K * W`` the kernels take (their per-sample buffers live on the stack)
 MAX_BLOCK = 1 << 13
@@ -33,9 +33,9 @@ namespace {
 
 constexpr int64_t K = %(k)d, N = %(n)d, W = %(w)d;
 
-// o[w, k] = sum_n t[k, n] y[n, w] for one sample
+// o[w, k] = sum_n t[k, n] y[n, w] for one sample (o += with add)
 template <typename T>
-void product(const T *t, const T *y, T *o) {
+void product(const T *t, const T *y, T *o, bool add) {
   T acc[K][W];
   for (int64_t k = 0; k < K; ++k) {
     for (int64_t w = 0; w < W; ++w) acc[k][w] = T(0);
@@ -46,12 +46,12 @@ void product(const T *t, const T *y, T *o) {
     }
   }
   for (int64_t w = 0; w < W; ++w)
-    for (int64_t k = 0; k < K; ++k) o[w * K + k] = acc[k][w];
+    for (int64_t k = 0; k < K; ++k) o[w * K + k] = add ? o[w * K + k] + acc[k][w] : acc[k][w];
 }
 
 template <typename T>
-void forward(const T *t, const T *y, T *o, int64_t z) {
-  for (int64_t r = 0; r < z; ++r) product(t + r * K * N, y + r * N * W, o + r * W * K);
+void forward(const T *t, const T *y, T *o, int64_t z, bool add = false) {
+  for (int64_t r = 0; r < z; ++r) product(t + r * K * N, y + r * N * W, o + r * W * K, add);
 }
 
 // dt (where given) at y, dy (where given) at t, of <g, o(t, y)>
@@ -81,23 +81,7 @@ void grads(const T *t, const T *y, const T *g, T *dt, T *dy, int64_t z) {
   }
 }
 
-template <typename T>
-void vjp(const T *t, const T *y, const T *g, T *dt, T *dy, int64_t z) {
-  grads(t, y, g, dt, dy, z);
-}
-
-template <typename T>
-void vjp2(const T *t, const T *y, const T *g, const T *at, const T *ay, T *gt, T *gy, T *gg, int64_t z) {
-  grads(t, ay, g, gt, static_cast<T *>(nullptr), z);
-  grads(at, y, g, static_cast<T *>(nullptr), gy, z);
-  forward(at, y, gg, z);
-  T o[W * K];
-  for (int64_t r = 0; r < z; ++r) {
-    product(t + r * K * N, ay + r * N * W, o);
-    for (int64_t i = 0; i < W * K; ++i) gg[r * W * K + i] += o[i];
-  }
-}
-
+%(derivatives)s
 }  // namespace
 """
 
@@ -120,10 +104,8 @@ def contract_source(k, n, w):
     why = contract_support(k, n, w)
     if why is not None:
         raise ValueError(f"contract_source: {why}")
-    src = _SOURCE % {"k": int(k), "n": int(n), "w": int(w)}
-    for function, n_inputs, n_outputs in (("forward", 2, 1), ("vjp", 3, 2), ("vjp2", 5, 3)):
-        src += aot_entry(f"contract_{function}", function, n_inputs, n_outputs)
-    return src
+    return (_SOURCE % {"k": int(k), "n": int(n), "w": int(w), "derivatives": BILINEAR_DERIVATIVES}
+            + bilinear_entries("contract"))
 
 
 __all__ = ["contract_source", "contract_support", "MAX_BLOCK"]

@@ -1,10 +1,8 @@
 r"""The row-wise outer product ``[Z, A] x [Z, B] -> [Z, A B]`` as fused CPU kernels: :class:`FusedOuter` (the
 features of :meth:`~mindchemistry_e3.o3.TensorProduct.stack_features` on CPU).
 
-The kernels of :mod:`._outer_cpu_np` as MindSpore AOT custom ops (:func:`._bilinear_cpu.bilinear_ops`):
-``outer_forward``, whose ``bprop`` is ``outer_vjp``, whose ``bprop`` is ``outer_vjp2`` (the product is bilinear: its
-second order is the product and its gradient at arguments swapped for their directions). Third order is not
-supported.
+The kernels of :mod:`._outer_cpu_np` as MindSpore AOT custom ops, their gradient chain wired by
+:func:`._bilinear_cpu.bilinear_ops` (first and second order).
 """
 import mindspore as ms
 from mindspore import nn
